@@ -1,0 +1,1 @@
+//! Cluster membership, epochs and placement (sheepdog consistent hashing).

@@ -1,0 +1,1 @@
+//! Every sheepdog on-wire structure, defined with `#[derive(Wire)]`.

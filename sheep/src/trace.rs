@@ -1,0 +1,1 @@
+//! Reader for the golden `sdtrace v1` recordings.

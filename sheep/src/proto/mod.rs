@@ -1,1 +1,3 @@
 //! Every sheepdog on-wire structure, defined with `#[derive(Wire)]`.
+
+pub mod oid;

@@ -1,0 +1,26 @@
+//! When a check fails, emit the errors plus a stub impl so the rest of the
+//! crate type-checks and one mistake does not cascade (thiserror's fallback).
+
+use crate::ast::Container;
+use proc_macro2::TokenStream;
+use quote::quote;
+
+pub fn stub(c: &Container, errors: TokenStream) -> TokenStream {
+    let ident = c.ident;
+    let k = &c.krate;
+    let (ig, tg, wc) = c.input.generics.split_for_impl();
+    quote! {
+        #errors
+        #[allow(unused_variables, unreachable_code, clippy::all)]
+        impl #ig #k::Wire for #ident #tg #wc {
+            const FIXED_SIZE: ::core::option::Option<usize> = ::core::option::Option::None;
+            const ALIGN: usize = 1;
+            const LAYOUT: &'static #k::Layout = &#k::Layout::opaque(stringify!(#ident), ::core::option::Option::None, 1);
+            fn wire_size(&self, version: #k::Version) -> usize { ::core::unreachable!() }
+            fn encode<__B: #k::bytes::BufMut + ?Sized>(&self, buf: &mut __B, version: #k::Version)
+                -> ::core::result::Result<(), #k::EncodeError> { ::core::unreachable!() }
+            fn decode<__B: #k::bytes::Buf + ?Sized>(buf: &mut __B, version: #k::Version)
+                -> ::core::result::Result<Self, #k::DecodeError> { ::core::unreachable!() }
+        }
+    }
+}

@@ -1,0 +1,2 @@
+//! # The attribute reference
+#![doc = include_str!("../doc/attributes.md")]

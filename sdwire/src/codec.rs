@@ -1,0 +1,177 @@
+//! A `tokio_util::codec` for "fixed header + length field + payload" frames.
+//!
+//! The header type says how many payload bytes follow it
+//! ([`FrameHeader::payload_len`]); the codec waits for the whole frame,
+//! refuses frames above a maximum payload size before allocating anything
+//! for them, and hands the payload out as `Bytes` split off the read buffer
+//! (no copy).
+//!
+//! ```
+//! use bytes::BytesMut;
+//! use sdwire::codec::{Frame, FrameCodec, FrameHeader};
+//! use sdwire::Wire;
+//! use tokio_util::codec::{Decoder, Encoder};
+//!
+//! #[derive(Wire, Debug, Clone, PartialEq)]
+//! #[wire(le, size = 8)]
+//! struct Hdr { opcode: u32, len: u32 }
+//! impl FrameHeader for Hdr {
+//!     fn payload_len(&self) -> u64 { u64::from(self.len) }
+//! }
+//!
+//! let mut codec = FrameCodec::<Hdr>::new(0, 1 << 20);
+//! let mut wire = BytesMut::new();
+//! codec.encode(Frame::new(Hdr { opcode: 1, len: 3 }, &b"abc"[..]), &mut wire).unwrap();
+//! // Fed one byte at a time, it answers Ok(None) until the frame is whole.
+//! let mut input = BytesMut::new();
+//! let mut out = None;
+//! for b in wire.iter() {
+//!     assert!(out.is_none());
+//!     input.extend_from_slice(&[*b]);
+//!     out = codec.decode(&mut input).unwrap();
+//! }
+//! let frame = out.unwrap();
+//! assert_eq!(frame.header.opcode, 1);
+//! assert_eq!(&frame.payload[..], b"abc");
+//! ```
+
+use crate::{DecodeError, EncodeError, Version, Wire};
+use bytes::{Buf, Bytes, BytesMut};
+use core::marker::PhantomData;
+use tokio_util::codec::{Decoder, Encoder};
+
+/// A fixed-size header that announces the length of the payload after it.
+pub trait FrameHeader: Wire {
+    /// Payload bytes that follow this header on the wire.
+    fn payload_len(&self) -> u64;
+}
+
+/// One frame: a header and its payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame<H> {
+    /// The decoded header.
+    pub header: H,
+    /// The payload (exactly `header.payload_len()` bytes).
+    pub payload: Bytes,
+}
+
+impl<H> Frame<H> {
+    /// A frame from a header and payload.
+    pub fn new(header: H, payload: impl Into<Bytes>) -> Self {
+        Frame { header, payload: payload.into() }
+    }
+}
+
+/// Errors of [`FrameCodec`]. After any of them the stream is out of sync and
+/// the connection should be closed.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    /// The transport failed.
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+    /// The header did not decode.
+    #[error("{0}")]
+    Decode(#[from] DecodeError),
+    /// The header did not encode.
+    #[error("{0}")]
+    Encode(#[from] EncodeError),
+    /// The header announced a payload above the codec's maximum.
+    #[error("frame payload of {len} bytes exceeds the maximum of {max}")]
+    TooLarge {
+        /// Announced payload length.
+        len: u64,
+        /// The codec's maximum.
+        max: usize,
+    },
+    /// The payload length on an outgoing frame does not match its header.
+    #[error("frame payload is {actual} bytes but its header announces {announced}")]
+    LengthMismatch {
+        /// What the header says.
+        announced: u64,
+        /// What the payload is.
+        actual: usize,
+    },
+}
+
+/// Decoder/Encoder of [`Frame`]s with header type `H` spoken at one version.
+#[derive(Debug)]
+pub struct FrameCodec<H> {
+    version: Version,
+    max_payload: usize,
+    pending: Option<(H, usize)>,
+    _h: PhantomData<fn() -> H>,
+}
+
+impl<H: FrameHeader> FrameCodec<H> {
+    const HEADER_SIZE: usize = match H::FIXED_SIZE {
+        Some(n) => n,
+        None => panic!("FrameCodec needs a header type with a fixed size"),
+    };
+
+    /// A codec speaking `version`, refusing payloads above `max_payload` bytes.
+    pub fn new(version: Version, max_payload: usize) -> Self {
+        let _ = Self::HEADER_SIZE;
+        FrameCodec { version, max_payload, pending: None, _h: PhantomData }
+    }
+
+    /// The version used for headers.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// Changes the version used for the following headers.
+    pub fn set_version(&mut self, version: Version) {
+        self.version = version;
+    }
+
+    /// The maximum payload size.
+    pub fn max_payload(&self) -> usize {
+        self.max_payload
+    }
+}
+
+impl<H: FrameHeader> Decoder for FrameCodec<H> {
+    type Item = Frame<H>;
+    type Error = FrameError;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Frame<H>>, FrameError> {
+        let hs = Self::HEADER_SIZE;
+        if self.pending.is_none() {
+            if src.len() < hs {
+                src.reserve(hs - src.len());
+                return Ok(None);
+            }
+            let header = H::decode(&mut &src[..hs], self.version)?;
+            let len = header.payload_len();
+            if len > self.max_payload as u64 {
+                return Err(FrameError::TooLarge { len, max: self.max_payload });
+            }
+            src.advance(hs);
+            // Checked against max_payload (a usize) just above.
+            self.pending = Some((header, len as usize));
+        }
+        let need = self.pending.as_ref().map_or(0, |p| p.1);
+        if src.len() < need {
+            src.reserve(need - src.len());
+            return Ok(None);
+        }
+        let (header, len) = self.pending.take().expect("pending header set above");
+        let payload = src.split_to(len).freeze();
+        Ok(Some(Frame { header, payload }))
+    }
+}
+
+impl<H: FrameHeader> Encoder<Frame<H>> for FrameCodec<H> {
+    type Error = FrameError;
+
+    fn encode(&mut self, frame: Frame<H>, dst: &mut BytesMut) -> Result<(), FrameError> {
+        let announced = frame.header.payload_len();
+        if announced != frame.payload.len() as u64 {
+            return Err(FrameError::LengthMismatch { announced, actual: frame.payload.len() });
+        }
+        dst.reserve(Self::HEADER_SIZE + frame.payload.len());
+        frame.header.encode(dst, self.version)?;
+        dst.extend_from_slice(&frame.payload);
+        Ok(())
+    }
+}

@@ -562,3 +562,24 @@ pub const fn mul_opt(a: Option<usize>, n: usize) -> Option<usize> {
         None => None,
     }
 }
+
+/// The truncation error of a fixed-size struct: names the first field that
+/// does not fit in the `have` bytes available.
+#[cold]
+pub fn truncated_fields(
+    ty: &'static str,
+    names: &[&'static str],
+    offs: &[usize],
+    sizes: &[usize],
+    total: usize,
+    have: usize,
+    version: Version,
+) -> DecodeError {
+    for i in 0..names.len() {
+        if offs[i] + sizes[i] > have {
+            let avail = have.saturating_sub(offs[i]);
+            return DecodeError::truncated(sizes[i], avail).in_field(ty, names[i], offs[i], version);
+        }
+    }
+    DecodeError::truncated(total, have).in_type(ty, version)
+}

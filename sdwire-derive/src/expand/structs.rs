@@ -182,6 +182,7 @@ pub fn expand(c: &Container, fields: &[Field]) -> TokenStream {
     };
     let sum = quote!(0usize #(+ #size_terms)*);
 
+    let names: Vec<&String> = fields.iter().map(|f| &f.name).collect();
     let n_const = quote!(#k::__private::size_or(#ident::__SDWIRE_OFFSETS.1, 0));
 
     let (decode_body, encode_body, size_body, fixed_fns) = if fixed_capable {
@@ -192,7 +193,13 @@ pub fn expand(c: &Container, fields: &[Field]) -> TokenStream {
                 #k::bytes::Buf::advance(__buf, __N);
                 return ::core::result::Result::Ok(__r);
             }
-            #k::__private::ensure_remaining(__buf, __N).map_err(|__e| __e.in_type(#ty_name, __v))?;
+            let __have = #k::bytes::Buf::remaining(__buf);
+            if __have < __N {
+                const __O: [usize; #n] = #k::__private::unwrap_all(#ident::__SDWIRE_OFFSETS.0);
+                const __S: [usize; #n] = #k::__private::unwrap_all(#ident::__SDWIRE_FIELD_SIZES);
+                return ::core::result::Result::Err(#k::__private::truncated_fields(
+                    #ty_name, &[#(#names),*], &__O, &__S, __N, __have, __v));
+            }
             const __SMALL: usize = #k::__private::stack_len(#n_const);
             if __SMALL != 0 {
                 let mut __t = [0u8; __SMALL];

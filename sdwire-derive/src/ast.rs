@@ -84,7 +84,10 @@ pub enum Style {
 fn order_of(cx: &Ctxt, le: Option<Span>, be: Option<Span>) -> Option<Order> {
     match (le, be) {
         (Some(_), Some(b)) => {
-            cx.error_at(b, "conflicting byte orders: `le` and `be` cannot both be given; keep one");
+            cx.error_at(
+                b,
+                "conflicting byte orders: `le` and `be` cannot both be given; keep one",
+            );
             Some(Order::Le)
         }
         (Some(_), None) => Some(Order::Le),
@@ -93,7 +96,11 @@ fn order_of(cx: &Ctxt, le: Option<Span>, be: Option<Span>) -> Option<Order> {
     }
 }
 
-fn fields<'a>(cx: &Ctxt, fields: &'a Fields, default_order: Option<Order>) -> (Vec<Field<'a>>, Style) {
+fn fields<'a>(
+    cx: &Ctxt,
+    fields: &'a Fields,
+    default_order: Option<Order>,
+) -> (Vec<Field<'a>>, Style) {
     let style = match fields {
         Fields::Named(_) => Style::Named,
         Fields::Unnamed(_) => Style::Tuple,
@@ -126,12 +133,19 @@ fn fields<'a>(cx: &Ctxt, fields: &'a Fields, default_order: Option<Order>) -> (V
         .collect();
     // Bind length/count fields to their payloads.
     for i in 0..out.len() {
-        let target = out[i].attrs.len.clone().or_else(|| out[i].attrs.count.clone());
+        let target = out[i]
+            .attrs
+            .len
+            .clone()
+            .or_else(|| out[i].attrs.count.clone());
         if let Some(t) = target {
-            match out.iter().position(|f| f.name == t.v.to_string()) {
+            match out.iter().position(|f| t.v == f.name) {
                 Some(j) if j < i => {
                     if out[j].measures.is_some() {
-                        cx.error_at(t.span, format!("field `{}` already measures another payload", t.v));
+                        cx.error_at(
+                            t.span,
+                            format!("field `{}` already measures another payload", t.v),
+                        );
                     } else {
                         out[j].measures = Some(i);
                         out[i].bound_to = Some(j);
@@ -139,7 +153,10 @@ fn fields<'a>(cx: &Ctxt, fields: &'a Fields, default_order: Option<Order>) -> (V
                 }
                 Some(_) => cx.error_at(
                     t.span,
-                    format!("length field `{}` must come before the payload it measures", t.v),
+                    format!(
+                        "length field `{}` must come before the payload it measures",
+                        t.v
+                    ),
                 ),
                 None => cx.error_at(t.span, format!("no field named `{}` in this struct", t.v)),
             }
@@ -160,7 +177,10 @@ impl<'a> Container<'a> {
             (Some(v), Some(c)) => Some((c.v, v.v)),
             (Some(v), None) => Some((v.v, v.v)),
             (None, Some(c)) => {
-                cx.error_at(c.span, "`compat` needs `version` too: `#[wire(version = V, compat = C)]`");
+                cx.error_at(
+                    c.span,
+                    "`compat` needs `version` too: `#[wire(version = V, compat = C)]`",
+                );
                 None
             }
             (None, None) => None,
@@ -171,8 +191,8 @@ impl<'a> Container<'a> {
         };
         let data = match &input.data {
             SynData::Struct(s) => {
-                if attrs.tag.is_some() {
-                    cx.error_at(attrs.tag.as_ref().unwrap().span, "`tag` applies to enums only");
+                if let Some(tag) = &attrs.tag {
+                    cx.error_at(tag.span, "`tag` applies to enums only");
                 }
                 Data::Struct(fields(cx, &s.fields, order).0)
             }

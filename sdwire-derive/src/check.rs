@@ -37,8 +37,15 @@ fn check_versions(cx: &Ctxt, c: &Container) {
             );
         }
     }
-    if c.attrs.version.as_ref().is_some_and(|v| v.v > u64::from(u16::MAX)) {
-        cx.error_at(c.attrs.version.as_ref().unwrap().span, "versions are u16: at most 0xffff");
+    if c.attrs
+        .version
+        .as_ref()
+        .is_some_and(|v| v.v > u64::from(u16::MAX))
+    {
+        cx.error_at(
+            c.attrs.version.as_ref().unwrap().span,
+            "versions are u16: at most 0xffff",
+        );
     }
 }
 
@@ -76,7 +83,10 @@ fn check_field_versions(cx: &Ctxt, c: &Container, f: &Field) {
         if s.v >= u.v {
             cx.error_at(
                 u.span,
-                format!("field `{}`: `until = {:#x}` must be greater than `since = {:#x}`", f.name, u.v, s.v),
+                format!(
+                    "field `{}`: `until = {:#x}` must be greater than `since = {:#x}`",
+                    f.name, u.v, s.v
+                ),
             );
         }
     }
@@ -122,7 +132,10 @@ fn check_fields(cx: &Ctxt, c: &Container, fields: &[Field], is_struct: bool) {
         check_field_versions(cx, c, f);
         if !is_struct {
             if let Some(s) = &f.attrs.since {
-                cx.error_at(s.span, "`since` on a variant's field is not supported; put `since` on the variant");
+                cx.error_at(
+                    s.span,
+                    "`since` on a variant's field is not supported; put `since` on the variant",
+                );
             }
         }
         if let Some(d) = &f.attrs.default {
@@ -132,12 +145,19 @@ fn check_fields(cx: &Ctxt, c: &Container, fields: &[Field], is_struct: bool) {
         }
         match &f.kind {
             TyKind::Unsupported(msg) => {
-                cx.error_spanned_by(f.ty, format!("unsupported field type `{}`: {msg}", ty_string(f)));
+                cx.error_spanned_by(
+                    f.ty,
+                    format!("unsupported field type `{}`: {msg}", ty_string(f)),
+                );
             }
-            TyKind::Int(p) | TyKind::IntArray { elem: p, .. } if p.needs_order() && f.order.is_none() => {
+            TyKind::Int(p) | TyKind::IntArray { elem: p, .. }
+                if p.needs_order() && f.order.is_none() =>
+            {
                 let off = if is_struct {
                     let l = layout::compute(fields, c.versions, c.attrs.packed.is_some());
-                    l.offsets[i].map(|o| format!(" at byte offset {o}")).unwrap_or_default()
+                    l.offsets[i]
+                        .map(|o| format!(" at byte offset {o}"))
+                        .unwrap_or_default()
                 } else {
                     String::new()
                 };
@@ -169,15 +189,26 @@ fn check_fields(cx: &Ctxt, c: &Container, fields: &[Field], is_struct: bool) {
         }
         if let Some(cn) = &f.attrs.count {
             if !matches!(f.kind, TyKind::Vec(_)) {
-                cx.error_at(cn.span, format!("`count` binds a `Vec<T>`; field `{}` is `{}`", f.name, ty_string(f)));
+                cx.error_at(
+                    cn.span,
+                    format!(
+                        "`count` binds a `Vec<T>`; field `{}` is `{}`",
+                        f.name,
+                        ty_string(f)
+                    ),
+                );
             }
         }
         if let Some(m) = &f.attrs.max {
             if f.attrs.len.is_none() && f.attrs.count.is_none() {
-                cx.error_at(m.span, "`max` bounds a `len` or `count` binding; add one or remove `max`");
+                cx.error_at(
+                    m.span,
+                    "`max` bounds a `len` or `count` binding; add one or remove `max`",
+                );
             }
         }
-        if is_payload && f.attrs.len.is_none() && f.attrs.count.is_none() && f.attrs.rest.is_none() {
+        if is_payload && f.attrs.len.is_none() && f.attrs.count.is_none() && f.attrs.rest.is_none()
+        {
             cx.error_spanned_by(
                 f.ty,
                 format!(
@@ -189,18 +220,39 @@ fn check_fields(cx: &Ctxt, c: &Container, fields: &[Field], is_struct: bool) {
         }
         if let Some(r) = f.attrs.rest {
             if i + 1 != n {
-                cx.error_at(r, format!("`rest` takes the rest of the input, so field `{}` must be the last field", f.name));
+                cx.error_at(
+                    r,
+                    format!(
+                        "`rest` takes the rest of the input, so field `{}` must be the last field",
+                        f.name
+                    ),
+                );
             }
             if !is_payload {
-                cx.error_at(r, "`rest` applies to `Bytes`, `Vec<u8>` and `Vec<T>` fields");
+                cx.error_at(
+                    r,
+                    "`rest` applies to `Bytes`, `Vec<u8>` and `Vec<T>` fields",
+                );
             }
             if f.attrs.len.is_some() || f.attrs.count.is_some() {
-                cx.error_at(r, "`rest` conflicts with `len`/`count`: a payload has one length");
+                cx.error_at(
+                    r,
+                    "`rest` conflicts with `len`/`count`: a payload has one length",
+                );
             }
         }
         if let Some(m) = f.measures {
-            if !matches!(f.kind, TyKind::Int(_) | TyKind::Byte(_)) || matches!(f.kind, TyKind::Byte(p) if p.is_bool()) {
-                cx.error_spanned_by(f.ty, format!("length field `{}` must be an integer, not `{}`", f.name, ty_string(f)));
+            if !matches!(f.kind, TyKind::Int(_) | TyKind::Byte(_))
+                || matches!(f.kind, TyKind::Byte(p) if p.is_bool())
+            {
+                cx.error_spanned_by(
+                    f.ty,
+                    format!(
+                        "length field `{}` must be an integer, not `{}`",
+                        f.name,
+                        ty_string(f)
+                    ),
+                );
             }
             if f.is_versioned() || fields[m].is_versioned() {
                 cx.error_spanned_by(f.ty, "length fields and their payloads cannot be versioned");
@@ -208,7 +260,10 @@ fn check_fields(cx: &Ctxt, c: &Container, fields: &[Field], is_struct: bool) {
         }
         if let Some(r) = f.attrs.reserved {
             if is_payload {
-                cx.error_at(r, "a reserved field needs a fixed size; payloads cannot be reserved");
+                cx.error_at(
+                    r,
+                    "a reserved field needs a fixed size; payloads cannot be reserved",
+                );
             }
             if f.measures.is_some() {
                 cx.error_at(r, "a length field cannot be reserved");
@@ -222,7 +277,9 @@ fn check_struct_layout(cx: &Ctxt, c: &Container, fields: &[Field]) {
     let l = layout::compute(fields, c.versions, packed);
     if !packed {
         for (i, f) in fields.iter().enumerate() {
-            let (Some(off), Some((_, align))) = (l.offsets[i], static_size_align(f)) else { continue };
+            let (Some(off), Some((_, align))) = (l.offsets[i], static_size_align(f)) else {
+                continue;
+            };
             if align > 1 && off % align != 0 {
                 let gap = align - off % align;
                 cx.error_spanned_by(
@@ -242,7 +299,12 @@ fn check_struct_layout(cx: &Ctxt, c: &Container, fields: &[Field]) {
     if let (Some(size), Some(align)) = (l.size, l.align) {
         if !packed && align > 1 && size % align != 0 {
             let gap = align - size % align;
-            let sp = c.attrs.size.as_ref().map(|s| s.span).unwrap_or_else(|| c.ident.span());
+            let sp = c
+                .attrs
+                .size
+                .as_ref()
+                .map(|s| s.span)
+                .unwrap_or_else(|| c.ident.span());
             cx.error_at(
                 sp,
                 format!(
@@ -271,8 +333,17 @@ fn check_struct_layout(cx: &Ctxt, c: &Container, fields: &[Field]) {
         }
     }
     if let Some(decl) = &c.attrs.size {
-        if fields.iter().any(|f| matches!(f.kind, TyKind::Bytes | TyKind::VecU8 | TyKind::Vec(_))) {
-            cx.error_at(decl.span, format!("`{}` has a variable-size payload field, so it cannot declare a fixed `size`", c.ident));
+        if fields
+            .iter()
+            .any(|f| matches!(f.kind, TyKind::Bytes | TyKind::VecU8 | TyKind::Vec(_)))
+        {
+            cx.error_at(
+                decl.span,
+                format!(
+                    "`{}` has a variable-size payload field, so it cannot declare a fixed `size`",
+                    c.ident
+                ),
+            );
         }
     }
 }
@@ -289,10 +360,11 @@ fn tag_bits(c: &Container) -> Option<u32> {
 }
 
 fn check_enum(cx: &Ctxt, c: &Container, variants: &[Variant]) {
-    for key in [c.attrs.size.as_ref().map(|s| s.span), c.attrs.packed] {
-        if let Some(sp) = key {
-            cx.error_at(sp, "`size` and `packed` apply to structs only");
-        }
+    for sp in [c.attrs.size.as_ref().map(|s| s.span), c.attrs.packed]
+        .into_iter()
+        .flatten()
+    {
+        cx.error_at(sp, "`size` and `packed` apply to structs only");
     }
     let Some(tag) = &c.attrs.tag else {
         cx.error_spanned_by(
@@ -302,16 +374,29 @@ fn check_enum(cx: &Ctxt, c: &Container, variants: &[Variant]) {
         return;
     };
     let Some(bits) = tag_bits(c) else {
-        cx.error_at(tag.span, format!("unsupported tag type `{}`: use u8, u16, u32 or u64", tag.v));
+        cx.error_at(
+            tag.span,
+            format!("unsupported tag type `{}`: use u8, u16, u32 or u64", tag.v),
+        );
         return;
     };
     if bits > 8 && c.order.is_none() {
-        cx.error_at(tag.span, format!("tag type `{}` is multi-byte: add `le` or `be` to the enum", tag.v));
+        cx.error_at(
+            tag.span,
+            format!(
+                "tag type `{}` is multi-byte: add `le` or `be` to the enum",
+                tag.v
+            ),
+        );
     }
     if variants.is_empty() {
         cx.error_spanned_by(c.ident, "an opcode table needs at least one variant");
     }
-    let max_tag = if bits == 64 { u64::MAX } else { (1u64 << bits) - 1 };
+    let max_tag = if bits == 64 {
+        u64::MAX
+    } else {
+        (1u64 << bits) - 1
+    };
     let mut seen: HashMap<u64, &syn::Ident> = HashMap::new();
     let mut other_seen = false;
     for v in variants {
@@ -323,11 +408,15 @@ fn check_enum(cx: &Ctxt, c: &Container, variants: &[Variant]) {
             if v.attrs.opcode.is_some() {
                 cx.error_at(o, "the `other` catch-all takes every unknown tag; it cannot also have an `opcode`");
             }
-            let ok = v.fields.len() == 1 && v.fields[0].ty.to_token_stream().to_string() == tag.v.to_string();
+            let ok = v.fields.len() == 1
+                && v.fields[0].ty.to_token_stream().to_string() == tag.v.to_string().as_str();
             if !ok {
                 cx.error_spanned_by(
                     v.ident,
-                    format!("the `other` variant must hold exactly the raw tag: `{}({})`", v.ident, tag.v),
+                    format!(
+                        "the `other` variant must hold exactly the raw tag: `{}({})`",
+                        v.ident, tag.v
+                    ),
                 );
             }
             continue;
@@ -340,7 +429,10 @@ fn check_enum(cx: &Ctxt, c: &Container, variants: &[Variant]) {
             continue;
         };
         if op.v > max_tag {
-            cx.error_at(op.span, format!("opcode {:#x} does not fit the tag type `{}`", op.v, tag.v));
+            cx.error_at(
+                op.span,
+                format!("opcode {:#x} does not fit the tag type `{}`", op.v, tag.v),
+            );
         }
         if let Some(r) = &c.attrs.range {
             if op.v < r.v.0 || op.v > r.v.1 {
@@ -363,7 +455,13 @@ fn check_enum(cx: &Ctxt, c: &Container, variants: &[Variant]) {
         }
         if let (Some(s), Some(u)) = (&v.attrs.since, &v.attrs.until) {
             if s.v >= u.v {
-                cx.error_at(u.span, format!("variant `{}`: `until = {:#x}` must be greater than `since = {:#x}`", v.ident, u.v, s.v));
+                cx.error_at(
+                    u.span,
+                    format!(
+                        "variant `{}`: `until = {:#x}` must be greater than `since = {:#x}`",
+                        v.ident, u.v, s.v
+                    ),
+                );
             }
         }
         if let Some((compat, cur)) = c.versions {

@@ -15,11 +15,11 @@ pub fn stub(c: &Container, errors: TokenStream) -> TokenStream {
         impl #ig #k::Wire for #ident #tg #wc {
             const FIXED_SIZE: ::core::option::Option<usize> = ::core::option::Option::None;
             const ALIGN: usize = 1;
-            const LAYOUT: &'static #k::Layout = &#k::Layout::opaque(stringify!(#ident), ::core::option::Option::None, 1);
+            const LAYOUT: &'static #k::Layout = &#k::Layout::opaque(::core::stringify!(#ident), ::core::option::Option::None, 1);
             fn wire_size(&self, version: #k::Version) -> usize { ::core::unreachable!() }
-            fn encode<__B: #k::bytes::BufMut + ?Sized>(&self, buf: &mut __B, version: #k::Version)
+            fn encode<__B: #k::bytes::BufMut + ?::core::marker::Sized>(&self, buf: &mut __B, version: #k::Version)
                 -> ::core::result::Result<(), #k::EncodeError> { ::core::unreachable!() }
-            fn decode<__B: #k::bytes::Buf + ?Sized>(buf: &mut __B, version: #k::Version)
+            fn decode<__B: #k::bytes::Buf + ?::core::marker::Sized>(buf: &mut __B, version: #k::Version)
                 -> ::core::result::Result<Self, #k::DecodeError> { ::core::unreachable!() }
         }
     }

@@ -24,7 +24,12 @@ pub enum TyKind {
     /// A multi-byte number: needs a byte order.
     Int(Prim),
     /// `[P; N]` or `Box<[P; N]>` of numbers: one bulk copy.
-    IntArray { elem: Prim, len: Expr, len_val: Option<usize>, boxed: bool },
+    IntArray {
+        elem: Prim,
+        len: Expr,
+        len_val: Option<usize>,
+        boxed: bool,
+    },
     /// `bytes::Bytes` payload.
     Bytes,
     /// `Vec<u8>` payload.
@@ -70,6 +75,20 @@ fn single_ident(ty: &Type) -> Option<String> {
     None
 }
 
+/// The last segment's name of a plain path without generic arguments
+/// (`bytes::Bytes` -> `Bytes`, `std::string::String` -> `String`).
+fn last_ident(ty: &Type) -> Option<String> {
+    if let Type::Path(p) = ty {
+        if p.qself.is_none() {
+            let seg = p.path.segments.last()?;
+            if matches!(seg.arguments, PathArguments::None) {
+                return Some(seg.ident.to_string());
+            }
+        }
+    }
+    None
+}
+
 fn generic_arg(ty: &Type, name: &str) -> Option<Type> {
     if let Type::Path(p) = ty {
         let seg = p.path.segments.last()?;
@@ -90,7 +109,10 @@ fn generic_arg(ty: &Type, name: &str) -> Option<Type> {
 /// Evaluates simple constant expressions used as array lengths.
 pub fn eval_usize(e: &Expr) -> Option<usize> {
     match e {
-        Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(l), .. }) => l.base10_parse().ok(),
+        Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Int(l),
+            ..
+        }) => l.base10_parse().ok(),
         Expr::Paren(p) => eval_usize(&p.expr),
         Expr::Group(g) => eval_usize(&g.expr),
         Expr::Binary(b) => {
@@ -116,7 +138,12 @@ fn array_of_prim(ty: &Type, boxed: bool) -> Option<TyKind> {
         if elem.is_bool() {
             return None;
         }
-        return Some(TyKind::IntArray { elem, len: a.len.clone(), len_val: eval_usize(&a.len), boxed });
+        return Some(TyKind::IntArray {
+            elem,
+            len: a.len.clone(),
+            len_val: eval_usize(&a.len),
+            boxed,
+        });
     }
     None
 }
@@ -124,7 +151,11 @@ fn array_of_prim(ty: &Type, boxed: bool) -> Option<TyKind> {
 pub fn classify(ty: &Type) -> TyKind {
     if let Some(name) = single_ident(ty) {
         if let Some(p) = prim(&name) {
-            return if p.needs_order() { TyKind::Int(p) } else { TyKind::Byte(p) };
+            return if p.needs_order() {
+                TyKind::Int(p)
+            } else {
+                TyKind::Byte(p)
+            };
         }
         match name.as_str() {
             "usize" | "isize" => {
@@ -135,15 +166,19 @@ pub fn classify(ty: &Type) -> TyKind {
             "char" => {
                 return TyKind::Unsupported("`char` has no wire encoding; use `u32` or a byte array".into())
             }
-            "String" => {
-                return TyKind::Unsupported(
-                    "`String` has no fixed wire encoding; use a NUL-padded `[u8; N]`, or `Vec<u8>` with `#[wire(len = ...)]`"
-                        .into(),
-                )
-            }
-            "Bytes" => return TyKind::Bytes,
             _ => {}
         }
+    }
+    // Known library types, also when written as a path (`bytes::Bytes`).
+    match last_ident(ty).as_deref() {
+        Some("Bytes") => return TyKind::Bytes,
+        Some("String") => {
+            return TyKind::Unsupported(
+                "`String` has no fixed wire encoding; use a NUL-padded `[u8; N]`, or `Vec<u8>` with `#[wire(len = ...)]`"
+                    .into(),
+            )
+        }
+        _ => {}
     }
     match ty {
         Type::Array(_) => {

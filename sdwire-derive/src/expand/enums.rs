@@ -14,7 +14,8 @@ fn snake(name: &str) -> String {
     let mut out = String::new();
     for (i, &ch) in chars.iter().enumerate() {
         if ch.is_uppercase() {
-            let prev_lower = i > 0 && (chars[i - 1].is_lowercase() || chars[i - 1].is_ascii_digit());
+            let prev_lower =
+                i > 0 && (chars[i - 1].is_lowercase() || chars[i - 1].is_ascii_digit());
             let next_lower = chars.get(i + 1).is_some_and(|c| c.is_lowercase());
             let prev_upper = i > 0 && chars[i - 1].is_uppercase();
             if i > 0 && (prev_lower || (prev_upper && next_lower)) {
@@ -31,11 +32,11 @@ fn snake(name: &str) -> String {
 fn method_ident(name: &str) -> Ident {
     let s = snake(name);
     const KW: &[&str] = &[
-        "as", "break", "const", "continue", "crate", "else", "enum", "extern", "false", "fn", "for", "if", "impl",
-        "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return", "self", "static", "struct",
-        "super", "trait", "true", "type", "unsafe", "use", "where", "while", "async", "await", "dyn", "abstract",
-        "become", "box", "do", "final", "macro", "override", "priv", "typeof", "unsized", "virtual", "yield", "try",
-        "gen",
+        "as", "break", "const", "continue", "crate", "else", "enum", "extern", "false", "fn",
+        "for", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref",
+        "return", "self", "static", "struct", "super", "trait", "true", "type", "unsafe", "use",
+        "where", "while", "async", "await", "dyn", "abstract", "become", "box", "do", "final",
+        "macro", "override", "priv", "typeof", "unsized", "virtual", "yield", "try", "gen",
     ];
     if KW.contains(&s.as_str()) {
         if matches!(s.as_str(), "self" | "super" | "crate") {
@@ -47,7 +48,10 @@ fn method_ident(name: &str) -> Ident {
 }
 
 fn bindings(v: &Variant) -> Vec<Ident> {
-    v.fields.iter().map(|f| format_ident!("__b{}", f.index)).collect()
+    v.fields
+        .iter()
+        .map(|f| format_ident!("__b{}", f.index))
+        .collect()
 }
 
 fn pattern(v: &Variant, binds: &[Ident]) -> TokenStream {
@@ -100,12 +104,18 @@ pub fn expand(c: &Container, variants: &[Variant]) -> TokenStream {
     } else {
         let d = format_ident!("dec_{}", sfx);
         let e = format_ident!("enc_{}", sfx);
-        (quote!(#k::__private::#d::<#tag_ty, _>(__buf)?), quote!(#k::__private::#e::<#tag_ty, _>(__buf, __tag)?;))
+        (
+            quote!(#k::__private::#d::<#tag_ty, _>(__buf)?),
+            quote!(#k::__private::#e::<#tag_ty, _>(__buf, __tag)?;),
+        )
     };
 
     let lit = |v: u64| LitInt::new(&format!("{v}{tag_str}"), Span::call_site());
     let other = variants.iter().find(|v| v.attrs.other.is_some());
-    let ops: Vec<&Variant> = variants.iter().filter(|v| v.attrs.other.is_none()).collect();
+    let ops: Vec<&Variant> = variants
+        .iter()
+        .filter(|v| v.attrs.other.is_none())
+        .collect();
 
     // OPS table.
     let op_entries = ops.iter().map(|v| {
@@ -133,7 +143,10 @@ pub fn expand(c: &Container, variants: &[Variant]) -> TokenStream {
     });
 
     let present = |v: &Variant| {
-        fields::present_cond(v.attrs.since.as_ref().map(|s| s.v), v.attrs.until.as_ref().map(|s| s.v))
+        fields::present_cond(
+            v.attrs.since.as_ref().map(|s| s.v),
+            v.attrs.until.as_ref().map(|s| s.v),
+        )
     };
 
     // decode_body arms.
@@ -142,11 +155,16 @@ pub fn expand(c: &Container, variants: &[Variant]) -> TokenStream {
             let oi = o.ident;
             quote!(::core::result::Result::Ok(Self::#oi(__tag)))
         }
-        None => quote!(::core::result::Result::Err(#k::__private::unknown_tag(#ty_name, #k::WireInt::to_u64(__tag), __v))),
+        None => {
+            quote!(::core::result::Result::Err(#k::__private::unknown_tag(#ty_name, #k::WireInt::to_u64(__tag), __v)))
+        }
     };
     let dec_arms = ops.iter().map(|v| {
         let code = lit(v.attrs.opcode.as_ref().unwrap().v);
-        let stmts = v.fields.iter().map(|f| fields::decode_stmt(k, &ty_name, f, &v.fields));
+        let stmts = v
+            .fields
+            .iter()
+            .map(|f| fields::decode_stmt(k, &ty_name, f, &v.fields));
         let cons = construct(v);
         let guard = present(v).map(|p| quote!(if #p));
         quote! {
@@ -173,8 +191,15 @@ pub fn expand(c: &Container, variants: &[Variant]) -> TokenStream {
             let b = format_ident!("__b{}", f.index);
             quote!((*#b))
         };
-        let stmts = v.fields.iter().map(|f| fields::encode_stmt(k, &ty_name, f, &v.fields, &acc, quote!(0usize)));
-        let sizes: Vec<TokenStream> = v.fields.iter().map(|f| fields::size_expr(k, f, &acc)).collect();
+        let stmts = v
+            .fields
+            .iter()
+            .map(|f| fields::encode_stmt(k, &ty_name, f, &v.fields, &acc, quote!(0usize)));
+        let sizes: Vec<TokenStream> = v
+            .fields
+            .iter()
+            .map(|f| fields::size_expr(k, f, &acc))
+            .collect();
         let avail = match present(v) {
             Some(p) => quote! {
                 if !(#p) { return ::core::result::Result::Err(#k::__private::variant_unavailable(#ty_name, __v)); }
@@ -195,7 +220,8 @@ pub fn expand(c: &Container, variants: &[Variant]) -> TokenStream {
         };
         tag_arms.push(quote!(#wild => #code));
         name_arms.push(quote!(#wild => #name));
-        info_arms.push(quote!(#code => ::core::option::Option::Some(&<Self as #k::OpTable>::OPS[#i])));
+        info_arms
+            .push(quote!(#code => ::core::option::Option::Some(&<Self as #k::OpTable>::OPS[#i])));
         let cond = present(v).unwrap_or(quote!(true));
         known_arms.push(quote!(#code => #cond));
     }
@@ -208,7 +234,9 @@ pub fn expand(c: &Container, variants: &[Variant]) -> TokenStream {
         name_arms.push(quote!(Self::#oi(_) => #name));
     }
 
-    let all_unit = variants.iter().all(|v| v.fields.is_empty() || v.attrs.other.is_some());
+    let all_unit = variants
+        .iter()
+        .all(|v| v.fields.is_empty() || v.attrs.other.is_some());
     let fixed = if all_unit {
         quote!(::core::option::Option::Some(#tag_size))
     } else {
@@ -228,11 +256,19 @@ pub fn expand(c: &Container, variants: &[Variant]) -> TokenStream {
     let handler = if c.attrs.no_handler.is_some() || !c.input.generics.params.is_empty() {
         quote!()
     } else {
-        let hname = c.attrs.handler.clone().unwrap_or_else(|| format_ident!("{}Handler", ident));
+        let hname = c
+            .attrs
+            .handler
+            .clone()
+            .unwrap_or_else(|| format_ident!("{}Handler", ident));
         let mut methods = Vec::new();
         let mut arms = Vec::new();
         for v in variants {
-            let m = if v.attrs.other.is_some() { method_ident("unknown_op") } else { method_ident(&v.ident.to_string()) };
+            let m = if v.attrs.other.is_some() {
+                method_ident("unknown_op")
+            } else {
+                method_ident(&v.ident.to_string())
+            };
             let binds = bindings(v);
             let params = v.fields.iter().zip(&binds).map(|(f, b)| {
                 let ty = f.ty;
@@ -243,7 +279,10 @@ pub fn expand(c: &Container, variants: &[Variant]) -> TokenStream {
                 quote!(#pname: #ty)
             });
             let doc = if v.attrs.other.is_some() {
-                format!("Called for a tag that names no operation (the `{}` catch-all).", v.ident)
+                format!(
+                    "Called for a tag that names no operation (the `{}` catch-all).",
+                    v.ident
+                )
             } else if v.doc.is_empty() {
                 format!("Handles `{}`.", v.ident)
             } else {
@@ -277,7 +316,11 @@ pub fn expand(c: &Container, variants: &[Variant]) -> TokenStream {
         }
     };
 
-    let tag_expr_match = if tag_arms.is_empty() { quote!(match *self {}) } else { quote!(match self { #(#tag_arms,)* }) };
+    let tag_expr_match = if tag_arms.is_empty() {
+        quote!(match *self {})
+    } else {
+        quote!(match self { #(#tag_arms,)* })
+    };
 
     quote! {
         #[automatically_derived]
@@ -298,7 +341,7 @@ pub fn expand(c: &Container, variants: &[Variant]) -> TokenStream {
                 match __tag { #(#known_arms,)* _ => false }
             }
             #[inline]
-            fn decode_body<__B: #k::bytes::Buf + ?Sized>(__tag: #tag_ty, __buf: &mut __B, __v: #k::Version)
+            fn decode_body<__B: #k::bytes::Buf + ?::core::marker::Sized>(__tag: #tag_ty, __buf: &mut __B, __v: #k::Version)
                 -> ::core::result::Result<Self, #k::DecodeError>
             {
                 match __tag {
@@ -307,7 +350,7 @@ pub fn expand(c: &Container, variants: &[Variant]) -> TokenStream {
                 }
             }
             #[inline]
-            fn encode_body<__B: #k::bytes::BufMut + ?Sized>(&self, __buf: &mut __B, __v: #k::Version)
+            fn encode_body<__B: #k::bytes::BufMut + ?::core::marker::Sized>(&self, __buf: &mut __B, __v: #k::Version)
                 -> ::core::result::Result<(), #k::EncodeError>
             {
                 let _ = (&__buf, __v);
@@ -341,7 +384,7 @@ pub fn expand(c: &Container, variants: &[Variant]) -> TokenStream {
                 #tag_size + <Self as #k::OpTable>::body_size(self, __v)
             }
             #[inline]
-            fn encode<__B: #k::bytes::BufMut + ?Sized>(&self, __buf: &mut __B, __v: #k::Version)
+            fn encode<__B: #k::bytes::BufMut + ?::core::marker::Sized>(&self, __buf: &mut __B, __v: #k::Version)
                 -> ::core::result::Result<(), #k::EncodeError>
             {
                 let __tag = <Self as #k::OpTable>::tag(self);
@@ -349,7 +392,7 @@ pub fn expand(c: &Container, variants: &[Variant]) -> TokenStream {
                 <Self as #k::OpTable>::encode_body(self, __buf, __v)
             }
             #[inline]
-            fn decode<__B: #k::bytes::Buf + ?Sized>(__buf: &mut __B, __v: #k::Version)
+            fn decode<__B: #k::bytes::Buf + ?::core::marker::Sized>(__buf: &mut __B, __v: #k::Version)
                 -> ::core::result::Result<Self, #k::DecodeError>
             {
                 let __tag: #tag_ty = #read_tag;

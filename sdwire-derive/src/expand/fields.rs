@@ -100,7 +100,9 @@ pub fn decode_stmt(k: &TokenStream, ty_name: &str, f: &Field, all: &[Field]) -> 
         quote!(#k::__private::skip(__buf, #sz).map(|()| #d))
     } else {
         match &f.kind {
-            TyKind::Byte(_) | TyKind::Nested { .. } => quote!(<#ty as #k::Wire>::decode(__buf, __v)),
+            TyKind::Byte(_) | TyKind::Nested { .. } => {
+                quote!(<#ty as #k::Wire>::decode(__buf, __v))
+            }
             TyKind::Int(_) => {
                 let h = helper(k, "dec", f);
                 quote!(#h::<#ty, _>(__buf))
@@ -180,7 +182,9 @@ pub fn encode_stmt(
         quote!(#k::__private::len_to_field::<#ty>(#p.len(), #max).and_then(|__l| #put))
     } else {
         match &f.kind {
-            TyKind::Byte(_) | TyKind::Nested { .. } => quote!(<#ty as #k::Wire>::encode(&#a, __buf, __v)),
+            TyKind::Byte(_) | TyKind::Nested { .. } => {
+                quote!(<#ty as #k::Wire>::encode(&#a, __buf, __v))
+            }
             TyKind::Int(_) => {
                 let h = helper(k, "enc", f);
                 quote!(#h::<#ty, _>(__buf, #a))
@@ -237,7 +241,12 @@ pub fn size_expr(k: &TokenStream, f: &Field, acc: &dyn Fn(&Field) -> TokenStream
                 quote!((#n * (#len)))
             }
             TyKind::Bytes | TyKind::VecU8 => quote!(#a.len()),
-            TyKind::Vec(t) => quote!(#a.iter().map(|__x| <#t as #k::Wire>::wire_size(__x, __v)).sum::<usize>()),
+            TyKind::Vec(t) => {
+                quote!(::core::iter::Iterator::sum::<usize>(::core::iter::Iterator::map(
+                    #a.iter(),
+                    |__x| <#t as #k::Wire>::wire_size(__x, __v),
+                )))
+            }
             TyKind::Nested { .. } => quote!(<#ty as #k::Wire>::wire_size(&#a, __v)),
             TyKind::Unsupported(_) => quote!(0usize),
         }
@@ -249,12 +258,22 @@ pub fn size_expr(k: &TokenStream, f: &Field, acc: &dyn Fn(&Field) -> TokenStream
 }
 
 /// A `FieldLayout` literal.
-pub fn layout_entry(k: &TokenStream, f: &Field, all: &[Field], offset: TokenStream, size: TokenStream) -> TokenStream {
+pub fn layout_entry(
+    k: &TokenStream,
+    f: &Field,
+    all: &[Field],
+    offset: TokenStream,
+    size: TokenStream,
+) -> TokenStream {
     let name = &f.name;
     let ty = f.ty.to_token_stream().to_string();
     let order = match (&f.kind, f.order) {
-        (TyKind::Int(p) | TyKind::IntArray { elem: p, .. }, Some(Order::Le)) if p.size > 1 => quote!(#k::Order::Le),
-        (TyKind::Int(p) | TyKind::IntArray { elem: p, .. }, Some(Order::Be)) if p.size > 1 => quote!(#k::Order::Be),
+        (TyKind::Int(p) | TyKind::IntArray { elem: p, .. }, Some(Order::Le)) if p.size > 1 => {
+            quote!(#k::Order::Le)
+        }
+        (TyKind::Int(p) | TyKind::IntArray { elem: p, .. }, Some(Order::Be)) if p.size > 1 => {
+            quote!(#k::Order::Be)
+        }
         _ => quote!(#k::Order::None),
     };
     let opt_ver = |v: Option<u64>| match v {
@@ -269,7 +288,10 @@ pub fn layout_entry(k: &TokenStream, f: &Field, all: &[Field], offset: TokenStre
     let reserved = f.reserved();
     let default = match &f.attrs.default {
         Some(d) => {
-            let s = d.v.as_ref().map_or_else(|| "Default::default()".to_string(), |e| e.to_token_stream().to_string());
+            let s = d.v.as_ref().map_or_else(
+                || "Default::default()".to_string(),
+                |e| e.to_token_stream().to_string(),
+            );
             quote!(::core::option::Option::Some(#s))
         }
         None => quote!(::core::option::Option::None),

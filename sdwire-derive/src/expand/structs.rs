@@ -34,14 +34,24 @@ fn fixed_read(k: &TokenStream, ty_name: &str, f: &Field, i: usize) -> TokenStrea
         TyKind::Byte(p) => match p.name {
             "u8" => quote!(__c[#o]),
             "i8" => quote!(__c[#o] as i8),
-            _ => quote!(#k::__private::decode_bool(__c[#o]).map_err(|__e| __e.in_field(#ty_name, #name, #o, __v))?),
+            _ => {
+                quote!(#k::__private::decode_bool(__c[#o]).map_err(|__e| __e.in_field(#ty_name, #name, #o, __v))?)
+            }
         },
         TyKind::Int(_) => {
             let h = quote::format_ident!("read_{}", sfx);
             quote!(#k::__private::#h::<#ty>(__c, #o))
         }
         TyKind::IntArray { boxed, .. } => {
-            let h = quote::format_ident!("{}_{}", if *boxed { "read_box_array" } else { "read_array" }, sfx);
+            let h = quote::format_ident!(
+                "{}_{}",
+                if *boxed {
+                    "read_box_array"
+                } else {
+                    "read_array"
+                },
+                sfx
+            );
             quote!(#k::__private::#h(&__c[#o..#o + #s]))
         }
         _ => quote! {
@@ -57,7 +67,11 @@ fn fixed_write(k: &TokenStream, ty_name: &str, f: &Field, i: usize) -> TokenStre
     let o = quote!(__O[#i]);
     let s = quote!(__S[#i]);
     let pad = f.pad();
-    let pad_fill = if pad > 0 { quote!(__c[#o - #pad..#o].fill(0);) } else { quote!() };
+    let pad_fill = if pad > 0 {
+        quote!(__c[#o - #pad..#o].fill(0);)
+    } else {
+        quote!()
+    };
     let sfx = fields::order_suffix(f);
     let w = if f.reserved() {
         quote!(__c[#o..#o + #s].fill(0);)
@@ -66,7 +80,7 @@ fn fixed_write(k: &TokenStream, ty_name: &str, f: &Field, i: usize) -> TokenStre
             TyKind::Byte(p) => match p.name {
                 "u8" => quote!(__c[#o] = self.#m;),
                 "i8" => quote!(__c[#o] = self.#m as u8;),
-                _ => quote!(__c[#o] = u8::from(self.#m);),
+                _ => quote!(__c[#o] = <u8 as ::core::convert::From<bool>>::from(self.#m);),
             },
             TyKind::Int(_) => {
                 let h = quote::format_ident!("write_{}", sfx);
@@ -97,15 +111,23 @@ pub fn expand(c: &Container, fields: &[Field]) -> TokenStream {
     let sizes: Vec<TokenStream> = fields.iter().map(|f| size_tokens(k, f)).collect();
     let aligns: Vec<TokenStream> = fields.iter().map(|f| align_tokens(k, f)).collect();
     let pads: Vec<usize> = fields.iter().map(|f| f.pad()).collect();
-    let present: Vec<bool> = fields.iter().map(|f| layout::present_at_current(f, c.versions)).collect();
-    let has_payload = fields.iter().any(|f| matches!(f.kind, TyKind::Bytes | TyKind::VecU8 | TyKind::Vec(_)));
+    let present: Vec<bool> = fields
+        .iter()
+        .map(|f| layout::present_at_current(f, c.versions))
+        .collect();
+    let has_payload = fields
+        .iter()
+        .any(|f| matches!(f.kind, TyKind::Bytes | TyKind::VecU8 | TyKind::Vec(_)));
     let versioned_fields = fields.iter().any(|f| f.is_versioned());
     let fixed_capable = !has_payload && !versioned_fields && !generic;
     let st = layout::compute(fields, c.versions, packed);
     let statically_fixed = fixed_capable && st.size.is_some();
 
     let construct = |locals: &dyn Fn(&Field) -> TokenStream| -> TokenStream {
-        match fields.first().map(|f| matches!(f.member, syn::Member::Named(_))) {
+        match fields
+            .first()
+            .map(|f| matches!(f.member, syn::Member::Named(_)))
+        {
             Some(true) => {
                 let inits = fields.iter().map(|f| {
                     let m = &f.member;
@@ -119,8 +141,12 @@ pub fn expand(c: &Container, fields: &[Field]) -> TokenStream {
                 quote!(#ident ( #(#inits),* ))
             }
             None => match &c.input.data {
-                syn::Data::Struct(s) if matches!(s.fields, syn::Fields::Unnamed(_)) => quote!(#ident()),
-                syn::Data::Struct(s) if matches!(s.fields, syn::Fields::Named(_)) => quote!(#ident {}),
+                syn::Data::Struct(s) if matches!(s.fields, syn::Fields::Unnamed(_)) => {
+                    quote!(#ident())
+                }
+                syn::Data::Struct(s) if matches!(s.fields, syn::Fields::Named(_)) => {
+                    quote!(#ident {})
+                }
                 _ => quote!(#ident),
             },
         }
@@ -142,11 +168,21 @@ pub fn expand(c: &Container, fields: &[Field]) -> TokenStream {
     } else {
         quote!(Self::__SDWIRE_OFFSETS.1)
     };
-    let align = if packed { quote!(1usize) } else { quote!(#k::__private::max_align([#(#aligns),*])) };
+    let align = if packed {
+        quote!(1usize)
+    } else {
+        quote!(#k::__private::max_align([#(#aligns),*]))
+    };
 
     // Layout table.
     let entries = fields.iter().enumerate().map(|(i, f)| {
-        fields::layout_entry(k, f, fields, quote!(Self::__SDWIRE_OFFSETS.0[#i]), quote!(Self::__SDWIRE_FIELD_SIZES[#i]))
+        fields::layout_entry(
+            k,
+            f,
+            fields,
+            quote!(Self::__SDWIRE_OFFSETS.0[#i]),
+            quote!(Self::__SDWIRE_FIELD_SIZES[#i]),
+        )
     });
     let order = match c.order {
         Some(crate::ast::Order::Le) => quote!(#k::Order::Le),
@@ -161,12 +197,17 @@ pub fn expand(c: &Container, fields: &[Field]) -> TokenStream {
         let m = &f.member;
         quote!(self.#m)
     };
-    let dec_stmts = fields.iter().map(|f| fields::decode_stmt(k, &ty_name, f, fields));
+    let dec_stmts = fields
+        .iter()
+        .map(|f| fields::decode_stmt(k, &ty_name, f, fields));
     let enc_stmts = fields.iter().enumerate().map(|(i, f)| {
         let off = quote!(Self::__SDWIRE_OFFSETS.0[#i].unwrap_or(0));
         fields::encode_stmt(k, &ty_name, f, fields, &acc_self, off)
     });
-    let size_terms: Vec<TokenStream> = fields.iter().map(|f| fields::size_expr(k, f, &acc_self)).collect();
+    let size_terms: Vec<TokenStream> = fields
+        .iter()
+        .map(|f| fields::size_expr(k, f, &acc_self))
+        .collect();
     let construct_locals = construct(&|f: &Field| {
         let l = &f.local;
         quote!(#l)
@@ -256,7 +297,10 @@ pub fn expand(c: &Container, fields: &[Field]) -> TokenStream {
             let r = fixed_read(k, &ty_name, f, i);
             quote!(let #l: #ty = #r;)
         });
-        let writes = fields.iter().enumerate().map(|(i, f)| fixed_write(k, &ty_name, f, i));
+        let writes = fields
+            .iter()
+            .enumerate()
+            .map(|(i, f)| fixed_write(k, &ty_name, f, i));
         let fns = quote! {
             #[inline]
             fn __decode_fixed(__c: &[u8], __v: #k::Version) -> ::core::result::Result<Self, #k::DecodeError> {
@@ -358,7 +402,7 @@ pub fn expand(c: &Container, fields: &[Field]) -> TokenStream {
             }
 
             #[inline]
-            fn encode<__B: #k::bytes::BufMut + ?Sized>(&self, __buf: &mut __B, __v: #k::Version)
+            fn encode<__B: #k::bytes::BufMut + ?::core::marker::Sized>(&self, __buf: &mut __B, __v: #k::Version)
                 -> ::core::result::Result<(), #k::EncodeError>
             {
                 #vcheck_enc
@@ -366,7 +410,7 @@ pub fn expand(c: &Container, fields: &[Field]) -> TokenStream {
             }
 
             #[inline]
-            fn decode<__B: #k::bytes::Buf + ?Sized>(__buf: &mut __B, __v: #k::Version)
+            fn decode<__B: #k::bytes::Buf + ?::core::marker::Sized>(__buf: &mut __B, __v: #k::Version)
                 -> ::core::result::Result<Self, #k::DecodeError>
             {
                 #vcheck_dec

@@ -1,0 +1,165 @@
+//! Networking: listeners (TCP and the `STORE_DIR/sock` unix socket), one
+//! task per connection, requests pipelined and answered out of order
+//! through a writer task (responses matched by the echoed id).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use futures::{SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, UnixListener};
+use tokio::sync::{mpsc, Semaphore};
+use tokio_util::codec::{FramedRead, FramedWrite};
+
+use crate::daemon::{dispatch, Request, State};
+
+pub mod frame;
+
+use frame::{Rsp, MAX_PAYLOAD};
+use sdwire::codec::Frame;
+
+/// Requests one connection may have in flight before it stops reading.
+const MAX_INFLIGHT: usize = 128;
+
+/// The sockets a daemon serves.
+#[derive(Debug, Default)]
+pub struct Listeners {
+    /// TCP listener.
+    pub tcp: Option<TcpListener>,
+    /// Unix socket listener and its path (removed at drop of the daemon).
+    pub unix: Option<(UnixListener, PathBuf)>,
+}
+
+impl Listeners {
+    /// Binds `addr` over TCP and `dir/sock` as a unix socket (a stale socket
+    /// file is replaced).
+    ///
+    /// # Errors
+    ///
+    /// Bind errors.
+    pub async fn bind(addr: std::net::SocketAddr, dir: &Path) -> std::io::Result<Listeners> {
+        let tcp = TcpListener::bind(addr).await?;
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join("sock");
+        let _ = std::fs::remove_file(&path);
+        let unix = UnixListener::bind(&path)?;
+        Ok(Listeners {
+            tcp: Some(tcp),
+            unix: Some((unix, path)),
+        })
+    }
+
+    /// The bound TCP address.
+    pub fn tcp_addr(&self) -> Option<std::net::SocketAddr> {
+        self.tcp.as_ref().and_then(|l| l.local_addr().ok())
+    }
+}
+
+/// Accepts connections on every listener until the daemon stops.
+///
+/// # Errors
+///
+/// Fatal accept errors.
+pub async fn accept_loop(st: Arc<State>, l: Listeners) -> std::io::Result<()> {
+    let tcp = async {
+        let Some(t) = &l.tcp else {
+            return std::future::pending().await;
+        };
+        loop {
+            match t.accept().await {
+                Ok((s, peer)) => {
+                    let _ = s.set_nodelay(true);
+                    tracing::debug!(%peer, "tcp connection");
+                    let (r, w) = s.into_split();
+                    tokio::spawn(connection(st.clone(), r, w, peer.to_string()));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            }
+        }
+    };
+    let unix = async {
+        let Some((u, _)) = &l.unix else {
+            return std::future::pending().await;
+        };
+        loop {
+            match u.accept().await {
+                Ok((s, _)) => {
+                    let (r, w) = s.into_split();
+                    tokio::spawn(connection(st.clone(), r, w, "unix".to_string()));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            }
+        }
+    };
+    tokio::select! {
+        r = tcp => r,
+        r = unix => r,
+    }
+}
+
+/// Serves one connection until EOF, a framing error, or shutdown.
+pub async fn connection<R, W>(st: Arc<State>, r: R, w: W, peer: String)
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let mut reader = FramedRead::new(r, frame::req_codec());
+    let mut writer = FramedWrite::new(w, frame::rsp_codec());
+    let (tx, mut rx) = mpsc::channel::<(Rsp, bytes::Bytes)>(MAX_INFLIGHT);
+    let write_task = tokio::spawn(async move {
+        while let Some((h, p)) = rx.recv().await {
+            if let Err(e) = writer.send(Frame::new(h, p)).await {
+                tracing::debug!(error = %e, "write failed");
+                break;
+            }
+        }
+    });
+    let inflight = Arc::new(Semaphore::new(MAX_INFLIGHT));
+    let mut stop = st.shutdown_tx.subscribe();
+    loop {
+        let next = tokio::select! {
+            n = reader.next() => n,
+            _ = stop.wait_for(|&s| s) => break,
+        };
+        let f = match next {
+            None => break,
+            Some(Ok(f)) => f,
+            Some(Err(e)) => {
+                tracing::warn!(%peer, error = %e, "bad frame, closing connection");
+                break;
+            }
+        };
+        if f.header.data_length as usize > MAX_PAYLOAD {
+            tracing::warn!(
+                %peer,
+                opcode = f.header.opcode,
+                data_length = f.header.data_length,
+                "data_length above the {MAX_PAYLOAD}-byte limit, closing connection"
+            );
+            break;
+        }
+        let Ok(permit) = inflight.clone().acquire_owned().await else {
+            break;
+        };
+        let st = st.clone();
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let req = Request {
+                hdr: f.header,
+                payload: f.payload,
+            };
+            let out = dispatch::handle(&st, req).await;
+            let _ = tx.send(out).await;
+            drop(permit);
+        });
+    }
+    drop(tx);
+    // Let in-flight requests finish and their answers go out.
+    let _ = write_task.await;
+}

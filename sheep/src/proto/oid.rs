@@ -67,7 +67,8 @@ pub enum OidKind {
 }
 
 /// A 64-bit sheepdog object id.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Default, sdwire::Wire)]
+#[wire(le, size = 8)]
 #[repr(transparent)]
 pub struct Oid(pub u64);
 

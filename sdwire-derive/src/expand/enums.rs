@@ -191,15 +191,16 @@ pub fn expand(c: &Container, variants: &[Variant]) -> TokenStream {
             let b = format_ident!("__b{}", f.index);
             quote!((*#b))
         };
-        let stmts = v
-            .fields
-            .iter()
-            .map(|f| fields::encode_stmt(k, &ty_name, f, &v.fields, &acc, quote!(0usize)));
         let sizes: Vec<TokenStream> = v
             .fields
             .iter()
             .map(|f| fields::size_expr(k, f, &acc))
             .collect();
+        // Byte offset of each field inside the body; evaluated only on the error path.
+        let stmts = v.fields.iter().enumerate().map(|(j, f)| {
+            let prev = &sizes[..j];
+            fields::encode_stmt(k, &ty_name, f, &v.fields, &acc, quote!(0usize #(+ #prev)*))
+        });
         let avail = match present(v) {
             Some(p) => quote! {
                 if !(#p) { return ::core::result::Result::Err(#k::__private::variant_unavailable(#ty_name, __v)); }

@@ -10,14 +10,14 @@
 //! * [`trace`]: reader for the golden `sdtrace v1` recordings used by conformance tests.
 #![warn(missing_docs)]
 
-pub mod cluster;
-pub mod proto;
-pub mod store;
-pub mod trace;
 pub mod admin;
 pub mod client;
+pub mod cluster;
 pub mod daemon;
 pub mod gateway;
 pub mod net;
 pub mod peer;
+pub mod proto;
+pub mod store;
+pub mod trace;
 pub mod vdi;

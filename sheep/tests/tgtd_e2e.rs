@@ -87,6 +87,7 @@ impl Tgtd {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
+                self.remove_socket();
                 return;
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -94,6 +95,14 @@ impl Tgtd {
         // Last resort, by PID: only the tgtd this test started.
         let _ = self.child.kill();
         let _ = self.child.wait();
+        self.remove_socket();
+    }
+
+    /// tgtd leaves its control socket behind; remove ours.
+    fn remove_socket(&self) {
+        let base = format!("/var/run/tgtd/socket.{}", self.ctl);
+        let _ = std::fs::remove_file(&base);
+        let _ = std::fs::remove_file(format!("{base}.lock"));
     }
 }
 

@@ -17,6 +17,10 @@
 use std::collections::{BTreeMap, HashMap};
 
 use sheep::cluster::placement::{auto_vnodes, PlacementNode, VnodeRing};
+use sheep::proto::payload::NodeList;
+use sheep::proto::{
+    decode_op, ObjReq, PeerOp, ReqHeader, Request, RspArm, RspHeader, SdNode, SdResult,
+};
 use sheep::trace::{load_all, Endpoint, Exchange, Trace};
 
 const GET_NODE_LIST: u8 = 0x82;
@@ -28,19 +32,19 @@ const REMOVE_PEER: u8 = 0xA6;
 const FLAG_RECOVERY: u16 = 0x80;
 /// The cluster was formatted with `dog cluster format -c 2`.
 const COPIES: usize = 2;
-/// Size of an `sd_node` on the wire.
-const SD_NODE_SIZE: usize = 80;
 
-fn u16_at(b: &[u8], off: usize) -> u16 {
-    u16::from_le_bytes(b[off..off + 2].try_into().unwrap())
-}
-
-fn u32_at(b: &[u8], off: usize) -> u32 {
-    u32::from_le_bytes(b[off..off + 4].try_into().unwrap())
-}
-
-fn u64_at(b: &[u8], off: usize) -> u64 {
-    u64::from_le_bytes(b[off..off + 8].try_into().unwrap())
+/// The sender's epoch and the typed `obj` arm of a peer request.
+fn peer_obj(x: &Exchange) -> (u32, ObjReq) {
+    let hdr = ReqHeader::from_bytes(&x.req_hdr);
+    match decode_op(&hdr).expect("peer request decodes") {
+        Request::Peer(
+            PeerOp::CreateAndWritePeer(o)
+            | PeerOp::WritePeer(o)
+            | PeerOp::ReadPeer(o)
+            | PeerOp::RemovePeer(o),
+        ) => (hdr.epoch, o),
+        other => panic!("#{}: not an object peer op: {other:?}", x.n),
+    }
 }
 
 /// One decoded `sd_node` (only the fields placement needs, plus `space`).
@@ -50,33 +54,40 @@ struct WireNode {
     space: u64,
 }
 
-/// Decodes a GET_NODE_LIST reply by hand: `nr_nodes` at rsp header 20..24,
-/// then `sd_node`s of 80 bytes (addr 24..40, port 40, nr_vnodes 64, zone 68,
-/// space 72; bytes 0..24 are host pointers and are ignored).
+/// Decodes a GET_NODE_LIST reply with the typed protocol: the response arm
+/// ([`NodeRsp`]) gives `nr_nodes`, the payload decodes as [`SdNode`]s (whose
+/// 24 pointer bytes and padding are ignored by the decoder).
 fn decode_node_list(x: &Exchange) -> Option<(u32, Vec<WireNode>)> {
     let rsp = x.rsp.as_ref()?;
-    if u32_at(&rsp.hdr, 16) != 0 || !rsp.payload.is_complete() {
+    let hdr = RspHeader::from_bytes(&rsp.hdr);
+    if hdr.result != SdResult::Success || !rsp.payload.is_complete() {
         return None;
     }
-    let epoch = u32_at(&rsp.hdr, 4);
-    let nr = u32_at(&rsp.hdr, 20) as usize;
-    let p = &rsp.payload.bytes;
-    assert!(p.len() >= nr * SD_NODE_SIZE, "#{}: short node list", x.n);
-    let nodes = (0..nr)
-        .map(|i| {
-            let n = &p[i * SD_NODE_SIZE..(i + 1) * SD_NODE_SIZE];
-            WireNode {
-                node: PlacementNode {
-                    addr: n[24..40].try_into().unwrap(),
-                    port: u16_at(n, 40),
-                    nr_vnodes: u16_at(n, 64),
-                    zone: u32_at(n, 68),
-                },
-                space: u64_at(n, 72),
-            }
+    let RspArm::Node(arm) = RspArm::decode(hdr.opcode, &hdr.body).expect("node arm decodes") else {
+        panic!("#{}: GET_NODE_LIST answer without the node arm", x.n);
+    };
+    let list: NodeList =
+        sdwire::from_slice_exact(&rsp.payload.bytes, 0).expect("node list decodes");
+    assert_eq!(
+        list.nodes.len(),
+        arm.nr_nodes as usize,
+        "#{}: nr_nodes vs payload",
+        x.n
+    );
+    let nodes = list
+        .nodes
+        .iter()
+        .map(|n: &SdNode| WireNode {
+            node: PlacementNode {
+                addr: n.nid.addr,
+                port: n.nid.port,
+                nr_vnodes: n.nr_vnodes,
+                zone: n.zone,
+            },
+            space: n.space,
         })
         .collect();
-    Some((epoch, nodes))
+    Some((hdr.epoch, nodes))
 }
 
 /// Node list per epoch, from every GET_NODE_LIST reply in every trace.
@@ -190,9 +201,8 @@ fn peer_writes_follow_placement() {
             let Endpoint::Sheep(gw) = x.from else {
                 panic!("{} #{}: peer write not from a sheep", t.scenario, x.n);
             };
-            let epoch = u32_at(&x.req_hdr, 4);
-            let oid = u64_at(&x.req_hdr, 16);
-            let ec_index = x.req_hdr[34];
+            let (epoch, obj) = peer_obj(x);
+            let (oid, ec_index) = (obj.oid.0, obj.ec_index);
             groups
                 .entry((t.scenario.clone(), x.opcode, gw, epoch, oid))
                 .or_default()
@@ -255,8 +265,8 @@ fn peer_removes_and_reads_target_replicas() {
             let Endpoint::Sheep(_) = x.from else {
                 continue;
             };
-            let epoch = u32_at(&x.req_hdr, 4);
-            let oid = u64_at(&x.req_hdr, 16);
+            let (epoch, obj) = peer_obj(x);
+            let oid = obj.oid.0;
             let nodes = &lists[&epoch];
             let ports: Vec<u16> = rings[&epoch]
                 .replicas(oid, COPIES)

@@ -25,6 +25,7 @@ pub mod oid;
 pub mod ops;
 pub mod payload;
 pub mod result;
+pub mod spec;
 
 pub use arms::{
     ClusterDefaultRsp, ClusterReq, ForwReq, HashRsp, InodeCoherenceReq, NoArgs, NoRsp, NodeRsp,

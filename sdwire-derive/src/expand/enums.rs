@@ -47,6 +47,16 @@ fn method_ident(name: &str) -> Ident {
     Ident::new(&s, Span::call_site())
 }
 
+/// `ObjReq` -> `obj_req` for a tuple variant's handler parameter (`obj_req0`.. when several).
+fn param_name(ty: &syn::Type, nfields: usize, index: usize) -> Option<Ident> {
+    let syn::Type::Path(p) = ty else { return None };
+    let last = p.path.segments.last()?.ident.to_string();
+    let base = snake(&last);
+    let name = if nfields == 1 { base } else { format!("{base}{index}") };
+    let id = method_ident(&name);
+    Some(id)
+}
+
 fn bindings(v: &Variant) -> Vec<Ident> {
     v.fields
         .iter()
@@ -275,7 +285,11 @@ pub fn expand(c: &Container, variants: &[Variant]) -> TokenStream {
                 let ty = f.ty;
                 let pname = match &f.member {
                     syn::Member::Named(n) => n.clone(),
-                    syn::Member::Unnamed(_) => b.clone(),
+                    // Tuple fields are named after their type (`ObjReq` -> `obj_req`),
+                    // so the generated trait documents itself.
+                    syn::Member::Unnamed(_) => {
+                        param_name(f.ty, v.fields.len(), f.index).unwrap_or_else(|| b.clone())
+                    }
                 };
                 quote!(#pname: #ty)
             });
@@ -323,6 +337,18 @@ pub fn expand(c: &Container, variants: &[Variant]) -> TokenStream {
         quote!(match self { #(#tag_arms,)* })
     };
 
+    // A versioned opcode table refuses versions outside its window, like a versioned struct.
+    let (vcheck_dec, vcheck_enc) = match c.versions {
+        Some((cm, cur)) => {
+            let (cm, cur) = (ver(cm), ver(cur));
+            (
+                quote!(#k::__private::check_decode_version(#ty_name, __v, #cm, #cur)?;),
+                quote!(#k::__private::check_encode_version(#ty_name, __v, #cm, #cur)?;),
+            )
+        }
+        None => (quote!(), quote!()),
+    };
+
     quote! {
         #[automatically_derived]
         #[allow(unreachable_patterns, unused_comparisons, clippy::identity_op)]
@@ -345,6 +371,7 @@ pub fn expand(c: &Container, variants: &[Variant]) -> TokenStream {
             fn decode_body<__B: #k::bytes::Buf + ?::core::marker::Sized>(__tag: #tag_ty, __buf: &mut __B, __v: #k::Version)
                 -> ::core::result::Result<Self, #k::DecodeError>
             {
+                #vcheck_dec
                 match __tag {
                     #(#dec_arms)*
                     _ => #unknown,
@@ -355,6 +382,7 @@ pub fn expand(c: &Container, variants: &[Variant]) -> TokenStream {
                 -> ::core::result::Result<(), #k::EncodeError>
             {
                 let _ = (&__buf, __v);
+                #vcheck_enc
                 match self { #(#enc_arms,)* }
             }
             #[inline]

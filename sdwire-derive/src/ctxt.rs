@@ -12,7 +12,9 @@ pub struct Ctxt {
 
 impl Ctxt {
     pub fn error_spanned_by<T: ToTokens, M: std::fmt::Display>(&self, obj: T, msg: M) {
-        self.errors.borrow_mut().push(syn::Error::new_spanned(obj.into_token_stream(), msg));
+        self.errors
+            .borrow_mut()
+            .push(syn::Error::new_spanned(obj.into_token_stream(), msg));
     }
 
     pub fn error_at<M: std::fmt::Display>(&self, span: proc_macro2::Span, msg: M) {

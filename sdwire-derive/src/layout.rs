@@ -9,7 +9,11 @@ use crate::ty::TyKind;
 pub fn static_size_align(f: &Field) -> Option<(usize, usize)> {
     match &f.kind {
         TyKind::Byte(p) | TyKind::Int(p) => Some((p.size, p.size)),
-        TyKind::IntArray { elem, len_val: Some(n), .. } => Some((elem.size * n, elem.size)),
+        TyKind::IntArray {
+            elem,
+            len_val: Some(n),
+            ..
+        } => Some((elem.size * n, elem.size)),
         TyKind::Nested { known: Some(k) } => Some(*k),
         _ => None,
     }
@@ -54,5 +58,9 @@ pub fn compute(fields: &[Field], versions: Option<(u64, u64)>, packed: bool) -> 
             }
         }
     }
-    StaticLayout { offsets, size: cur, align }
+    StaticLayout {
+        offsets,
+        size: cur,
+        align,
+    }
 }

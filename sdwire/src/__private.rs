@@ -20,7 +20,10 @@ pub fn ensure_remaining<B: Buf + ?Sized>(buf: &B, n: usize) -> Result<(), Decode
 pub fn ensure_room<B: BufMut + ?Sized>(buf: &B, n: usize) -> Result<(), EncodeError> {
     let have = buf.remaining_mut();
     if have < n {
-        return Err(EncodeError::new(EncodeErrorKind::BufferTooSmall { needed: n, available: have }));
+        return Err(EncodeError::new(EncodeErrorKind::BufferTooSmall {
+            needed: n,
+            available: have,
+        }));
     }
     Ok(())
 }
@@ -31,7 +34,10 @@ pub fn decode_bool(b: u8) -> Result<bool, DecodeError> {
     match b {
         0 => Ok(false),
         1 => Ok(true),
-        v => Err(DecodeError::new(DecodeErrorKind::InvalidValue { value: u64::from(v), expected: "0 or 1" })),
+        v => Err(DecodeError::new(DecodeErrorKind::InvalidValue {
+            value: u64::from(v),
+            expected: "0 or 1",
+        })),
     }
 }
 
@@ -217,8 +223,12 @@ pub fn check_decode_version(
     current: Version,
 ) -> Result<(), DecodeError> {
     if version < compat || version > current {
-        return Err(DecodeError::new(DecodeErrorKind::UnsupportedVersion { version, compat, current })
-            .in_type(ty, version));
+        return Err(DecodeError::new(DecodeErrorKind::UnsupportedVersion {
+            version,
+            compat,
+            current,
+        })
+        .in_type(ty, version));
     }
     Ok(())
 }
@@ -232,8 +242,12 @@ pub fn check_encode_version(
     current: Version,
 ) -> Result<(), EncodeError> {
     if version < compat || version > current {
-        return Err(EncodeError::new(EncodeErrorKind::UnsupportedVersion { version, compat, current })
-            .in_type(ty, version));
+        return Err(EncodeError::new(EncodeErrorKind::UnsupportedVersion {
+            version,
+            compat,
+            current,
+        })
+        .in_type(ty, version));
     }
     Ok(())
 }
@@ -242,7 +256,10 @@ pub fn check_encode_version(
 #[inline(always)]
 pub fn checked_len(len: u64, max: u64) -> Result<usize, DecodeError> {
     if len > max {
-        return Err(DecodeError::new(DecodeErrorKind::LengthTooLarge { len, max }));
+        return Err(DecodeError::new(DecodeErrorKind::LengthTooLarge {
+            len,
+            max,
+        }));
     }
     usize::try_from(len).map_err(|_| DecodeError::new(DecodeErrorKind::LengthTooLarge { len, max }))
 }
@@ -252,9 +269,13 @@ pub fn checked_len(len: u64, max: u64) -> Result<usize, DecodeError> {
 pub fn len_to_field<T: WireInt>(len: usize, max: u64) -> Result<T, EncodeError> {
     let l = len as u64;
     if l > max {
-        return Err(EncodeError::new(EncodeErrorKind::LengthOverflow { len: l, max }));
+        return Err(EncodeError::new(EncodeErrorKind::LengthOverflow {
+            len: l,
+            max,
+        }));
     }
-    T::try_from_u64(l).ok_or_else(|| EncodeError::new(EncodeErrorKind::LengthOverflow { len: l, max }))
+    T::try_from_u64(l)
+        .ok_or_else(|| EncodeError::new(EncodeErrorKind::LengthOverflow { len: l, max }))
 }
 
 /// Takes `n` bytes from `buf` as `Bytes` (zero-copy when `buf` is `Bytes`).
@@ -275,8 +296,10 @@ pub fn take_vec<B: Buf + ?Sized>(buf: &mut B, n: usize) -> Result<Vec<u8>, Decod
 
 /// Static names for array indices in error paths.
 pub fn index_name(i: usize) -> &'static str {
-    const NAMES: [&str; 16] =
-        ["[0]", "[1]", "[2]", "[3]", "[4]", "[5]", "[6]", "[7]", "[8]", "[9]", "[10]", "[11]", "[12]", "[13]", "[14]", "[15]"];
+    const NAMES: [&str; 16] = [
+        "[0]", "[1]", "[2]", "[3]", "[4]", "[5]", "[6]", "[7]", "[8]", "[9]", "[10]", "[11]",
+        "[12]", "[13]", "[14]", "[15]",
+    ];
     NAMES.get(i).copied().unwrap_or("[..]")
 }
 
@@ -332,7 +355,9 @@ pub fn enc_be<T: WireInt, B: BufMut + ?Sized>(buf: &mut B, v: T) -> Result<(), E
 
 /// Decodes `[T; N]` of little-endian numbers in one copy.
 #[inline]
-pub fn dec_array_le<T: WireInt, B: Buf + ?Sized, const N: usize>(buf: &mut B) -> Result<[T; N], DecodeError> {
+pub fn dec_array_le<T: WireInt, B: Buf + ?Sized, const N: usize>(
+    buf: &mut B,
+) -> Result<[T; N], DecodeError> {
     ensure_remaining(buf, T::SIZE * N)?;
     let mut a = [T::default(); N];
     get_slice_le(buf, &mut a);
@@ -341,7 +366,9 @@ pub fn dec_array_le<T: WireInt, B: Buf + ?Sized, const N: usize>(buf: &mut B) ->
 
 /// Decodes `[T; N]` of big-endian numbers.
 #[inline]
-pub fn dec_array_be<T: WireInt, B: Buf + ?Sized, const N: usize>(buf: &mut B) -> Result<[T; N], DecodeError> {
+pub fn dec_array_be<T: WireInt, B: Buf + ?Sized, const N: usize>(
+    buf: &mut B,
+) -> Result<[T; N], DecodeError> {
     ensure_remaining(buf, T::SIZE * N)?;
     let mut a = [T::default(); N];
     get_slice_be(buf, &mut a);
@@ -404,7 +431,10 @@ pub fn read_box_array_be<T: WireInt, const N: usize>(c: &[u8]) -> Box<[T; N]> {
 
 /// Encodes a slice of little-endian numbers.
 #[inline]
-pub fn enc_slice_le<T: WireInt, B: BufMut + ?Sized>(buf: &mut B, v: &[T]) -> Result<(), EncodeError> {
+pub fn enc_slice_le<T: WireInt, B: BufMut + ?Sized>(
+    buf: &mut B,
+    v: &[T],
+) -> Result<(), EncodeError> {
     ensure_room(buf, core::mem::size_of_val(v))?;
     put_slice_le(buf, v);
     Ok(())
@@ -412,7 +442,10 @@ pub fn enc_slice_le<T: WireInt, B: BufMut + ?Sized>(buf: &mut B, v: &[T]) -> Res
 
 /// Encodes a slice of big-endian numbers.
 #[inline]
-pub fn enc_slice_be<T: WireInt, B: BufMut + ?Sized>(buf: &mut B, v: &[T]) -> Result<(), EncodeError> {
+pub fn enc_slice_be<T: WireInt, B: BufMut + ?Sized>(
+    buf: &mut B,
+    v: &[T],
+) -> Result<(), EncodeError> {
     ensure_room(buf, core::mem::size_of_val(v))?;
     put_slice_be(buf, v);
     Ok(())
@@ -459,28 +492,42 @@ pub fn dec_vec<T: crate::Wire, B: Buf + ?Sized>(
     let start = buf.remaining();
     for i in 0..count {
         let before = buf.remaining();
-        v.push(T::decode(buf, version).map_err(|e| e.in_field("Vec", index_name(i), start - before, version))?);
+        v.push(
+            T::decode(buf, version)
+                .map_err(|e| e.in_field("Vec", index_name(i), start - before, version))?,
+        );
     }
     Ok(v)
 }
 
 /// Decodes values of `T` until the input is used up.
-pub fn dec_vec_rest<T: crate::Wire, B: Buf + ?Sized>(buf: &mut B, version: Version) -> Result<Vec<T>, DecodeError> {
+pub fn dec_vec_rest<T: crate::Wire, B: Buf + ?Sized>(
+    buf: &mut B,
+    version: Version,
+) -> Result<Vec<T>, DecodeError> {
     let mut v = Vec::new();
     let start = buf.remaining();
     let mut i = 0;
     while buf.has_remaining() {
         let before = buf.remaining();
-        v.push(T::decode(buf, version).map_err(|e| e.in_field("Vec", index_name(i), start - before, version))?);
+        v.push(
+            T::decode(buf, version)
+                .map_err(|e| e.in_field("Vec", index_name(i), start - before, version))?,
+        );
         i += 1;
     }
     Ok(v)
 }
 
 /// Encodes every value of a slice.
-pub fn enc_vec<T: crate::Wire, B: BufMut + ?Sized>(buf: &mut B, v: &[T], version: Version) -> Result<(), EncodeError> {
+pub fn enc_vec<T: crate::Wire, B: BufMut + ?Sized>(
+    buf: &mut B,
+    v: &[T],
+    version: Version,
+) -> Result<(), EncodeError> {
     for (i, x) in v.iter().enumerate() {
-        x.encode(buf, version).map_err(|e| e.in_field("Vec", index_name(i), 0, version))?;
+        x.encode(buf, version)
+            .map_err(|e| e.in_field("Vec", index_name(i), 0, version))?;
     }
     Ok(())
 }
@@ -578,7 +625,8 @@ pub fn truncated_fields(
     for i in 0..names.len() {
         if offs[i] + sizes[i] > have {
             let avail = have.saturating_sub(offs[i]);
-            return DecodeError::truncated(sizes[i], avail).in_field(ty, names[i], offs[i], version);
+            return DecodeError::truncated(sizes[i], avail)
+                .in_field(ty, names[i], offs[i], version);
         }
     }
     DecodeError::truncated(total, have).in_type(ty, version)

@@ -58,7 +58,10 @@ pub struct Frame<H> {
 impl<H> Frame<H> {
     /// A frame from a header and payload.
     pub fn new(header: H, payload: impl Into<Bytes>) -> Self {
-        Frame { header, payload: payload.into() }
+        Frame {
+            header,
+            payload: payload.into(),
+        }
     }
 }
 
@@ -111,7 +114,12 @@ impl<H: FrameHeader> FrameCodec<H> {
     /// A codec speaking `version`, refusing payloads above `max_payload` bytes.
     pub fn new(version: Version, max_payload: usize) -> Self {
         let _ = Self::HEADER_SIZE;
-        FrameCodec { version, max_payload, pending: None, _h: PhantomData }
+        FrameCodec {
+            version,
+            max_payload,
+            pending: None,
+            _h: PhantomData,
+        }
     }
 
     /// The version used for headers.
@@ -144,7 +152,10 @@ impl<H: FrameHeader> Decoder for FrameCodec<H> {
             let header = H::decode(&mut &src[..hs], self.version)?;
             let len = header.payload_len();
             if len > self.max_payload as u64 {
-                return Err(FrameError::TooLarge { len, max: self.max_payload });
+                return Err(FrameError::TooLarge {
+                    len,
+                    max: self.max_payload,
+                });
             }
             src.advance(hs);
             // Checked against max_payload (a usize) just above.
@@ -167,7 +178,10 @@ impl<H: FrameHeader> Encoder<Frame<H>> for FrameCodec<H> {
     fn encode(&mut self, frame: Frame<H>, dst: &mut BytesMut) -> Result<(), FrameError> {
         let announced = frame.header.payload_len();
         if announced != frame.payload.len() as u64 {
-            return Err(FrameError::LengthMismatch { announced, actual: frame.payload.len() });
+            return Err(FrameError::LengthMismatch {
+                announced,
+                actual: frame.payload.len(),
+            });
         }
         dst.reserve(Self::HEADER_SIZE + frame.payload.len());
         frame.header.encode(dst, self.version)?;

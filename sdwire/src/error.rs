@@ -83,7 +83,13 @@ impl DecodeError {
     /// A new error of `kind` at offset 0 of an anonymous value.
     #[cold]
     pub fn new(kind: DecodeErrorKind) -> Self {
-        DecodeError(Box::new(Inner { kind, ty: "", path: Vec::new(), offset: 0, version: 0 }))
+        DecodeError(Box::new(Inner {
+            kind,
+            ty: "",
+            path: Vec::new(),
+            offset: 0,
+            version: 0,
+        }))
     }
     /// Shorthand for [`DecodeErrorKind::Truncated`].
     #[cold]
@@ -260,7 +266,15 @@ impl fmt::Display for EncodeErrorKind {
 
 /// An encode failure, with the type, field path, byte offset and version.
 #[derive(Clone, PartialEq, Eq)]
-pub struct EncodeError(Box<(EncodeErrorKind, &'static str, Vec<&'static str>, usize, Version)>);
+pub struct EncodeError(
+    Box<(
+        EncodeErrorKind,
+        &'static str,
+        Vec<&'static str>,
+        usize,
+        Version,
+    )>,
+);
 
 impl EncodeError {
     /// A new error of `kind`.

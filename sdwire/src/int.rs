@@ -147,7 +147,11 @@ macro_rules! typed_int {
                 T::SIZE
             }
             #[inline]
-            fn encode<B: BufMut + ?Sized>(&self, buf: &mut B, _: Version) -> Result<(), EncodeError> {
+            fn encode<B: BufMut + ?Sized>(
+                &self,
+                buf: &mut B,
+                _: Version,
+            ) -> Result<(), EncodeError> {
                 crate::__private::ensure_room(buf, T::SIZE)?;
                 buf.put_slice(self.0.as_ref());
                 Ok(())
@@ -163,5 +167,19 @@ macro_rules! typed_int {
     };
 }
 
-typed_int!(Le, Le, read_le, to_le_array, from_le_array, "A little-endian integer as stored on the wire.");
-typed_int!(Be, Be, read_be, to_be_array, from_be_array, "A big-endian integer as stored on the wire.");
+typed_int!(
+    Le,
+    Le,
+    read_le,
+    to_le_array,
+    from_le_array,
+    "A little-endian integer as stored on the wire."
+);
+typed_int!(
+    Be,
+    Be,
+    read_be,
+    to_be_array,
+    from_be_array,
+    "A big-endian integer as stored on the wire."
+);

@@ -203,7 +203,12 @@ impl Layout {
                 }
                 None => s.push_str(" size=var"),
             }
-            let _ = write!(s, " order={} ty={}", f.order.as_str(), f.ty.replace(' ', ""));
+            let _ = write!(
+                s,
+                " order={} ty={}",
+                f.order.as_str(),
+                f.ty.replace(' ', "")
+            );
             if let Some(v) = f.since {
                 let _ = write!(s, " since={v:#x}");
             }

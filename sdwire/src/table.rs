@@ -27,12 +27,20 @@ pub trait OpTable: Sized {
     ///
     /// # Errors
     /// Unknown tag (or one not present at `version`), or the body's decode error.
-    fn decode_body<B: Buf + ?Sized>(tag: Self::Tag, buf: &mut B, version: Version) -> Result<Self, DecodeError>;
+    fn decode_body<B: Buf + ?Sized>(
+        tag: Self::Tag,
+        buf: &mut B,
+        version: Version,
+    ) -> Result<Self, DecodeError>;
     /// Encodes the variant's body without the tag.
     ///
     /// # Errors
     /// The body's encode error, or a variant that does not exist at `version`.
-    fn encode_body<B: BufMut + ?Sized>(&self, buf: &mut B, version: Version) -> Result<(), EncodeError>;
+    fn encode_body<B: BufMut + ?Sized>(
+        &self,
+        buf: &mut B,
+        version: Version,
+    ) -> Result<(), EncodeError>;
     /// Encoded size of the body at `version`.
     fn body_size(&self, version: Version) -> usize;
 }

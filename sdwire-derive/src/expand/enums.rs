@@ -52,7 +52,11 @@ fn param_name(ty: &syn::Type, nfields: usize, index: usize) -> Option<Ident> {
     let syn::Type::Path(p) = ty else { return None };
     let last = p.path.segments.last()?.ident.to_string();
     let base = snake(&last);
-    let name = if nfields == 1 { base } else { format!("{base}{index}") };
+    let name = if nfields == 1 {
+        base
+    } else {
+        format!("{base}{index}")
+    };
     let id = method_ident(&name);
     Some(id)
 }

@@ -33,6 +33,11 @@ pub enum Data<'a> {
 
 pub struct Field<'a> {
     pub index: usize,
+    /// What the field belongs to, for messages: `Header` or `Op::Read`.
+    pub owner: String,
+    /// Span of the field's name (its type for tuple fields): where layout
+    /// errors point.
+    pub name_span: Span,
     pub member: Member,
     pub name: String,
     /// Local variable holding the decoded value.
@@ -41,7 +46,6 @@ pub struct Field<'a> {
     pub kind: TyKind,
     pub attrs: FieldAttrs,
     pub order: Option<Order>,
-    pub span: Span,
     /// Index of the payload this length/count field measures.
     pub measures: Option<usize>,
     /// Index of the length/count field bound to this payload.
@@ -81,12 +85,12 @@ pub enum Style {
     Unit,
 }
 
-fn order_of(cx: &Ctxt, le: Option<Span>, be: Option<Span>) -> Option<Order> {
+fn order_of(cx: &Ctxt, le: Option<Span>, be: Option<Span>, what: &str) -> Option<Order> {
     match (le, be) {
         (Some(_), Some(b)) => {
             cx.error_at(
                 b,
-                "conflicting byte orders: `le` and `be` cannot both be given; keep one",
+                format!("conflicting byte orders on {what}: `le` and `be` cannot both be given; keep one"),
             );
             Some(Order::Le)
         }
@@ -100,6 +104,7 @@ fn fields<'a>(
     cx: &Ctxt,
     fields: &'a Fields,
     default_order: Option<Order>,
+    owner: &str,
 ) -> (Vec<Field<'a>>, Style) {
     let style = match fields {
         Fields::Named(_) => Style::Named,
@@ -111,13 +116,16 @@ fn fields<'a>(
         .enumerate()
         .map(|(i, f)| {
             let attrs = attr::field(cx, &f.attrs);
-            let order = order_of(cx, attrs.le, attrs.be).or(default_order);
             let (member, name) = match &f.ident {
                 Some(id) => (Member::Named(id.clone()), id.to_string()),
                 None => (Member::Unnamed(syn::Index::from(i)), i.to_string()),
             };
+            let what = format!("field `{name}` of `{owner}`");
+            let order = order_of(cx, attrs.le, attrs.be, &what).or(default_order);
             Field {
                 index: i,
+                owner: owner.to_string(),
+                name_span: f.ident.as_ref().map_or_else(|| f.ty.span(), Ident::span),
                 member,
                 local: format_ident!("__f{}", i),
                 name,
@@ -125,7 +133,6 @@ fn fields<'a>(
                 kind: classify(&f.ty),
                 attrs,
                 order,
-                span: f.span(),
                 measures: None,
                 bound_to: None,
             }
@@ -133,32 +140,58 @@ fn fields<'a>(
         .collect();
     // Bind length/count fields to their payloads.
     for i in 0..out.len() {
-        let target = out[i]
-            .attrs
-            .len
-            .clone()
-            .or_else(|| out[i].attrs.count.clone());
-        if let Some(t) = target {
-            match out.iter().position(|f| t.v == f.name) {
-                Some(j) if j < i => {
-                    if out[j].measures.is_some() {
-                        cx.error_at(
-                            t.span,
-                            format!("field `{}` already measures another payload", t.v),
-                        );
-                    } else {
-                        out[j].measures = Some(i);
-                        out[i].bound_to = Some(j);
-                    }
-                }
-                Some(_) => cx.error_at(
-                    t.span,
-                    format!(
-                        "length field `{}` must come before the payload it measures",
-                        t.v
-                    ),
+        let (key, target) = match (&out[i].attrs.len, &out[i].attrs.count) {
+            (Some(l), _) => ("len", l.clone()),
+            (None, Some(c)) => ("count", c.clone()),
+            (None, None) => continue,
+        };
+        let payload = out[i].name.clone();
+        match out.iter().position(|f| target.v == f.name) {
+            Some(j) if j == i => cx.error_at(
+                target.span,
+                format!(
+                    "field `{payload}` of `{owner}` cannot hold its own length: `{key}` names the integer field before it that does"
                 ),
-                None => cx.error_at(t.span, format!("no field named `{}` in this struct", t.v)),
+            ),
+            Some(j) if j < i => {
+                if let Some(other) = out[j].measures {
+                    cx.error_at(
+                        target.span,
+                        format!(
+                            "field `{}` of `{owner}` already measures `{}`: each payload needs its own length field",
+                            target.v, out[other].name
+                        ),
+                    );
+                } else {
+                    out[j].measures = Some(i);
+                    out[i].bound_to = Some(j);
+                }
+            }
+            Some(_) => cx.error_at(
+                target.span,
+                format!(
+                    "length field `{}` of `{owner}` comes after `{payload}`, the payload it measures: it must come before, since it is decoded first",
+                    target.v
+                ),
+            ),
+            None => {
+                let names: Vec<&str> = out.iter().take(i).map(|f| f.name.as_str()).collect();
+                let target_name = target.v.to_string();
+                let close = names
+                    .iter()
+                    .map(|n| (strsim::jaro_winkler(&target_name, n), *n))
+                    .filter(|(score, _)| *score > 0.7)
+                    .max_by(|a, b| a.0.total_cmp(&b.0));
+                let hint = match close {
+                    Some((_, n)) => format!("; did you mean `{n}`?"),
+                    None => String::new(),
+                };
+                cx.error_at(
+                    target.span,
+                    format!(
+                        "`{key} = {target_name}` on field `{payload}`: `{owner}` has no field named `{target_name}`{hint}"
+                    ),
+                );
             }
         }
     }
@@ -172,14 +205,18 @@ impl<'a> Container<'a> {
             _ => Place::Struct,
         };
         let attrs = attr::container(cx, &input.attrs, place);
-        let order = order_of(cx, attrs.le, attrs.be);
+        let what = format!("`{}`", input.ident);
+        let order = order_of(cx, attrs.le, attrs.be, &what);
         let versions = match (&attrs.version, &attrs.compat) {
             (Some(v), Some(c)) => Some((c.v, v.v)),
             (Some(v), None) => Some((v.v, v.v)),
             (None, Some(c)) => {
                 cx.error_at(
                     c.span,
-                    "`compat` needs `version` too: `#[wire(version = V, compat = C)]`",
+                    format!(
+                        "`{}` has `compat = {}` but no `version`: a versioned type gives both, `#[wire(version = V, compat = C)]`",
+                        input.ident, c.text
+                    ),
                 );
                 None
             }
@@ -191,10 +228,7 @@ impl<'a> Container<'a> {
         };
         let data = match &input.data {
             SynData::Struct(s) => {
-                if let Some(tag) = &attrs.tag {
-                    cx.error_at(tag.span, "`tag` applies to enums only");
-                }
-                Data::Struct(fields(cx, &s.fields, order).0)
+                Data::Struct(fields(cx, &s.fields, order, &input.ident.to_string()).0)
             }
             SynData::Enum(e) => {
                 let variants = e
@@ -202,7 +236,8 @@ impl<'a> Container<'a> {
                     .iter()
                     .map(|v| {
                         let va = attr::variant(cx, &v.attrs);
-                        let (fs, style) = fields(cx, &v.fields, order);
+                        let owner = format!("{}::{}", input.ident, v.ident);
+                        let (fs, style) = fields(cx, &v.fields, order, &owner);
                         Variant {
                             ident: &v.ident,
                             attrs: va,
@@ -217,7 +252,10 @@ impl<'a> Container<'a> {
             SynData::Union(u) => {
                 cx.error_spanned_by(
                     u.union_token,
-                    "unions cannot derive `Wire`: use a `[u8; N]` field and decode the arm by tag, or an enum",
+                    format!(
+                        "union `{}` cannot derive `Wire`: a union has no tag to say which arm is on the wire; use an enum with `#[wire(tag = ...)]`, or a `[u8; N]` field decoded by the caller",
+                        input.ident
+                    ),
                 );
                 return None;
             }

@@ -1,16 +1,21 @@
 //! Phase 1: parse `#[wire(...)]` attributes into plain values with spans.
 //! Unknown keys get a "did you mean" suggestion; keys valid elsewhere say
-//! where they belong. Nothing here knows about code generation.
+//! where they belong; a bad value is reported and skipped so the rest of the
+//! attribute is still checked. Nothing here knows about code generation.
 
 use crate::ctxt::Ctxt;
 use proc_macro2::Span;
-use syn::{spanned::Spanned, Attribute, Expr, Ident, LitInt, Path};
+use quote::ToTokens;
+use std::cell::Cell;
+use syn::{parse::ParseStream, spanned::Spanned, Attribute, Expr, Ident, Lit, Path};
 
-/// A value with the span of the token it came from.
+/// A value with the span of the token it came from and its source text (an
+/// integer as the user wrote it, `0x0b` or `11`, so messages quote it back).
 #[derive(Clone)]
 pub struct Sp<T> {
     pub v: T,
     pub span: Span,
+    pub text: String,
 }
 
 #[derive(Default)]
@@ -26,6 +31,9 @@ pub struct ContainerAttrs {
     pub range: Option<Sp<(u64, u64)>>,
     pub handler: Option<Ident>,
     pub no_handler: Option<Span>,
+    /// An attribute of the container failed to parse: checks that depend on
+    /// which attributes are present stay quiet to avoid cascades.
+    pub had_errors: bool,
 }
 
 #[derive(Default)]
@@ -43,6 +51,8 @@ pub struct FieldAttrs {
     pub count: Option<Sp<Ident>>,
     pub max: Option<Sp<u64>>,
     pub rest: Option<Span>,
+    /// See [`ContainerAttrs::had_errors`].
+    pub had_errors: bool,
 }
 
 #[derive(Default)]
@@ -51,12 +61,36 @@ pub struct VariantAttrs {
     pub since: Option<Sp<u64>>,
     pub until: Option<Sp<u64>>,
     pub other: Option<Span>,
+    /// See [`ContainerAttrs::had_errors`].
+    pub had_errors: bool,
 }
 
-const CONTAINER_KEYS: &[&str] =
-    &["le", "be", "size", "packed", "version", "compat", "crate", "tag", "range", "handler", "no_handler"];
-const FIELD_KEYS: &[&str] =
-    &["le", "be", "since", "until", "default", "ignorable", "reserved", "pad", "len", "count", "max", "rest"];
+const STRUCT_KEYS: &[&str] = &["le", "be", "size", "packed", "version", "compat", "crate"];
+const ENUM_KEYS: &[&str] = &[
+    "le",
+    "be",
+    "version",
+    "compat",
+    "crate",
+    "tag",
+    "range",
+    "handler",
+    "no_handler",
+];
+const FIELD_KEYS: &[&str] = &[
+    "le",
+    "be",
+    "since",
+    "until",
+    "default",
+    "ignorable",
+    "reserved",
+    "pad",
+    "len",
+    "count",
+    "max",
+    "rest",
+];
 const VARIANT_KEYS: &[&str] = &["opcode", "since", "until", "other"];
 
 #[derive(Clone, Copy, PartialEq)]
@@ -68,9 +102,12 @@ pub enum Place {
 }
 
 impl Place {
+    const ALL: [Place; 4] = [Place::Struct, Place::Enum, Place::Field, Place::Variant];
+
     fn keys(self) -> &'static [&'static str] {
         match self {
-            Place::Struct | Place::Enum => CONTAINER_KEYS,
+            Place::Struct => STRUCT_KEYS,
+            Place::Enum => ENUM_KEYS,
             Place::Field => FIELD_KEYS,
             Place::Variant => VARIANT_KEYS,
         }
@@ -83,237 +120,594 @@ impl Place {
             Place::Variant => "an enum variant",
         }
     }
+    fn plural(self) -> &'static str {
+        match self {
+            Place::Struct => "structs",
+            Place::Enum => "enums",
+            Place::Field => "fields",
+            Place::Variant => "enum variants",
+        }
+    }
 }
 
-fn unknown_key(cx: &Ctxt, place: Place, key: &str, span: Span) {
-    let valid = place.keys();
-    let elsewhere: Vec<&str> = [Place::Struct, Place::Field, Place::Variant]
+/// Reports into the shared `Ctxt` and remembers whether anything failed.
+struct Report<'a> {
+    cx: &'a Ctxt,
+    failed: Cell<bool>,
+}
+
+impl<'a> Report<'a> {
+    fn new(cx: &'a Ctxt) -> Self {
+        Report {
+            cx,
+            failed: Cell::new(false),
+        }
+    }
+    fn at(&self, span: Span, msg: impl std::fmt::Display) {
+        self.failed.set(true);
+        self.cx.error_at(span, msg);
+    }
+    fn spanned(&self, obj: impl ToTokens, msg: impl std::fmt::Display) {
+        self.failed.set(true);
+        self.cx.error_spanned_by(obj, msg);
+    }
+    fn syn(&self, e: syn::Error) {
+        self.failed.set(true);
+        self.cx.syn_error(e);
+    }
+}
+
+/// "a, b and c"
+fn and_list<S: AsRef<str>>(items: &[S]) -> String {
+    let items: Vec<&str> = items.iter().map(AsRef::as_ref).collect();
+    match items.as_slice() {
+        [] => String::new(),
+        [one] => (*one).to_string(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+fn unknown_key(r: &Report, place: Place, key: &str, span: Span) {
+    let elsewhere: Vec<&str> = Place::ALL
         .iter()
         .filter(|p| p.keys().contains(&key))
-        .map(|p| match p {
-            Place::Struct => "structs and enums",
-            Place::Field => "fields",
-            _ => "enum variants",
-        })
+        .map(|p| p.plural())
         .collect();
     if !elsewhere.is_empty() {
-        cx.error_at(
+        let hint = match (place, key) {
+            (Place::Variant, "le" | "be") => {
+                "\n= help: put the byte order on the enum or on the variant's fields"
+            }
+            (Place::Enum, "size" | "packed") => {
+                "\n= help: an opcode table's size depends on the variant; declare `size` on the structs its variants carry"
+            }
+            (Place::Struct, "tag" | "range" | "handler" | "no_handler") => {
+                "\n= help: a struct has no opcodes; derive `Wire` on an enum to make an opcode table"
+            }
+            (Place::Struct | Place::Enum, "since" | "until") => {
+                "\n= help: a type declares its window of versions with `version = V, compat = C`"
+            }
+            _ => "",
+        };
+        r.at(
             span,
             format!(
-                "`{key}` is not allowed on {}; it applies to {}",
+                "`{key}` is not allowed on {}; it applies to {}{hint}",
                 place.describe(),
-                elsewhere.join(" and ")
+                and_list(&elsewhere)
             ),
         );
         return;
     }
+    let valid = place.keys();
     let best = valid
         .iter()
         .map(|k| (strsim::jaro_winkler(key, k), *k))
         .filter(|(score, _)| *score > 0.75)
         .max_by(|a, b| a.0.total_cmp(&b.0));
     match best {
-        Some((_, k)) => cx.error_at(span, format!("unknown wire attribute `{key}`; did you mean `{k}`?")),
-        None => cx.error_at(
+        Some((_, k)) => r.at(
             span,
-            format!("unknown wire attribute `{key}`; expected one of: {}", valid.join(", ")),
+            format!("unknown wire attribute `{key}`; did you mean `{k}`?"),
+        ),
+        None => r.at(
+            span,
+            format!(
+                "unknown wire attribute `{key}` on {}\n= help: {} takes {}",
+                place.describe(),
+                place.describe(),
+                and_list(&valid.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>())
+            ),
         ),
     }
 }
 
-fn set<T>(cx: &Ctxt, slot: &mut Option<T>, v: T, key: &str, span: Span) {
+fn set<T>(r: &Report, slot: &mut Option<T>, v: T, key: &str, span: Span) {
     if slot.is_some() {
-        cx.error_at(span, format!("duplicate wire attribute `{key}`"));
+        r.at(
+            span,
+            format!("duplicate wire attribute `{key}`; give it once"),
+        );
     } else {
         *slot = Some(v);
     }
 }
 
-fn int_value(meta: &syn::meta::ParseNestedMeta) -> syn::Result<Sp<u64>> {
-    let lit: LitInt = meta.value()?.parse()?;
-    Ok(Sp { v: lit.base10_parse::<u64>()?, span: lit.span() })
-}
-
-fn int_of_expr(e: &Expr) -> syn::Result<u64> {
-    match e {
-        Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(l), .. }) => l.base10_parse(),
-        other => Err(syn::Error::new_spanned(other, "expected an integer literal")),
+/// Skips the rest of a malformed value, up to the next `,` of the attribute.
+fn skip_rest(input: ParseStream) {
+    while !input.is_empty() && !input.peek(syn::Token![,]) {
+        if input.parse::<proc_macro2::TokenTree>().is_err() {
+            break;
+        }
     }
 }
 
-/// Iterates over the `#[wire(...)]` attributes, calling `f(key, meta)`.
+/// The `= <expr>` after `key`, or an error saying what the key takes.
+fn value(
+    r: &Report,
+    meta: &syn::meta::ParseNestedMeta,
+    key: &str,
+    span: Span,
+    takes: &str,
+) -> Option<Expr> {
+    if !meta.input.peek(syn::Token![=]) {
+        r.at(span, format!("`{key}` needs a value: `{key} = {takes}`"));
+        skip_rest(meta.input);
+        return None;
+    }
+    let parsed = meta.value().and_then(|v| v.parse::<Expr>());
+    match parsed {
+        Ok(e) => Some(e),
+        Err(e) => {
+            r.at(e.span(), format!("`{key}` takes {takes}: {e}"));
+            skip_rest(meta.input);
+            None
+        }
+    }
+}
+
+fn describe_expr(e: &Expr) -> &'static str {
+    match e {
+        Expr::Lit(l) => match l.lit {
+            Lit::Str(_) => "a string",
+            Lit::Float(_) => "a float",
+            Lit::Bool(_) => "a bool",
+            Lit::Char(_) => "a char",
+            _ => "a literal",
+        },
+        Expr::Path(_) => "a name",
+        Expr::Unary(_) => "a negative number",
+        _ => "an expression",
+    }
+}
+
+/// An integer literal value of `key` (no sign, no suffix other than an integer type).
+fn int(r: &Report, meta: &syn::meta::ParseNestedMeta, key: &str, span: Span) -> Option<Sp<u64>> {
+    let e = value(r, meta, key, span, "<integer>")?;
+    match &e {
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Int(l), ..
+        }) => match l.base10_parse::<u64>() {
+            Ok(v) => Some(Sp {
+                v,
+                span: l.span(),
+                text: l.to_string(),
+            }),
+            Err(err) => {
+                r.at(
+                    l.span(),
+                    format!("`{key}` takes an integer that fits in u64: {err}"),
+                );
+                None
+            }
+        },
+        Expr::Path(p) => {
+            r.spanned(
+                &e,
+                format!(
+                    "`{key}` takes an integer literal: the derive reads the number itself and cannot see the value of `{}`",
+                    p.path.to_token_stream().to_string().replace(' ', "")
+                ),
+            );
+            None
+        }
+        other => {
+            r.spanned(
+                other,
+                format!(
+                    "`{key}` takes a non-negative integer literal, like `{key} = 4`, not {}",
+                    describe_expr(other)
+                ),
+            );
+            None
+        }
+    }
+}
+
+fn usize_value(
+    r: &Report,
+    meta: &syn::meta::ParseNestedMeta,
+    key: &str,
+    span: Span,
+) -> Option<Sp<usize>> {
+    let v = int(r, meta, key, span)?;
+    match usize::try_from(v.v) {
+        Ok(n) => Some(Sp {
+            v: n,
+            span: v.span,
+            text: v.text,
+        }),
+        Err(_) => {
+            r.at(
+                v.span,
+                format!("`{key} = {}` is too large for this target's usize", v.text),
+            );
+            None
+        }
+    }
+}
+
+/// A bare identifier value (`tag = u8`, `len = field`).
+fn ident(
+    r: &Report,
+    meta: &syn::meta::ParseNestedMeta,
+    key: &str,
+    span: Span,
+    takes: &str,
+) -> Option<Ident> {
+    let e = value(r, meta, key, span, takes)?;
+    if let Expr::Path(p) = &e {
+        if p.qself.is_none() && p.attrs.is_empty() {
+            if let Some(id) = p.path.get_ident() {
+                return Some(id.clone());
+            }
+        }
+    }
+    let hint = match &e {
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Str(s), ..
+        }) => {
+            format!(": write `{key} = {}` without quotes", s.value())
+        }
+        _ => String::new(),
+    };
+    r.spanned(
+        &e,
+        format!("`{key}` takes {takes}, not {}{hint}", describe_expr(&e)),
+    );
+    None
+}
+
+/// A flag takes no value.
+fn flag(r: &Report, meta: &syn::meta::ParseNestedMeta, key: &str, span: Span) -> bool {
+    if meta.input.peek(syn::Token![=]) || meta.input.peek(syn::token::Paren) {
+        r.at(
+            span,
+            format!("`{key}` is a flag and takes no value: write `{key}` alone"),
+        );
+        skip_rest(meta.input);
+        return false;
+    }
+    true
+}
+
+/// Iterates over the `#[wire(...)]` attributes, calling `f(key, span, meta)`.
 fn each_meta(
-    cx: &Ctxt,
+    r: &Report,
     attrs: &[Attribute],
-    mut f: impl FnMut(&str, Span, &syn::meta::ParseNestedMeta) -> syn::Result<()>,
+    mut f: impl FnMut(&str, Span, &syn::meta::ParseNestedMeta),
 ) {
     for attr in attrs.iter().filter(|a| a.path().is_ident("wire")) {
+        if !matches!(attr.meta, syn::Meta::List(_)) {
+            r.spanned(
+                attr,
+                "expected `#[wire(...)]` with a list of wire attributes, like `#[wire(le)]`",
+            );
+            continue;
+        }
         if let Err(e) = attr.parse_nested_meta(|meta| {
-            let key = match meta.path.get_ident() {
-                Some(i) => i.to_string(),
+            // `crate` is a keyword, but parse_nested_meta gives it as an ident too.
+            match meta.path.get_ident() {
+                Some(i) => f(&i.to_string(), meta.path.span(), &meta),
                 None => {
-                    return Err(meta.error("expected a wire attribute name"));
+                    r.spanned(
+                        &meta.path,
+                        format!(
+                            "expected a wire attribute name like `le` or `since`, found the path `{}`",
+                            meta.path.to_token_stream().to_string().replace(' ', "")
+                        ),
+                    );
+                    skip_value(&meta);
                 }
-            };
-            // `crate` is a keyword: parse_nested_meta gives it as a path ident too.
-            f(&key, meta.path.span(), &meta)
+            }
+            Ok(())
         }) {
-            cx.syn_error(e);
+            r.syn(e);
         }
     }
 }
 
 pub fn container(cx: &Ctxt, attrs: &[Attribute], place: Place) -> ContainerAttrs {
+    let r = Report::new(cx);
     let mut out = ContainerAttrs::default();
-    each_meta(cx, attrs, |key, span, meta| {
+    each_meta(&r, attrs, |key, span, meta| {
+        if !place.keys().contains(&key) {
+            unknown_key(&r, place, key, span);
+            skip_value(meta);
+            return;
+        }
         match key {
-            "le" => set(cx, &mut out.le, span, key, span),
-            "be" => set(cx, &mut out.be, span, key, span),
-            "packed" => set(cx, &mut out.packed, span, key, span),
-            "no_handler" => set(cx, &mut out.no_handler, span, key, span),
-            "size" => {
-                let v = int_value(meta)?;
-                let n = usize::try_from(v.v).map_err(|_| syn::Error::new(v.span, "size too large"))?;
-                set(cx, &mut out.size, Sp { v: n, span: v.span }, key, span);
-            }
-            "version" => {
-                let v = int_value(meta)?;
-                set(cx, &mut out.version, v, key, span);
-            }
-            "compat" => {
-                let v = int_value(meta)?;
-                set(cx, &mut out.compat, v, key, span);
-            }
-            "crate" => {
-                let s: syn::LitStr = meta.value()?.parse()?;
-                let p: Path = s.parse()?;
-                set(cx, &mut out.krate, p, key, span);
-            }
-            "tag" => {
-                let id: Ident = meta.value()?.parse()?;
-                let sp = id.span();
-                set(cx, &mut out.tag, Sp { v: id, span: sp }, key, span);
-            }
-            "handler" => {
-                let id: Ident = meta.value()?.parse()?;
-                set(cx, &mut out.handler, id, key, span);
-            }
-            "range" => {
-                let e: Expr = meta.value()?.parse()?;
-                match &e {
-                    Expr::Range(r) => {
-                        let (Some(lo), Some(hi)) = (&r.start, &r.end) else {
-                            return Err(syn::Error::new_spanned(&e, "expected a closed range like `0x80..=0xff`"));
-                        };
-                        let lo = int_of_expr(lo)?;
-                        let mut hi = int_of_expr(hi)?;
-                        if matches!(r.limits, syn::RangeLimits::HalfOpen(_)) {
-                            hi = hi.saturating_sub(1);
-                        }
-                        set(cx, &mut out.range, Sp { v: (lo, hi), span: e.span() }, key, span);
-                    }
-                    _ => return Err(syn::Error::new_spanned(&e, "expected a range like `0x80..=0xff`")),
+            "le" | "be" | "packed" | "no_handler" => {
+                if flag(&r, meta, key, span) {
+                    let slot = match key {
+                        "le" => &mut out.le,
+                        "be" => &mut out.be,
+                        "packed" => &mut out.packed,
+                        _ => &mut out.no_handler,
+                    };
+                    set(&r, slot, span, key, span);
                 }
             }
-            _ => {
-                unknown_key(cx, place, key, span);
-                skip_value(meta);
+            "size" => {
+                if let Some(v) = usize_value(&r, meta, key, span) {
+                    set(&r, &mut out.size, v, key, span);
+                }
             }
+            "version" | "compat" => {
+                if let Some(v) = int(&r, meta, key, span) {
+                    let slot = if key == "version" {
+                        &mut out.version
+                    } else {
+                        &mut out.compat
+                    };
+                    set(&r, slot, v, key, span);
+                }
+            }
+            "crate" => {
+                let takes = "the path of the sdwire crate as a string, like `crate = \"::sdwire\"`";
+                let Some(e) = value(&r, meta, key, span, takes) else {
+                    return;
+                };
+                let Expr::Lit(syn::ExprLit {
+                    lit: Lit::Str(s), ..
+                }) = &e
+                else {
+                    r.spanned(
+                        &e,
+                        format!("`crate` takes {takes}, not {}", describe_expr(&e)),
+                    );
+                    return;
+                };
+                match s.parse::<Path>() {
+                    Ok(p) => set(&r, &mut out.krate, p, key, span),
+                    Err(_) => r.at(
+                        s.span(),
+                        format!(
+                            "`crate = {:?}` is not a path: give the path sdwire is reachable at, like `crate = \"::sdwire\"` or `crate = \"my_crate::wire\"`",
+                            s.value()
+                        ),
+                    ),
+                }
+            }
+            "tag" => {
+                let takes = "an unsigned integer type (`u8`, `u16`, `u32` or `u64`)";
+                if let Some(id) = ident(&r, meta, key, span, takes) {
+                    let sp = id.span();
+                    let text = id.to_string();
+                    set(
+                        &r,
+                        &mut out.tag,
+                        Sp {
+                            v: id,
+                            span: sp,
+                            text,
+                        },
+                        key,
+                        span,
+                    );
+                }
+            }
+            "handler" => {
+                if let Some(id) = ident(
+                    &r,
+                    meta,
+                    key,
+                    span,
+                    "the name of the handler trait to generate",
+                ) {
+                    set(&r, &mut out.handler, id, key, span);
+                }
+            }
+            "range" => {
+                let takes = "a range of opcodes, like `0x80..=0xff`";
+                let Some(e) = value(&r, meta, key, span, takes) else {
+                    return;
+                };
+                let Expr::Range(rg) = &e else {
+                    r.spanned(
+                        &e,
+                        format!("`range` takes {takes}, not {}", describe_expr(&e)),
+                    );
+                    return;
+                };
+                let (Some(lo), Some(hi)) = (&rg.start, &rg.end) else {
+                    r.spanned(
+                        &e,
+                        "`range` takes a range with both ends, like `0x80..=0xff`",
+                    );
+                    return;
+                };
+                let int_of = |x: &Expr| match x {
+                    Expr::Lit(syn::ExprLit {
+                        lit: Lit::Int(l), ..
+                    }) => l.base10_parse::<u64>().ok(),
+                    _ => None,
+                };
+                let (Some(lo_v), Some(hi_v)) = (int_of(lo), int_of(hi)) else {
+                    r.spanned(
+                        &e,
+                        "the ends of `range` must be integer literals, like `0x80..=0xff`",
+                    );
+                    return;
+                };
+                let text = e.to_token_stream().to_string().replace(' ', "");
+                let hi_v = match rg.limits {
+                    syn::RangeLimits::HalfOpen(_) if hi_v == 0 => None,
+                    syn::RangeLimits::HalfOpen(_) => Some(hi_v - 1),
+                    syn::RangeLimits::Closed(_) => Some(hi_v),
+                };
+                match hi_v {
+                    Some(h) if lo_v <= h => set(
+                        &r,
+                        &mut out.range,
+                        Sp {
+                            v: (lo_v, h),
+                            span,
+                            text,
+                        },
+                        key,
+                        span,
+                    ),
+                    _ => r.spanned(
+                        &e,
+                        format!("`range = {text}` is empty: no opcode can be in it"),
+                    ),
+                }
+            }
+            _ => unreachable!("every key of {} is handled", place.plural()),
         }
-        Ok(())
     });
+    out.had_errors = r.failed.get();
     out
 }
 
 pub fn field(cx: &Ctxt, attrs: &[Attribute]) -> FieldAttrs {
+    let r = Report::new(cx);
     let mut out = FieldAttrs::default();
-    each_meta(cx, attrs, |key, span, meta| {
+    each_meta(&r, attrs, |key, span, meta| {
+        if !FIELD_KEYS.contains(&key) {
+            unknown_key(&r, Place::Field, key, span);
+            skip_value(meta);
+            return;
+        }
         match key {
-            "le" => set(cx, &mut out.le, span, key, span),
-            "be" => set(cx, &mut out.be, span, key, span),
-            "ignorable" => set(cx, &mut out.ignorable, span, key, span),
-            "reserved" => set(cx, &mut out.reserved, span, key, span),
-            "rest" => set(cx, &mut out.rest, span, key, span),
-            "since" => {
-                let v = int_value(meta)?;
-                set(cx, &mut out.since, v, key, span);
+            "le" | "be" | "ignorable" | "reserved" | "rest" => {
+                if flag(&r, meta, key, span) {
+                    let slot = match key {
+                        "le" => &mut out.le,
+                        "be" => &mut out.be,
+                        "ignorable" => &mut out.ignorable,
+                        "reserved" => &mut out.reserved,
+                        _ => &mut out.rest,
+                    };
+                    set(&r, slot, span, key, span);
+                }
             }
-            "until" => {
-                let v = int_value(meta)?;
-                set(cx, &mut out.until, v, key, span);
-            }
-            "max" => {
-                let v = int_value(meta)?;
-                set(cx, &mut out.max, v, key, span);
+            "since" | "until" | "max" => {
+                if let Some(v) = int(&r, meta, key, span) {
+                    let slot = match key {
+                        "since" => &mut out.since,
+                        "until" => &mut out.until,
+                        _ => &mut out.max,
+                    };
+                    set(&r, slot, v, key, span);
+                }
             }
             "pad" => {
-                let v = int_value(meta)?;
-                let n = usize::try_from(v.v).map_err(|_| syn::Error::new(v.span, "pad too large"))?;
-                set(cx, &mut out.pad, Sp { v: n, span: v.span }, key, span);
+                if let Some(v) = usize_value(&r, meta, key, span) {
+                    set(&r, &mut out.pad, v, key, span);
+                }
             }
             "default" => {
                 let e = if meta.input.peek(syn::Token![=]) {
-                    Some(meta.value()?.parse::<Expr>()?)
+                    match value(&r, meta, key, span, "<expression>") {
+                        Some(e) => Some(e),
+                        None => return,
+                    }
+                } else if meta.input.peek(syn::token::Paren) {
+                    r.at(
+                        span,
+                        "`default` takes `default` alone or `default = <expression>`",
+                    );
+                    skip_rest(meta.input);
+                    return;
                 } else {
                     None
                 };
-                set(cx, &mut out.default, Sp { v: e, span }, key, span);
+                let text = e
+                    .as_ref()
+                    .map(|e| e.to_token_stream().to_string())
+                    .unwrap_or_default();
+                set(&r, &mut out.default, Sp { v: e, span, text }, key, span);
             }
             "len" | "count" => {
-                let id: Ident = meta.value()?.parse()?;
-                let sp = id.span();
-                let slot = if key == "len" { &mut out.len } else { &mut out.count };
-                set(cx, slot, Sp { v: id, span: sp }, key, span);
+                if let Some(id) = ident(&r, meta, key, span, "the name of an earlier integer field")
+                {
+                    let sp = id.span();
+                    let text = id.to_string();
+                    let slot = if key == "len" {
+                        &mut out.len
+                    } else {
+                        &mut out.count
+                    };
+                    set(
+                        &r,
+                        slot,
+                        Sp {
+                            v: id,
+                            span: sp,
+                            text,
+                        },
+                        key,
+                        span,
+                    );
+                }
             }
-            _ => {
-                unknown_key(cx, Place::Field, key, span);
-                skip_value(meta);
-            }
+            _ => unreachable!("every field key is handled"),
         }
-        Ok(())
     });
+    out.had_errors = r.failed.get();
     out
 }
 
 pub fn variant(cx: &Ctxt, attrs: &[Attribute]) -> VariantAttrs {
+    let r = Report::new(cx);
     let mut out = VariantAttrs::default();
-    each_meta(cx, attrs, |key, span, meta| {
+    each_meta(&r, attrs, |key, span, meta| {
+        if !VARIANT_KEYS.contains(&key) {
+            unknown_key(&r, Place::Variant, key, span);
+            skip_value(meta);
+            return;
+        }
         match key {
-            "other" => set(cx, &mut out.other, span, key, span),
-            "opcode" => {
-                let v = int_value(meta)?;
-                set(cx, &mut out.opcode, v, key, span);
-            }
-            "since" => {
-                let v = int_value(meta)?;
-                set(cx, &mut out.since, v, key, span);
-            }
-            "until" => {
-                let v = int_value(meta)?;
-                set(cx, &mut out.until, v, key, span);
+            "other" => {
+                if flag(&r, meta, key, span) {
+                    set(&r, &mut out.other, span, key, span);
+                }
             }
             _ => {
-                unknown_key(cx, Place::Variant, key, span);
-                skip_value(meta);
+                if let Some(v) = int(&r, meta, key, span) {
+                    let slot = match key {
+                        "opcode" => &mut out.opcode,
+                        "since" => &mut out.since,
+                        _ => &mut out.until,
+                    };
+                    set(&r, slot, v, key, span);
+                }
             }
         }
-        Ok(())
     });
+    out.had_errors = r.failed.get();
     out
 }
 
-/// Consumes `= value` after an unknown key so parsing can go on and report
+/// Consumes the value after an unknown key so parsing can go on and report
 /// further errors in the same attribute.
 fn skip_value(meta: &syn::meta::ParseNestedMeta) {
     if meta.input.peek(syn::Token![=]) {
-        if let Ok(v) = meta.value() {
-            let _ = v.parse::<Expr>();
-        }
+        skip_rest(meta.input);
     } else if meta.input.peek(syn::token::Paren) {
-        let _ = meta.parse_nested_meta(|m| {
-            skip_value(&m);
-            Ok(())
-        });
+        let _ = meta.input.parse::<proc_macro2::TokenTree>();
     }
 }
 
@@ -322,7 +716,10 @@ pub fn doc_line(attrs: &[Attribute]) -> String {
     for a in attrs {
         if a.path().is_ident("doc") {
             if let syn::Meta::NameValue(nv) = &a.meta {
-                if let Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) = &nv.value {
+                if let Expr::Lit(syn::ExprLit {
+                    lit: Lit::Str(s), ..
+                }) = &nv.value
+                {
                     return s.value().trim().to_string();
                 }
             }

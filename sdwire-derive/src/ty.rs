@@ -159,12 +159,14 @@ pub fn classify(ty: &Type) -> TyKind {
         }
         match name.as_str() {
             "usize" | "isize" => {
-                return TyKind::Unsupported(format!(
-                    "`{name}` has a platform-dependent width and cannot be on the wire; use `u32` or `u64`"
-                ))
+                return TyKind::Unsupported(
+                    "its width depends on the platform; use `u32` or `u64`".into(),
+                )
             }
             "char" => {
-                return TyKind::Unsupported("`char` has no wire encoding; use `u32` or a byte array".into())
+                return TyKind::Unsupported(
+                    "a `char` has no defined encoding; use `u32`, or a byte array for text".into(),
+                )
             }
             _ => {}
         }
@@ -174,7 +176,7 @@ pub fn classify(ty: &Type) -> TyKind {
         Some("Bytes") => return TyKind::Bytes,
         Some("String") => {
             return TyKind::Unsupported(
-                "`String` has no fixed wire encoding; use a NUL-padded `[u8; N]`, or `Vec<u8>` with `#[wire(len = ...)]`"
+                "a `String` has no defined encoding; use a NUL-padded `[u8; N]`, or `Vec<u8>` with `#[wire(len = ...)]`"
                     .into(),
             )
         }
@@ -187,19 +189,24 @@ pub fn classify(ty: &Type) -> TyKind {
             }
             TyKind::Nested { known: None }
         }
-        Type::Reference(_) | Type::Ptr(_) => {
-            TyKind::Unsupported("references and pointers cannot be on the wire; store the value itself".into())
-        }
-        Type::Slice(_) => TyKind::Unsupported(
-            "unsized slices cannot be fields; use `[T; N]`, or `Vec<T>` with `#[wire(count = ...)]`".into(),
+        Type::Reference(_) | Type::Ptr(_) => TyKind::Unsupported(
+            "references and pointers point into this process's memory; store the value itself"
+                .into(),
         ),
-        Type::Tuple(t) if t.elems.is_empty() => TyKind::Nested { known: Some((0, 1)) },
-        Type::Tuple(_) => {
-            TyKind::Unsupported("tuples have no defined wire layout; use a struct deriving `Wire`".into())
-        }
-        Type::BareFn(_) | Type::TraitObject(_) | Type::ImplTrait(_) | Type::Never(_) | Type::Infer(_) => {
-            TyKind::Unsupported("this type cannot be on the wire".into())
-        }
+        Type::Slice(_) => TyKind::Unsupported(
+            "it is unsized; use `[T; N]`, or `Vec<T>` with `#[wire(count = ...)]`".into(),
+        ),
+        Type::Tuple(t) if t.elems.is_empty() => TyKind::Nested {
+            known: Some((0, 1)),
+        },
+        Type::Tuple(_) => TyKind::Unsupported(
+            "tuples have no defined layout; use a struct deriving `Wire`".into(),
+        ),
+        Type::BareFn(_)
+        | Type::TraitObject(_)
+        | Type::ImplTrait(_)
+        | Type::Never(_)
+        | Type::Infer(_) => TyKind::Unsupported("it is not plain data".into()),
         Type::Paren(p) => classify(&p.elem),
         Type::Group(g) => classify(&g.elem),
         Type::Path(_) => {
@@ -208,24 +215,74 @@ pub fn classify(ty: &Type) -> TyKind {
                     return k;
                 }
                 return TyKind::Unsupported(
-                    "`Box` is supported only around arrays of numbers (`Box<[u32; N]>`)".into(),
+                    "`Box` is supported only around arrays of numbers, like `Box<[u32; 1024]>`; store the value itself"
+                        .into(),
                 );
             }
             if let Some(inner) = generic_arg(ty, "Vec") {
-                if single_ident(&inner).as_deref() == Some("u8") {
+                let elem = single_ident(&inner).and_then(|n| prim(&n));
+                if elem.is_some_and(|p| p.name == "u8") {
                     return TyKind::VecU8;
+                }
+                if let Some(p) = elem.filter(|p| p.needs_order()) {
+                    return TyKind::Unsupported(format!(
+                        "its elements are multi-byte numbers with no byte order; use `Vec<Le<{0}>>` or `Vec<Be<{0}>>`",
+                        p.name
+                    ));
                 }
                 return TyKind::Vec(inner);
             }
             for w in ["Le", "Be"] {
                 if let Some(inner) = generic_arg(ty, w) {
                     if let Some(p) = single_ident(&inner).and_then(|n| prim(&n)) {
-                        return TyKind::Nested { known: Some((p.size, p.size)) };
+                        return TyKind::Nested {
+                            known: Some((p.size, p.size)),
+                        };
                     }
                 }
             }
             TyKind::Nested { known: None }
         }
         _ => TyKind::Nested { known: None },
+    }
+}
+
+/// The type as written, spaced like rustfmt would (`[u32; 4]`, `Box<Inner>`),
+/// for messages.
+pub fn pretty(ty: &Type) -> String {
+    use quote::ToTokens;
+    let mut s = ty.to_token_stream().to_string();
+    for (from, to) in [
+        (" :: ", "::"),
+        (":: ", "::"),
+        (" < ", "<"),
+        ("< ", "<"),
+        (" <", "<"),
+        (" >", ">"),
+        (" ;", ";"),
+        (" ,", ","),
+        ("& ", "&"),
+        ("* const", "*const"),
+        ("* mut", "*mut"),
+        ("fn (", "fn("),
+        ("( ", "("),
+        (" )", ")"),
+        ("[ ", "["),
+        (" ]", "]"),
+    ] {
+        s = s.replace(from, to);
+    }
+    s
+}
+
+/// A type without a size known at compile time (`[T]`, `str`, `dyn Trait`):
+/// a struct holding one cannot implement `Wire` (which is `Sized`), so the
+/// derive emits no stub impl for it.
+pub fn is_unsized(ty: &Type) -> bool {
+    match ty {
+        Type::Slice(_) | Type::TraitObject(_) => true,
+        Type::Paren(p) => is_unsized(&p.elem),
+        Type::Group(g) => is_unsized(&g.elem),
+        _ => single_ident(ty).as_deref() == Some("str"),
     }
 }

@@ -69,6 +69,12 @@ pub type Version = u16;
 /// fails when the buffer has no room, when a payload is longer than its
 /// length field allows, or when writing an older version would drop a
 /// non-default field.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a wire field by itself: multi-byte numbers need a byte order (`#[wire(le)]`/`#[wire(be)]` on the struct or field), other types must derive `Wire`",
+    label = "`{Self}` does not implement `sdwire::Wire`",
+    note = "a multi-byte number behind a type alias or in a generic parameter is invisible to `#[derive(Wire)]`: write the number type itself on a struct or field with a byte order, or use `sdwire::Le<T>` / `sdwire::Be<T>`",
+    note = "other types need `#[derive(Wire)]` or a hand-written `impl sdwire::Wire`"
+)]
 pub trait Wire: Sized {
     /// The encoded size, when it is the same for every value and version.
     const FIXED_SIZE: Option<usize>;

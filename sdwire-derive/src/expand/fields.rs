@@ -3,8 +3,9 @@
 
 use crate::ast::{Field, Order};
 use crate::ty::TyKind;
-use proc_macro2::TokenStream;
-use quote::{quote, ToTokens};
+use proc_macro2::{Span, TokenStream, TokenTree};
+use quote::{quote, quote_spanned, ToTokens};
+use syn::{spanned::Spanned, Type};
 
 use super::ver;
 
@@ -20,6 +21,41 @@ fn helper(k: &TokenStream, base: &str, f: &Field) -> TokenStream {
     quote!(#k::__private::#id)
 }
 
+/// `tokens` with every span set to `span`.
+fn respan(tokens: &TokenStream, span: Span) -> TokenStream {
+    tokens
+        .clone()
+        .into_iter()
+        .map(|mut tt| {
+            if let TokenTree::Group(g) = &tt {
+                let mut ng = proc_macro2::Group::new(g.delimiter(), respan(&g.stream(), span));
+                ng.set_span(span);
+                tt = TokenTree::Group(ng);
+            } else {
+                tt.set_span(span);
+            }
+            tt
+        })
+        .collect()
+}
+
+/// `<T as Wire>`, spanned at `T`: every use of a field's type as `Wire`
+/// then carries the same span, so a type that does not implement `Wire` is
+/// reported once, at the field, instead of once per use in generated code.
+pub fn wire_of(k: &TokenStream, ty: &Type) -> TokenStream {
+    let span = ty.span();
+    let k = respan(k, span);
+    quote_spanned!(span=> <#ty as #k::Wire>)
+}
+
+/// `path::to::helper::<T, _>` of `__private`, spanned at `T` (see [`wire_of`]).
+pub fn private_fn_of(k: &TokenStream, name: &str, ty: &Type) -> TokenStream {
+    let span = ty.span();
+    let k = respan(k, span);
+    let id = syn::Ident::new(name, span);
+    quote_spanned!(span=> #k::__private::#id::<#ty, _>)
+}
+
 /// `Option<usize>` const expression: the field's fixed size.
 pub fn size_tokens(k: &TokenStream, f: &Field) -> TokenStream {
     let ty = f.ty;
@@ -32,7 +68,10 @@ pub fn size_tokens(k: &TokenStream, f: &Field) -> TokenStream {
             let n = elem.size;
             quote!(::core::option::Option::Some(#n * (#len)))
         }
-        TyKind::Nested { .. } => quote!(<#ty as #k::Wire>::FIXED_SIZE),
+        TyKind::Nested { .. } => {
+            let w = wire_of(k, ty);
+            quote!(#w::FIXED_SIZE)
+        }
         _ => quote!(::core::option::Option::None),
     }
 }
@@ -45,17 +84,38 @@ pub fn align_tokens(k: &TokenStream, f: &Field) -> TokenStream {
             let n = p.size;
             quote!(#n)
         }
-        TyKind::Nested { .. } => quote!(<#ty as #k::Wire>::ALIGN),
-        TyKind::Vec(t) => quote!(<#t as #k::Wire>::ALIGN),
+        TyKind::Nested { .. } => {
+            let w = wire_of(k, ty);
+            quote!(#w::ALIGN)
+        }
+        TyKind::Vec(t) => {
+            let w = wire_of(k, t);
+            quote!(#w::ALIGN)
+        }
         _ => quote!(1usize),
     }
 }
 
 /// Size of a fixed-size field as a `usize` expression (reserved fields).
+/// Evaluated at compile time (an inline `const`, so also in generic code): a
+/// reserved field of a variable-size type is a compile error, not a panic
+/// at run time.
 fn fixed_size_expr(k: &TokenStream, f: &Field) -> TokenStream {
     let s = size_tokens(k, f);
-    let name = &f.name;
-    quote!(#k::__private::fixed_size(#s, #name))
+    let msg = format!(
+        "reserved field `{}` of `{}` is `{}`, which has no fixed size: a reserved field is written as zeros, so its type needs a fixed size",
+        f.name,
+        f.owner,
+        crate::ty::pretty(f.ty)
+    );
+    quote_spanned! {f.name_span=>
+        const {
+            match #s {
+                ::core::option::Option::Some(__n) => __n,
+                ::core::option::Option::None => ::core::panic!(#msg),
+            }
+        }
+    }
 }
 
 /// Runtime condition "this field exists at version `__v`".
@@ -76,10 +136,18 @@ pub fn present_cond(since: Option<u64>, until: Option<u64>) -> Option<TokenStrea
     }
 }
 
+/// The field's default value. A user expression is checked against the
+/// field's type in the same `let` everywhere it is used, so rustc reports a
+/// wrong-typed default once.
 pub fn default_expr(f: &Field) -> TokenStream {
+    let ty = f.ty;
     match f.attrs.default.as_ref().and_then(|d| d.v.as_ref()) {
-        Some(e) => quote!(#e),
-        None => quote!(::core::default::Default::default()),
+        Some(e) => quote!({
+            let __d: #ty = #e;
+            __d
+        }),
+        // Spanned at the type, so a type without `Default` is reported there.
+        None => quote_spanned!(ty.span()=> <#ty as ::core::default::Default>::default()),
     }
 }
 
@@ -101,7 +169,8 @@ pub fn decode_stmt(k: &TokenStream, ty_name: &str, f: &Field, all: &[Field]) -> 
     } else {
         match &f.kind {
             TyKind::Byte(_) | TyKind::Nested { .. } => {
-                quote!(<#ty as #k::Wire>::decode(__buf, __v))
+                let w = wire_of(k, ty);
+                quote!(#w::decode(__buf, __v))
             }
             TyKind::Int(_) => {
                 let h = helper(k, "dec", f);
@@ -115,7 +184,10 @@ pub fn decode_stmt(k: &TokenStream, ty_name: &str, f: &Field, all: &[Field]) -> 
                 let take = match &f.kind {
                     TyKind::Bytes => quote!(#k::__private::take_bytes(__buf, __n)),
                     TyKind::VecU8 => quote!(#k::__private::take_vec(__buf, __n)),
-                    TyKind::Vec(t) => quote!(#k::__private::dec_vec::<#t, _>(__buf, __n, __v)),
+                    TyKind::Vec(t) => {
+                        let h = private_fn_of(k, "dec_vec", t);
+                        quote!(#h(__buf, __n, __v))
+                    }
                     _ => unreachable!(),
                 };
                 match f.bound_to {
@@ -125,7 +197,10 @@ pub fn decode_stmt(k: &TokenStream, ty_name: &str, f: &Field, all: &[Field]) -> 
                         quote!(#k::__private::checked_len(#k::WireInt::to_u64(#lf), #max).and_then(|__n| #take))
                     }
                     None => match &f.kind {
-                        TyKind::Vec(t) => quote!(#k::__private::dec_vec_rest::<#t, _>(__buf, __v)),
+                        TyKind::Vec(t) => {
+                            let h = private_fn_of(k, "dec_vec_rest", t);
+                            quote!(#h(__buf, __v))
+                        }
                         _ => quote!({ let __n = #k::bytes::Buf::remaining(__buf); #take }),
                     },
                 }
@@ -183,7 +258,8 @@ pub fn encode_stmt(
     } else {
         match &f.kind {
             TyKind::Byte(_) | TyKind::Nested { .. } => {
-                quote!(<#ty as #k::Wire>::encode(&#a, __buf, __v))
+                let w = wire_of(k, ty);
+                quote!(#w::encode(&#a, __buf, __v))
             }
             TyKind::Int(_) => {
                 let h = helper(k, "enc", f);
@@ -194,7 +270,10 @@ pub fn encode_stmt(
                 quote!(#h(__buf, &#a[..]))
             }
             TyKind::Bytes | TyKind::VecU8 => quote!(#k::__private::enc_bytes(__buf, &#a[..])),
-            TyKind::Vec(_) => quote!(#k::__private::enc_vec(__buf, &#a[..], __v)),
+            TyKind::Vec(t) => {
+                let h = private_fn_of(k, "enc_vec", t);
+                quote!(#h(__buf, &#a[..], __v))
+            }
             TyKind::Unsupported(_) => quote!(::core::unreachable!()),
         }
     };
@@ -242,12 +321,16 @@ pub fn size_expr(k: &TokenStream, f: &Field, acc: &dyn Fn(&Field) -> TokenStream
             }
             TyKind::Bytes | TyKind::VecU8 => quote!(#a.len()),
             TyKind::Vec(t) => {
+                let w = wire_of(k, t);
                 quote!(::core::iter::Iterator::sum::<usize>(::core::iter::Iterator::map(
                     #a.iter(),
-                    |__x| <#t as #k::Wire>::wire_size(__x, __v),
+                    |__x| #w::wire_size(__x, __v),
                 )))
             }
-            TyKind::Nested { .. } => quote!(<#ty as #k::Wire>::wire_size(&#a, __v)),
+            TyKind::Nested { .. } => {
+                let w = wire_of(k, ty);
+                quote!(#w::wire_size(&#a, __v))
+            }
             TyKind::Unsupported(_) => quote!(0usize),
         }
     };

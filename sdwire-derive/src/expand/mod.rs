@@ -19,6 +19,15 @@ pub fn derive(input: &DeriveInput) -> TokenStream {
     check::check(&cx, &c);
     if cx.has_errors() {
         let errors = cx.into_compile_errors().unwrap_or_default();
+        // A stub `impl Wire` for an unsized struct would only add errors
+        // (`Wire: Sized`): the unsupported-field error already says it all.
+        let unsized_field = match &c.data {
+            Data::Struct(fields) => fields.iter().any(|f| crate::ty::is_unsized(f.ty)),
+            Data::Enum(_) => false,
+        };
+        if unsized_field {
+            return errors;
+        }
         return fallback::stub(&c, errors);
     }
     match &c.data {

@@ -54,10 +54,13 @@ fn fixed_read(k: &TokenStream, ty_name: &str, f: &Field, i: usize) -> TokenStrea
             );
             quote!(#k::__private::#h(&__c[#o..#o + #s]))
         }
-        _ => quote! {
-            <#ty as #k::Wire>::__decode_fixed(&__c[#o..#o + #s], __v)
+        _ => {
+            let w = fields::wire_of(k, ty);
+            quote! {
+            #w::__decode_fixed(&__c[#o..#o + #s], __v)
                 .map_err(|__e| __e.in_field(#ty_name, #name, #o, __v))?
-        },
+            }
+        }
     }
 }
 
@@ -90,10 +93,13 @@ fn fixed_write(k: &TokenStream, ty_name: &str, f: &Field, i: usize) -> TokenStre
                 let h = quote::format_ident!("write_slice_{}", sfx);
                 quote!(#k::__private::#h(&mut __c[#o..#o + #s], &self.#m[..]);)
             }
-            _ => quote! {
-                #k::Wire::__encode_fixed(&self.#m, &mut __c[#o..#o + #s], __v)
-                    .map_err(|__e| __e.in_field(#ty_name, #name, #o, __v))?;
-            },
+            _ => {
+                let wo = fields::wire_of(k, f.ty);
+                quote! {
+                    #wo::__encode_fixed(&self.#m, &mut __c[#o..#o + #s], __v)
+                        .map_err(|__e| __e.in_field(#ty_name, #name, #o, __v))?;
+                }
+            }
         }
     };
     quote!(#pad_fill #w)
@@ -331,39 +337,11 @@ pub fn expand(c: &Container, fields: &[Field]) -> TokenStream {
     };
 
     // Compile-time checks the macro could not do from syntax.
-    let mut const_checks = Vec::new();
-    if !generic {
-        if !packed {
-            for (i, f) in fields.iter().enumerate() {
-                let known = st.offsets[i].is_some() && layout::static_size_align(f).is_some();
-                if known || !present[i] {
-                    continue;
-                }
-                let a = &aligns[i];
-                let msg = format!(
-                    "field `{}` of `{}` is not at its natural alignment: make the implicit padding explicit with `#[wire(pad = N)]` or a reserved field, or mark the struct `#[wire(packed)]`",
-                    f.name, ty_name
-                );
-                const_checks.push(quote_spanned! {f.span=>
-                    const _: () = #k::__private::assert_aligned(#ident::__SDWIRE_OFFSETS.0[#i], #a, #msg);
-                });
-            }
-            if st.size.is_none() && !has_payload {
-                let msg = format!(
-                    "`{ty_name}` has implicit trailing padding (its size is not a multiple of its alignment): add an explicit reserved field at the end, or mark it `#[wire(packed)]`"
-                );
-                const_checks.push(quote! {
-                    const _: () = #k::__private::assert_aligned(#ident::__SDWIRE_OFFSETS.1, <#ident as #k::Wire>::ALIGN, #msg);
-                });
-            }
-        }
-        if let (Some(decl), None) = (&c.attrs.size, st.size) {
-            let d = decl.v;
-            const_checks.push(quote_spanned! {decl.span=>
-                const _: [(); #d] = [(); #k::__private::size_or(#ident::__SDWIRE_OFFSETS.1, #d)];
-            });
-        }
-    }
+    let const_checks = if generic {
+        quote!()
+    } else {
+        layout_const_checks(c, fields, &st, has_payload, &aligns, &pads, &present)
+    };
 
     quote! {
         #[automatically_derived]
@@ -375,7 +353,7 @@ pub fn expand(c: &Container, fields: &[Field]) -> TokenStream {
                 #k::__private::offsets(&Self::__SDWIRE_FIELD_SIZES, &[#(#pads),*], &[#(#present),*]);
         }
 
-        #(#const_checks)*
+        #const_checks
 
         #[automatically_derived]
         #[allow(clippy::identity_op, clippy::erasing_op, unused_comparisons, unreachable_code)]
@@ -419,5 +397,272 @@ pub fn expand(c: &Container, fields: &[Field]) -> TokenStream {
 
             #fixed_fns
         }
+    }
+}
+
+/// One piece of a compile-time message: a `&str` expression, then a
+/// `usize` expression printed after it (`NONE` for no number).
+type Piece = (TokenStream, TokenStream);
+
+fn text(t: &str) -> Piece {
+    (quote!(#t), quote!(__NONE))
+}
+
+fn text_num(t: &str, n: TokenStream) -> Piece {
+    (quote!(#t), n)
+}
+
+/// `" byte"` or `" bytes"` after the number `n`.
+fn unit(n: &TokenStream) -> Piece {
+    (
+        quote!(if #n == 1 { " byte" } else { " bytes" }),
+        quote!(__NONE),
+    )
+}
+
+/// A `const _` spanned at `span` that panics with a message built at
+/// compile time when `cond` holds.
+fn const_panic(
+    span: proc_macro2::Span,
+    ident: &syn::Ident,
+    setup: TokenStream,
+    cond: TokenStream,
+    pieces: &[Piece],
+    fallback: &str,
+) -> TokenStream {
+    let pieces = pieces.iter().map(|(t, n)| quote!((#t, #n)));
+    quote_spanned! {span=>
+        const _: () = {
+            const __NONE: usize = usize::MAX;
+            #setup
+            if #cond {
+                let (__buf, __len) = #ident::__sdwire_fmt(&[#(#pieces),*]);
+                match ::core::str::from_utf8(__buf.split_at(__len).0) {
+                    ::core::result::Result::Ok(__s) => ::core::panic!("{}", __s),
+                    ::core::result::Result::Err(_) => ::core::panic!(#fallback),
+                }
+            }
+        };
+    }
+}
+
+/// The layout rules (natural alignment, no implicit trailing padding, the
+/// declared `size`) for fields whose size only the compiler knows (nested
+/// types): the same rules and messages as `check::check_struct_layout`,
+/// evaluated in consts over the C layout (every field at its natural
+/// alignment after the ones before it), so a misplaced field is reported
+/// once, with its byte offset, and the fields after it are not reported
+/// again for the shift it causes.
+fn layout_const_checks(
+    c: &Container,
+    fields: &[Field],
+    st: &layout::StaticLayout,
+    has_payload: bool,
+    aligns: &[TokenStream],
+    pads: &[usize],
+    present: &[bool],
+) -> TokenStream {
+    let ident = c.ident;
+    let name = ident.to_string();
+    let packed = c.attrs.packed.is_some();
+    let n = fields.len();
+    let mut checks = Vec::new();
+    if !packed {
+        for (i, f) in fields.iter().enumerate() {
+            let known = st.offsets[i].is_some() && layout::static_size_align(f).is_some();
+            if known || !present[i] {
+                continue;
+            }
+            let pad = pads[i];
+            let setup = quote! {
+                let (__off, __gap, __known) = #ident::__SDWIRE_C_LAYOUT.0[#i];
+                let __a: usize = #ident::__SDWIRE_C_LAYOUT.4[#i];
+                let mut __earlier = false;
+                let mut __j = 0;
+                while __j < #i {
+                    __earlier = __earlier || #ident::__SDWIRE_C_LAYOUT.0[__j].1 != 0;
+                    __j += 1;
+                }
+                let __after = if __earlier { " (with the padding reported above made explicit)" } else { "" };
+            };
+            let instead = if pad > 0 {
+                format!(" (instead of `pad = {pad}`)")
+            } else {
+                String::new()
+            };
+            let head = format!(
+                "field `{}` of `{name}` (`{}`, alignment ",
+                f.name,
+                crate::ty::pretty(f.ty)
+            );
+            checks.push(const_panic(
+                f.name_span,
+                ident,
+                setup,
+                quote!(__known && __gap != 0),
+                &[
+                    text_num(&head, quote!(__a)),
+                    text_num(") starts at byte offset ", quote!(__off)),
+                    (quote!(__after), quote!(__NONE)),
+                    text_num(", which is not a multiple of ", quote!(__a)),
+                    text_num("\n= help: a C compiler would insert ", quote!(__gap)),
+                    unit(&quote!(__gap)),
+                    text_num(
+                        " of padding before it: make it explicit with `#[wire(pad = ",
+                        quote!(__gap + #pad),
+                    ),
+                    text(&format!(
+                        ")]`{instead} on `{}`, or mark `{name}` `#[wire(packed)]`",
+                        f.name
+                    )),
+                ],
+                &format!(
+                    "field `{}` of `{name}` is not at its natural alignment",
+                    f.name
+                ),
+            ));
+        }
+    }
+    let note = (
+        quote!(if #ident::__SDWIRE_C_LAYOUT.3 { " (with the padding reported above made explicit)" } else { "" }),
+        quote!(__NONE),
+    );
+    let size_span = c
+        .attrs
+        .size
+        .as_ref()
+        .map_or_else(|| ident.span(), |s| s.span);
+    if st.size.is_none() && !has_payload && !packed {
+        let setup = quote! {
+            let (_, __end, __known, _, _, __align) = #ident::__SDWIRE_C_LAYOUT;
+            let __gap = (__align - __end % __align) % __align;
+        };
+        checks.push(const_panic(
+            size_span,
+            ident,
+            setup,
+            quote!(__known && __gap != 0),
+            &[
+                text_num(&format!("`{name}` ends at byte "), quote!(__end)),
+                note.clone(),
+                text_num(", which is not a multiple of its alignment ", quote!(__align)),
+                text_num("\n= help: a C compiler would add ", quote!(__gap)),
+                unit(&quote!(__gap)),
+                text_num(
+                    " of padding at the end: make it explicit with a last field `#[wire(reserved)] _pad: [u8; ",
+                    quote!(__gap),
+                ),
+                text(&format!("]`, or mark `{name}` `#[wire(packed)]`")),
+            ],
+            &format!("`{name}` has implicit trailing padding"),
+        ));
+    }
+    if let (Some(decl), None, false) = (&c.attrs.size, st.size, has_payload) {
+        let d = decl.v;
+        let setup = quote! {
+            let (_, __end, __known, _, _, _) = #ident::__SDWIRE_C_LAYOUT;
+            let (__diff, __how) = if __end > #d { (__end - #d, " too many") } else { (#d - __end, " missing") };
+        };
+        checks.push(const_panic(
+            decl.span,
+            ident,
+            setup,
+            quote!(__known && __end != #d),
+            &[
+                text_num(
+                    &format!(
+                        "`{name}` is declared `size = {}` but its fields encode to ",
+                        decl.text
+                    ),
+                    quote!(__end),
+                ),
+                unit(&quote!(__end)),
+                note,
+                text_num(": ", quote!(__diff)),
+                unit(&quote!(__diff)),
+                (quote!(__how), quote!(__NONE)),
+            ],
+            &format!("`{name}` does not have its declared size"),
+        ));
+    }
+    if checks.is_empty() {
+        return quote!();
+    }
+    let one = |x: TokenStream| if packed { quote!(1usize) } else { x };
+    let aligns = aligns.iter().map(|a| one(a.clone()));
+    quote! {
+        #[automatically_derived]
+        impl #ident {
+            /// The C layout at the current version, for the layout checks:
+            /// (per field: offset, implicit padding before it, offset known),
+            /// end, end known, any implicit padding, alignments, alignment.
+            #[doc(hidden)]
+            const __SDWIRE_C_LAYOUT: ([(usize, usize, bool); #n], usize, bool, bool, [usize; #n], usize) = {
+                let __sizes = Self::__SDWIRE_FIELD_SIZES;
+                let __aligns: [usize; #n] = [#(#aligns),*];
+                let __pads: [usize; #n] = [#(#pads),*];
+                let __present: [bool; #n] = [#(#present),*];
+                let mut __out = [(0usize, 0usize, false); #n];
+                let (mut __cur, mut __known, mut __any, mut __max) = (0usize, true, false, 1usize);
+                let mut __i = 0;
+                while __i < #n {
+                    if __present[__i] && __known {
+                        let __off = __cur + __pads[__i];
+                        let __a = if __aligns[__i] == 0 { 1 } else { __aligns[__i] };
+                        let __gap = (__a - __off % __a) % __a;
+                        __out[__i] = (__off, __gap, true);
+                        __any = __any || __gap != 0;
+                        if __a > __max {
+                            __max = __a;
+                        }
+                        match __sizes[__i] {
+                            ::core::option::Option::Some(__s) => __cur = __off + __gap + __s,
+                            ::core::option::Option::None => __known = false,
+                        }
+                    }
+                    __i += 1;
+                }
+                (__out, __cur, __known, __any, __aligns, __max)
+            };
+
+            /// Joins message pieces (text, then a number unless `usize::MAX`) at compile time.
+            #[doc(hidden)]
+            const fn __sdwire_fmt(__pieces: &[(&str, usize)]) -> ([u8; 1024], usize) {
+                let mut __out = [0u8; 1024];
+                let mut __len = 0usize;
+                let mut __i = 0;
+                while __i < __pieces.len() {
+                    let __t = __pieces[__i].0.as_bytes();
+                    let mut __j = 0;
+                    while __j < __t.len() && __len < 1024 {
+                        __out[__len] = __t[__j];
+                        __len += 1;
+                        __j += 1;
+                    }
+                    let mut __n = __pieces[__i].1;
+                    if __n != usize::MAX {
+                        let mut __digits = [0u8; 20];
+                        let mut __k = 0;
+                        loop {
+                            __digits[__k] = b'0' + (__n % 10) as u8;
+                            __k += 1;
+                            __n /= 10;
+                            if __n == 0 {
+                                break;
+                            }
+                        }
+                        while __k > 0 && __len < 1024 {
+                            __k -= 1;
+                            __out[__len] = __digits[__k];
+                            __len += 1;
+                        }
+                    }
+                    __i += 1;
+                }
+                (__out, __len)
+            }
+        }
+
+        #(#checks)*
     }
 }

@@ -14,6 +14,7 @@ pub mod admin;
 pub mod client;
 pub mod cluster;
 pub mod daemon;
+pub mod dog;
 pub mod gateway;
 pub mod net;
 pub mod peer;

@@ -120,18 +120,12 @@ fn fixed_size_expr(k: &TokenStream, f: &Field) -> TokenStream {
 
 /// Runtime condition "this field exists at version `__v`".
 pub fn present_cond(since: Option<u64>, until: Option<u64>) -> Option<TokenStream> {
-    let s = since.map(|s| {
-        let s = ver(s);
-        quote!(__v >= #s)
-    });
-    let u = until.map(|u| {
-        let u = ver(u);
-        quote!(__v < #u)
-    });
-    match (s, u) {
-        (Some(s), Some(u)) => Some(quote!((#s && #u))),
-        (Some(s), None) => Some(s),
-        (None, Some(u)) => Some(u),
+    match (since.map(ver), until.map(ver)) {
+        // A range, not `__v >= s && __v < u`, which clippy's
+        // `manual_range_contains` flags in the user's crate.
+        (Some(s), Some(u)) => Some(quote!((#s..#u).contains(&__v))),
+        (Some(s), None) => Some(quote!(__v >= #s)),
+        (None, Some(u)) => Some(quote!(__v < #u)),
         (None, None) => None,
     }
 }

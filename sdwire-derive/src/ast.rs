@@ -115,12 +115,12 @@ fn fields<'a>(
         .iter()
         .enumerate()
         .map(|(i, f)| {
-            let attrs = attr::field(cx, &f.attrs);
             let (member, name) = match &f.ident {
                 Some(id) => (Member::Named(id.clone()), id.to_string()),
                 None => (Member::Unnamed(syn::Index::from(i)), i.to_string()),
             };
             let what = format!("field `{name}` of `{owner}`");
+            let attrs = attr::field(cx, &f.attrs, &what);
             let order = order_of(cx, attrs.le, attrs.be, &what).or(default_order);
             Field {
                 index: i,
@@ -189,7 +189,7 @@ fn fields<'a>(
                 cx.error_at(
                     target.span,
                     format!(
-                        "`{key} = {target_name}` on field `{payload}`: `{owner}` has no field named `{target_name}`{hint}"
+                        "`{key} = {target_name}` on field `{payload}` of `{owner}`: `{owner}` has no field named `{target_name}`{hint}"
                     ),
                 );
             }
@@ -204,8 +204,13 @@ impl<'a> Container<'a> {
             SynData::Enum(_) => Place::Enum,
             _ => Place::Struct,
         };
-        let attrs = attr::container(cx, &input.attrs, place);
-        let what = format!("`{}`", input.ident);
+        let kind = match input.data {
+            SynData::Enum(_) => "enum",
+            SynData::Struct(_) => "struct",
+            SynData::Union(_) => "union",
+        };
+        let what = format!("{kind} `{}`", input.ident);
+        let attrs = attr::container(cx, &input.attrs, place, &what);
         let order = order_of(cx, attrs.le, attrs.be, &what);
         let versions = match (&attrs.version, &attrs.compat) {
             (Some(v), Some(c)) => Some((c.v, v.v)),
@@ -235,8 +240,8 @@ impl<'a> Container<'a> {
                     .variants
                     .iter()
                     .map(|v| {
-                        let va = attr::variant(cx, &v.attrs);
                         let owner = format!("{}::{}", input.ident, v.ident);
+                        let va = attr::variant(cx, &v.attrs, &format!("variant `{owner}`"));
                         let (fs, style) = fields(cx, &v.fields, order, &owner);
                         Variant {
                             ident: &v.ident,

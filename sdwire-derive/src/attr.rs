@@ -134,13 +134,16 @@ impl Place {
 struct Report<'a> {
     cx: &'a Ctxt,
     failed: Cell<bool>,
+    /// What the attributes are on, for messages: "field `id` of `Header`".
+    what: &'a str,
 }
 
 impl<'a> Report<'a> {
-    fn new(cx: &'a Ctxt) -> Self {
+    fn new(cx: &'a Ctxt, what: &'a str) -> Self {
         Report {
             cx,
             failed: Cell::new(false),
+            what,
         }
     }
     fn at(&self, span: Span, msg: impl std::fmt::Display) {
@@ -168,6 +171,7 @@ fn and_list<S: AsRef<str>>(items: &[S]) -> String {
 }
 
 fn unknown_key(r: &Report, place: Place, key: &str, span: Span) {
+    let what = r.what;
     let elsewhere: Vec<&str> = Place::ALL
         .iter()
         .filter(|p| p.keys().contains(&key))
@@ -192,8 +196,7 @@ fn unknown_key(r: &Report, place: Place, key: &str, span: Span) {
         r.at(
             span,
             format!(
-                "`{key}` is not allowed on {}; it applies to {}{hint}",
-                place.describe(),
+                "`{key}` is not allowed on {what}; it applies to {}{hint}",
                 and_list(&elsewhere)
             ),
         );
@@ -208,13 +211,12 @@ fn unknown_key(r: &Report, place: Place, key: &str, span: Span) {
     match best {
         Some((_, k)) => r.at(
             span,
-            format!("unknown wire attribute `{key}`; did you mean `{k}`?"),
+            format!("unknown wire attribute `{key}` on {what}; did you mean `{k}`?"),
         ),
         None => r.at(
             span,
             format!(
-                "unknown wire attribute `{key}` on {}\n= help: {} takes {}",
-                place.describe(),
+                "unknown wire attribute `{key}` on {what}\n= help: {} takes {}",
                 place.describe(),
                 and_list(&valid.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>())
             ),
@@ -226,7 +228,10 @@ fn set<T>(r: &Report, slot: &mut Option<T>, v: T, key: &str, span: Span) {
     if slot.is_some() {
         r.at(
             span,
-            format!("duplicate wire attribute `{key}`; give it once"),
+            format!(
+                "duplicate wire attribute `{key}` on {}; give it once",
+                r.what
+            ),
         );
     } else {
         *slot = Some(v);
@@ -251,7 +256,10 @@ fn value(
     takes: &str,
 ) -> Option<Expr> {
     if !meta.input.peek(syn::Token![=]) {
-        r.at(span, format!("`{key}` needs a value: `{key} = {takes}`"));
+        r.at(
+            span,
+            format!("`{key}` on {} needs a value: `{key} = {takes}`", r.what),
+        );
         skip_rest(meta.input);
         return None;
     }
@@ -259,7 +267,10 @@ fn value(
     match parsed {
         Ok(e) => Some(e),
         Err(e) => {
-            r.at(e.span(), format!("`{key}` takes {takes}: {e}"));
+            r.at(
+                e.span(),
+                format!("`{key}` on {} takes {takes}: {e}", r.what),
+            );
             skip_rest(meta.input);
             None
         }
@@ -284,7 +295,13 @@ fn describe_expr(e: &Expr) -> &'static str {
 /// An integer literal value of `key` (no sign, no suffix other than an integer type).
 fn int(r: &Report, meta: &syn::meta::ParseNestedMeta, key: &str, span: Span) -> Option<Sp<u64>> {
     let e = value(r, meta, key, span, "<integer>")?;
-    match &e {
+    // A literal passed through a `macro_rules!` fragment (`$n:literal`/`$n:expr`)
+    // arrives wrapped in an invisible group: look through it.
+    let mut e = &e;
+    while let Expr::Group(g) = e {
+        e = &g.expr;
+    }
+    match e {
         Expr::Lit(syn::ExprLit {
             lit: Lit::Int(l), ..
         }) => match l.base10_parse::<u64>() {
@@ -296,16 +313,20 @@ fn int(r: &Report, meta: &syn::meta::ParseNestedMeta, key: &str, span: Span) -> 
             Err(err) => {
                 r.at(
                     l.span(),
-                    format!("`{key}` takes an integer that fits in u64: {err}"),
+                    format!(
+                        "`{key}` on {} takes an integer that fits in u64: {err}",
+                        r.what
+                    ),
                 );
                 None
             }
         },
         Expr::Path(p) => {
             r.spanned(
-                &e,
+                e,
                 format!(
-                    "`{key}` takes an integer literal: the derive reads the number itself and cannot see the value of `{}`",
+                    "`{key}` on {} takes an integer literal: the derive reads the number itself and cannot see the value of `{}`",
+                    r.what,
                     p.path.to_token_stream().to_string().replace(' ', "")
                 ),
             );
@@ -315,7 +336,8 @@ fn int(r: &Report, meta: &syn::meta::ParseNestedMeta, key: &str, span: Span) -> 
             r.spanned(
                 other,
                 format!(
-                    "`{key}` takes a non-negative integer literal, like `{key} = 4`, not {}",
+                    "`{key}` on {} takes a non-negative integer literal, like `{key} = 4`, not {}",
+                    r.what,
                     describe_expr(other)
                 ),
             );
@@ -340,7 +362,10 @@ fn usize_value(
         Err(_) => {
             r.at(
                 v.span,
-                format!("`{key} = {}` is too large for this target's usize", v.text),
+                format!(
+                    "`{key} = {}` on {} is too large for this target's usize",
+                    v.text, r.what
+                ),
             );
             None
         }
@@ -373,7 +398,11 @@ fn ident(
     };
     r.spanned(
         &e,
-        format!("`{key}` takes {takes}, not {}{hint}", describe_expr(&e)),
+        format!(
+            "`{key}` on {} takes {takes}, not {}{hint}",
+            r.what,
+            describe_expr(&e)
+        ),
     );
     None
 }
@@ -383,7 +412,10 @@ fn flag(r: &Report, meta: &syn::meta::ParseNestedMeta, key: &str, span: Span) ->
     if meta.input.peek(syn::Token![=]) || meta.input.peek(syn::token::Paren) {
         r.at(
             span,
-            format!("`{key}` is a flag and takes no value: write `{key}` alone"),
+            format!(
+                "`{key}` on {} is a flag and takes no value: write `{key}` alone",
+                r.what
+            ),
         );
         skip_rest(meta.input);
         return false;
@@ -401,7 +433,10 @@ fn each_meta(
         if !matches!(attr.meta, syn::Meta::List(_)) {
             r.spanned(
                 attr,
-                "expected `#[wire(...)]` with a list of wire attributes, like `#[wire(le)]`",
+                format!(
+                    "expected `#[wire(...)]` with a list of wire attributes on {}, like `#[wire(le)]`",
+                    r.what
+                ),
             );
             continue;
         }
@@ -413,7 +448,8 @@ fn each_meta(
                     r.spanned(
                         &meta.path,
                         format!(
-                            "expected a wire attribute name like `le` or `since`, found the path `{}`",
+                            "expected a wire attribute name like `le` or `since` on {}, found the path `{}`",
+                            r.what,
                             meta.path.to_token_stream().to_string().replace(' ', "")
                         ),
                     );
@@ -427,8 +463,10 @@ fn each_meta(
     }
 }
 
-pub fn container(cx: &Ctxt, attrs: &[Attribute], place: Place) -> ContainerAttrs {
-    let r = Report::new(cx);
+/// The attributes of a struct or enum; `what` names it in messages
+/// ("struct `Header`").
+pub fn container(cx: &Ctxt, attrs: &[Attribute], place: Place, what: &str) -> ContainerAttrs {
+    let r = Report::new(cx, what);
     let mut out = ContainerAttrs::default();
     each_meta(&r, attrs, |key, span, meta| {
         if !place.keys().contains(&key) {
@@ -474,7 +512,7 @@ pub fn container(cx: &Ctxt, attrs: &[Attribute], place: Place) -> ContainerAttrs
                 else {
                     r.spanned(
                         &e,
-                        format!("`crate` takes {takes}, not {}", describe_expr(&e)),
+                        format!("`crate` on {what} takes {takes}, not {}", describe_expr(&e)),
                     );
                     return;
                 };
@@ -483,7 +521,7 @@ pub fn container(cx: &Ctxt, attrs: &[Attribute], place: Place) -> ContainerAttrs
                     Err(_) => r.at(
                         s.span(),
                         format!(
-                            "`crate = {:?}` is not a path: give the path sdwire is reachable at, like `crate = \"::sdwire\"` or `crate = \"my_crate::wire\"`",
+                            "`crate = {:?}` on {what} is not a path: give the path sdwire is reachable at, like `crate = \"::sdwire\"` or `crate = \"my_crate::wire\"`",
                             s.value()
                         ),
                     ),
@@ -526,14 +564,16 @@ pub fn container(cx: &Ctxt, attrs: &[Attribute], place: Place) -> ContainerAttrs
                 let Expr::Range(rg) = &e else {
                     r.spanned(
                         &e,
-                        format!("`range` takes {takes}, not {}", describe_expr(&e)),
+                        format!("`range` on {what} takes {takes}, not {}", describe_expr(&e)),
                     );
                     return;
                 };
                 let (Some(lo), Some(hi)) = (&rg.start, &rg.end) else {
                     r.spanned(
                         &e,
-                        "`range` takes a range with both ends, like `0x80..=0xff`",
+                        format!(
+                            "`range` on {what} takes a range with both ends, like `0x80..=0xff`"
+                        ),
                     );
                     return;
                 };
@@ -546,7 +586,7 @@ pub fn container(cx: &Ctxt, attrs: &[Attribute], place: Place) -> ContainerAttrs
                 let (Some(lo_v), Some(hi_v)) = (int_of(lo), int_of(hi)) else {
                     r.spanned(
                         &e,
-                        "the ends of `range` must be integer literals, like `0x80..=0xff`",
+                        format!("the ends of `range` on {what} must be integer literals, like `0x80..=0xff`"),
                     );
                     return;
                 };
@@ -570,7 +610,7 @@ pub fn container(cx: &Ctxt, attrs: &[Attribute], place: Place) -> ContainerAttrs
                     ),
                     _ => r.spanned(
                         &e,
-                        format!("`range = {text}` is empty: no opcode can be in it"),
+                        format!("`range = {text}` on {what} is empty: no opcode can be in it"),
                     ),
                 }
             }
@@ -581,8 +621,9 @@ pub fn container(cx: &Ctxt, attrs: &[Attribute], place: Place) -> ContainerAttrs
     out
 }
 
-pub fn field(cx: &Ctxt, attrs: &[Attribute]) -> FieldAttrs {
-    let r = Report::new(cx);
+/// The attributes of a field; `what` names it ("field `id` of `Header`").
+pub fn field(cx: &Ctxt, attrs: &[Attribute], what: &str) -> FieldAttrs {
+    let r = Report::new(cx, what);
     let mut out = FieldAttrs::default();
     each_meta(&r, attrs, |key, span, meta| {
         if !FIELD_KEYS.contains(&key) {
@@ -627,7 +668,10 @@ pub fn field(cx: &Ctxt, attrs: &[Attribute]) -> FieldAttrs {
                 } else if meta.input.peek(syn::token::Paren) {
                     r.at(
                         span,
-                        "`default` takes `default` alone or `default = <expression>`",
+                        format!(
+                            "`default` on {} takes `default` alone or `default = <expression>`",
+                            r.what
+                        ),
                     );
                     skip_rest(meta.input);
                     return;
@@ -670,8 +714,9 @@ pub fn field(cx: &Ctxt, attrs: &[Attribute]) -> FieldAttrs {
     out
 }
 
-pub fn variant(cx: &Ctxt, attrs: &[Attribute]) -> VariantAttrs {
-    let r = Report::new(cx);
+/// The attributes of an enum variant; `what` names it ("variant `Op::Read`").
+pub fn variant(cx: &Ctxt, attrs: &[Attribute], what: &str) -> VariantAttrs {
+    let r = Report::new(cx, what);
     let mut out = VariantAttrs::default();
     each_meta(&r, attrs, |key, span, meta| {
         if !VARIANT_KEYS.contains(&key) {

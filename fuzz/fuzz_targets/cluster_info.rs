@@ -1,0 +1,56 @@
+//! `cluster_info` (join message and the full CLUSTER_INFO reply) and the other
+//! fixed structures of its family: header, epoch_log, vdi_state, vdi_attr,
+//! recovery_state, sd_stat, sheepdog_config.
+use sdwire::Wire;
+use sdwire_fuzz::*;
+use sheep::proto::cluster_info::*;
+
+fn node_mask(n: usize, base: usize) -> Vec<core::ops::Range<usize>> {
+    let mut m = Vec::new();
+    dont_care(ClusterInfoHeader::LAYOUT, 0, &mut m);
+    for i in 0..n {
+        m.push(base + i * 80..base + i * 80 + 24);
+        m.push(base + i * 80 + 66..base + i * 80 + 68);
+    }
+    m
+}
+
+fn main() {
+    afl::fuzz!(|data: &[u8]| {
+        let Some((&sel, rest)) = data.split_first() else { return };
+        // Join form: header + nr_nodes nodes.
+        if let Ok(ci) = ClusterInfo::decode_prefix(rest) {
+            let n = ci.nodes.len();
+            assert_eq!(n, usize::from(ci.header.nr_nodes));
+            let join = ci.encode_join().unwrap();
+            assert_eq!(join.len(), 48 + n * 80);
+            assert!(join.len() <= rest.len(), "decode_prefix read past its input");
+            eq_modulo("cluster_info join", &rest[..join.len()], &join, &node_mask(n, 48));
+            assert_eq!(ClusterInfo::decode_prefix(&join).unwrap(), ci);
+            // Full form: the input zero-extended to 491,568 bytes (unused slots zero).
+            if sel & 1 == 1 {
+                let mut full = join.clone();
+                full.resize(ClusterInfo::SIZE, 0);
+                let (v, c) = roundtrip::<ClusterInfo>(&full, 0, &node_mask(n, 48)).unwrap();
+                assert_eq!(c, ClusterInfo::SIZE);
+                assert_eq!(v, ci);
+            }
+        }
+        // The full form from a short input never decodes.
+        assert!(sdwire::from_slice::<ClusterInfo>(rest, 0).is_err() || rest.len() >= ClusterInfo::SIZE);
+        roundtrip::<ClusterInfoHeader>(rest, 0, &mask_of::<ClusterInfoHeader>());
+        roundtrip::<SdStatus>(rest, 0, &[]);
+        roundtrip::<EpochLog>(rest, 0, &mask_of::<EpochLog>());
+        roundtrip::<RecoveryState>(rest, 0, &mask_of::<RecoveryState>());
+        roundtrip::<SdStat>(rest, 0, &mask_of::<SdStat>());
+        roundtrip::<SheepdogConfig>(rest, 0, &mask_of::<SheepdogConfig>());
+        roundtrip::<VdiState>(rest, 0, &mask_of::<VdiState>());
+        if sel & 2 == 2 {
+            // vdi_attr is 66,320 bytes: zero-extend the input.
+            let mut b = rest.to_vec();
+            b.resize(VdiAttr::FIXED_SIZE.unwrap(), 0);
+            roundtrip::<VdiAttr>(&b, 0, &mask_of::<VdiAttr>()).unwrap();
+        }
+        roundtrip::<VdiAttr>(rest, 0, &mask_of::<VdiAttr>());
+    });
+}

@@ -1,0 +1,178 @@
+//! A whole sheep connection: the input is written as-is into a fresh TCP
+//! connection to a live, formatted sheep on 127.0.0.1 (started once per fuzz
+//! process), then the write side is closed.
+//!
+//! Invariants:
+//! * the sheep answers every complete request frame it accepted (exactly as
+//!   many responses as the input holds complete frames up to the first
+//!   refused one, each echoing the opcode and id of a request) and then
+//!   closes, within 10 s (else: a wedged connection, reported as a crash);
+//! * afterwards it still serves a well-behaved probe (READ_OBJ of a sentinel
+//!   object on a long-lived connection) and the sentinel's bytes are unchanged.
+//!
+//! Requests that legitimately stop the daemon or wipe data (SHUTDOWN,
+//! KILL_NODE, MAKE_FS) and any header naming the sentinel oid are defused
+//! before sending (their opcode / oid is altered), so only hostile framing
+//! and arguments are exercised, not the admin commands' documented effects.
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use bytes::Bytes;
+use sheep::client::{Client, Target};
+use sheep::daemon::{self, Config};
+use sheep::net::frame::MAX_PAYLOAD;
+use sheep::net::Listeners;
+use sheep::proto::ReqFlags;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const SENTINEL_OID: u64 = 0x00c0_ffee_0000_0007;
+const SENTINEL: &[u8] = b"sentinel object: must never change under fuzzing\0";
+
+struct Env {
+    rt: tokio::runtime::Runtime,
+    addr: SocketAddr,
+    probe: Client,
+}
+
+fn base_dir() -> std::path::PathBuf {
+    std::env::var_os("SHEEP_FUZZ_DIR")
+        .map(Into::into)
+        .unwrap_or_else(|| std::env::temp_dir().join("sheep-fuzz"))
+}
+
+fn env() -> &'static Env {
+    static ENV: OnceLock<Env> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let base = base_dir();
+        // Stores of fuzz processes that are gone.
+        if let Ok(rd) = std::fs::read_dir(&base) {
+            for e in rd.flatten() {
+                let pid = e.file_name().to_string_lossy().parse::<u32>().unwrap_or(0);
+                if pid != 0 && !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
+        let dir = base.join(std::process::id().to_string());
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (addr, probe) = rt.block_on(async {
+            let l = Listeners::bind("127.0.0.1:0".parse().unwrap(), &dir).await.unwrap();
+            let addr = l.tcp_addr().unwrap();
+            let mut cfg = Config::new(&dir, addr);
+            cfg.sync = false;
+            cfg.park_timeout = Duration::from_millis(100);
+            tokio::spawn(daemon::run(cfg, l, std::future::pending()));
+            let probe = Client::connect(&Target::Tcp(addr)).await.unwrap();
+            probe.make_fs(1, 22).await.unwrap();
+            probe.create_and_write_obj(SENTINEL_OID, None, 0, SENTINEL).await.unwrap();
+            (addr, probe)
+        });
+        Env { rt, addr, probe }
+    })
+}
+
+/// Defuses daemon-stopping / data-wiping requests and the sentinel oid, and
+/// returns (opcode, id) of every request the sheep must answer.
+fn prepare(data: &[u8]) -> (Vec<u8>, Vec<(u8, u32)>, bool) {
+    let mut b = data.to_vec();
+    let mut expect = Vec::new();
+    let mut pos = 0;
+    let mut refused = false;
+    while pos + 48 <= b.len() {
+        let h = &mut b[pos..pos + 48];
+        if matches!(h[1], 0x84 | 0x85 | 0x9A) {
+            h[1] = 0x7e; // no table defines it: INVALID_PARMS
+        }
+        for w in [16, 24, 32, 40] {
+            if h[w..w + 8] == SENTINEL_OID.to_le_bytes() {
+                h[w] ^= 0x80;
+            }
+        }
+        let flags = ReqFlags(u16::from_le_bytes([h[2], h[3]]));
+        let id = u32::from_le_bytes([h[8], h[9], h[10], h[11]]);
+        let dl = u32::from_le_bytes([h[12], h[13], h[14], h[15]]) as usize;
+        let plen = if flags.contains(ReqFlags::WRITE) { dl } else { 0 };
+        if refused || dl > MAX_PAYLOAD {
+            refused = true;
+            break;
+        }
+        if pos + 48 + plen > b.len() {
+            break; // incomplete frame at EOF: not answered
+        }
+        expect.push((b[pos + 1], id));
+        pos += 48 + plen;
+    }
+    let clean = !refused && pos == b.len();
+    (b, expect, clean)
+}
+
+async fn exchange(addr: SocketAddr, input: &[u8]) -> Vec<u8> {
+    let s = tokio::net::TcpStream::connect(addr).await.expect("sheep accepts connections");
+    let (mut r, mut w) = s.into_split();
+    let input = input.to_vec();
+    let writer = tokio::spawn(async move {
+        // The sheep may close early (bad frame): write errors are fine.
+        let _ = w.write_all(&input).await;
+        let _ = w.shutdown().await;
+        w
+    });
+    let mut out = Vec::new();
+    let _ = r.read_to_end(&mut out).await;
+    drop(writer.await);
+    out
+}
+
+fn main() {
+    afl::fuzz!(|data: &[u8]| {
+        let e = env();
+        let (input, mut expect, clean) = prepare(data);
+        let out = e.rt.block_on(async {
+            tokio::time::timeout(Duration::from_secs(10), exchange(e.addr, &input))
+                .await
+                .expect("sheep neither answered nor closed within 10 s")
+        });
+        // Parse the responses.
+        let mut got = Vec::new();
+        let mut p = 0;
+        while p + 48 <= out.len() {
+            let h = sheep::proto::RspHeader::from_bytes(out[p..p + 48].try_into().unwrap());
+            let len = h.data_length as usize;
+            assert!(len <= MAX_PAYLOAD);
+            assert!(p + 48 + len <= out.len(), "truncated response");
+            got.push((h.opcode, h.id));
+            p += 48 + len;
+        }
+        assert_eq!(p, out.len(), "trailing garbage after the responses");
+        got.sort_unstable();
+        expect.sort_unstable();
+        if clean {
+            assert_eq!(got, expect, "responses do not match the requests");
+        } else {
+            // The sheep closed on a refused or incomplete frame: the answers
+            // that reached us before the reset are a subset of the expected ones.
+            let mut rest = expect.clone();
+            for g in &got {
+                let i = rest.iter().position(|x| x == g).expect("response to a request never sent");
+                rest.swap_remove(i);
+            }
+        }
+        // The sheep still serves, and the sentinel is intact.
+        let rb = e.rt.block_on(async {
+            tokio::time::timeout(
+                Duration::from_secs(10),
+                e.probe.read_obj(SENTINEL_OID, 0, SENTINEL.len() as u32),
+            )
+            .await
+            .expect("probe answered within 10 s")
+            .expect("probe READ_OBJ succeeds")
+        });
+        assert_eq!(rb, Bytes::from_static(SENTINEL), "sentinel object changed");
+    });
+}

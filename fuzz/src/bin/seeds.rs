@@ -1,0 +1,141 @@
+//! Writes the seed corpora `fuzz/seeds/<target>/` from the golden traces in
+//! `tests/data/traces/`: every request/response header and every recorded
+//! payload, laid out as each target's input format expects.
+//!
+//! Usage: `cargo run --release --bin seeds [OUT_DIR]` (default: `seeds` next
+//! to this crate's Cargo.toml). Duplicates are written once; payloads are
+//! capped so the corpora stay small.
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use sheep::proto::oid::SD_INODE_HEADER_SIZE;
+use sheep::trace::{self, Exchange};
+
+const CAP: usize = 16 << 10;
+
+#[derive(Default)]
+struct Out {
+    sets: BTreeMap<&'static str, BTreeSet<Vec<u8>>>,
+}
+
+impl Out {
+    fn add(&mut self, target: &'static str, mut seed: Vec<u8>) {
+        seed.truncate(CAP);
+        self.sets.entry(target).or_default().insert(seed);
+    }
+}
+
+fn cap(b: &[u8]) -> &[u8] {
+    &b[..b.len().min(CAP)]
+}
+
+fn is_write(x: &Exchange) -> bool {
+    x.req_flags() & 1 == 1
+}
+
+fn main() {
+    let dir = std::env::args()
+        .nth(1)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("seeds"));
+    let traces = trace::load_all().expect("traces load");
+    let mut o = Out::default();
+    for t in &traces {
+        // Per-connection request streams (frame codec, live sheep).
+        let mut conns: BTreeMap<&str, Vec<u8>> = BTreeMap::new();
+        let mut rsp_streams: BTreeMap<&str, Vec<u8>> = BTreeMap::new();
+        for x in &t.exchanges {
+            let op = x.opcode;
+            let slots = if op == 0x87 { x.req_hdr[16 + 24] } else { 0 };
+            // headers: request ++ response.
+            let mut h = x.req_hdr.to_vec();
+            if let Some(r) = &x.rsp {
+                h.extend_from_slice(&r.hdr);
+            }
+            o.add("headers", h);
+            o.add("headers", x.req_hdr.to_vec());
+            // payload: [opcode, WRITE, slots] ++ bytes, for both directions.
+            if is_write(x) && !x.req_payload.bytes.is_empty() {
+                let mut s = vec![op, 1, slots];
+                s.extend_from_slice(cap(&x.req_payload.bytes));
+                o.add("payload", s);
+                if x.req_payload.is_complete() {
+                    // inode: byte-range writes at the request's offset.
+                    let off = u32::from_le_bytes(x.req_hdr[16 + 24..16 + 28].try_into().unwrap());
+                    if matches!(op, 0x01 | 0x03 | 0xA3 | 0xA5) && x.req_payload.len <= 4096 {
+                        let mut s = vec![6u8];
+                        s.extend_from_slice(&u64::from(off).to_le_bytes());
+                        s.extend_from_slice(&x.req_payload.bytes);
+                        o.add("inode", s);
+                    }
+                }
+                if op == 0x89 {
+                    let mut s = vec![2u8];
+                    s.extend_from_slice(cap(&x.req_payload.bytes));
+                    o.add("cluster_info", s);
+                }
+            }
+            if let Some(r) = &x.rsp {
+                let p = &r.payload.bytes;
+                if !p.is_empty() {
+                    let mut s = vec![op, 0, slots];
+                    s.extend_from_slice(cap(p));
+                    o.add("payload", s);
+                    match op {
+                        0x82 | 0xA2 | 0x87 => {
+                            let mut s = vec![slots];
+                            s.extend_from_slice(cap(p));
+                            o.add("node_list", s);
+                        }
+                        0xBE | 0x97 | 0xB8 | 0xAB => {
+                            let mut s = vec![1u8];
+                            // A CLUSTER_INFO reply is mostly unused zero slots: keep the used prefix.
+                            let keep = if op == 0xBE { p.len().min(48 + 16 * 80) } else { p.len() };
+                            s.extend_from_slice(cap(&p[..keep]));
+                            o.add("cluster_info", s);
+                        }
+                        0x02 | 0xA4 if p.len() >= SD_INODE_HEADER_SIZE => {
+                            let mut s = vec![0u8];
+                            s.extend_from_slice(&0u64.to_le_bytes());
+                            s.extend_from_slice(&p[..SD_INODE_HEADER_SIZE]);
+                            o.add("inode", s);
+                        }
+                        _ => {}
+                    }
+                }
+                let rs = rsp_streams.entry(&x.conn).or_default();
+                if rs.len() < CAP && r.payload.is_complete() {
+                    rs.extend_from_slice(&r.hdr);
+                    rs.extend_from_slice(p);
+                }
+            }
+            let c = conns.entry(&x.conn).or_default();
+            if c.len() < CAP && (!is_write(x) || x.req_payload.is_complete()) {
+                c.extend_from_slice(&x.req_hdr);
+                if is_write(x) {
+                    c.extend_from_slice(&x.req_payload.bytes);
+                }
+            }
+        }
+        for (i, (_, s)) in conns.into_iter().enumerate() {
+            let mut f = vec![0u8, i as u8, 0x5a];
+            f.extend_from_slice(&s);
+            o.add("frame_codec", f);
+            o.add("sheep_conn", s);
+        }
+        for (i, (_, s)) in rsp_streams.into_iter().enumerate() {
+            let mut f = vec![1u8, i as u8, 0xa5];
+            f.extend_from_slice(&s);
+            o.add("frame_codec", f);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    for (target, set) in &o.sets {
+        let d = dir.join(target);
+        std::fs::create_dir_all(&d).unwrap();
+        for (i, s) in set.iter().enumerate() {
+            std::fs::write(d.join(format!("{i:04}")), s).unwrap();
+        }
+        println!("{target}: {} seeds", set.len());
+    }
+}

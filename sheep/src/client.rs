@@ -22,9 +22,16 @@ use tokio::io::AsyncWrite;
 use tokio::sync::oneshot;
 use tokio_util::codec::{FramedRead, FramedWrite};
 
-use crate::net::frame::{self, flags, op, res, ver, Req, Rsp};
+use crate::net::frame;
+use crate::proto::inode::data_vdi_id_offset;
 use crate::proto::oid::Oid;
+use crate::proto::payload::{VdiName, VdiNameTag};
+use crate::proto::{
+    AdminOp, ClientOp, ClusterFlags, ClusterReq, InodeHeader, NoArgs, ObjReq, ReqFlags, ReqHeader,
+    Request, RspArm, RspHeader, SdResult, VdiReq, VdiRsp,
+};
 use sdwire::codec::{Frame, FrameCodec};
+use sdwire::Wire;
 
 /// Where the daemon listens.
 #[derive(Debug, Clone)]
@@ -44,13 +51,24 @@ pub enum ClientError {
     /// The connection closed before the answer came.
     #[error("connection closed")]
     Closed,
-    /// The daemon answered with a non-zero result.
-    #[error("sheep answered result 0x{0:02x}")]
+    /// The daemon answered with a result other than SUCCESS: the raw
+    /// [`SdResult`] code (see [`ClientError::sd_result`]).
+    #[error("sheep answered {}", SdResult::from_code(*.0))]
     Result(u32),
 }
 
-type Pending = Arc<Mutex<HashMap<u32, oneshot::Sender<(Rsp, Bytes)>>>>;
-type Writer = FramedWrite<Box<dyn AsyncWrite + Send + Unpin>, FrameCodec<Req>>;
+impl ClientError {
+    /// The result the daemon answered, for [`ClientError::Result`].
+    pub fn sd_result(&self) -> Option<SdResult> {
+        match self {
+            ClientError::Result(c) => Some(SdResult::from_code(*c)),
+            _ => None,
+        }
+    }
+}
+
+type Pending = Arc<Mutex<HashMap<u32, oneshot::Sender<(RspHeader, Bytes)>>>>;
+type Writer = FramedWrite<Box<dyn AsyncWrite + Send + Unpin>, FrameCodec<ReqHeader>>;
 
 /// A connection to a sheep.
 pub struct Client {
@@ -72,28 +90,46 @@ impl Drop for Client {
     }
 }
 
-/// A request header for `opcode` with the right proto_ver.
-pub fn req(opcode: u8) -> Req {
-    Req {
-        proto_ver: if opcode >= 0x80 {
-            ver::SD_SHEEP_PROTO_VER
-        } else {
-            ver::SD_PROTO_VER
-        },
-        opcode,
-        ..Req::default()
+/// A request header for `opcode` with the right proto_ver, no flags and a
+/// zeroed union (see [`ReqHeader::new`]).
+pub fn req(opcode: u8) -> ReqHeader {
+    ReqHeader::new(opcode, ReqFlags::EMPTY, 0)
+}
+
+/// A request header for a typed op: its opcode, proto_ver and union arm.
+pub fn req_for(op: Request) -> ReqHeader {
+    op.to_header(ReqFlags::EMPTY, 0)
+}
+
+/// The typed response arm of `h` (chosen by its opcode).
+pub fn rsp_arm(h: &RspHeader) -> RspArm {
+    // Every arm is plain integers: decoding 28 bytes cannot fail.
+    RspArm::decode(h.opcode, &h.body).unwrap_or(RspArm::None(Default::default()))
+}
+
+/// The `vdi` response arm of `h` (zero if `h` answers another kind of op).
+pub fn vdi_rsp(h: &RspHeader) -> VdiRsp {
+    match rsp_arm(h) {
+        RspArm::Vdi(v) => v,
+        _ => VdiRsp::default(),
     }
 }
 
-fn name_buf(name: &str, tag: &str, with_tag: bool) -> Vec<u8> {
-    let mut b = vec![0u8; if with_tag { 512 } else { 256 }];
-    let n = name.len().min(255);
-    b[..n].copy_from_slice(&name.as_bytes()[..n]);
-    if with_tag {
-        let t = tag.len().min(255);
-        b[256..256 + t].copy_from_slice(&tag.as_bytes()[..t]);
+fn obj(oid: u64, offset: u32) -> ObjReq {
+    ObjReq {
+        oid: Oid(oid),
+        offset,
+        ..ObjReq::default()
     }
-    b
+}
+
+fn name_buf(name: &str, tag: &str, with_tag: bool) -> Bytes {
+    let b = if with_tag {
+        sdwire::to_vec(&VdiNameTag::new(name.as_bytes(), tag.as_bytes()), 0)
+    } else {
+        sdwire::to_vec(&VdiName::new(name.as_bytes()), 0)
+    };
+    b.expect("fixed-size name").into()
 }
 
 impl Client {
@@ -149,14 +185,18 @@ impl Client {
     /// # Errors
     ///
     /// Transport errors.
-    pub async fn raw(&self, mut hdr: Req, payload: Bytes) -> Result<(Rsp, Bytes), ClientError> {
+    pub async fn raw(
+        &self,
+        mut hdr: ReqHeader,
+        payload: Bytes,
+    ) -> Result<(RspHeader, Bytes), ClientError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         hdr.id = id;
         if !payload.is_empty() {
-            hdr.flags |= flags::WRITE;
+            hdr.flags |= ReqFlags::WRITE;
             hdr.data_length = payload.len() as u32;
         }
-        let payload = if hdr.flags & flags::WRITE != 0 {
+        let payload = if hdr.has_payload() {
             payload
         } else {
             Bytes::new()
@@ -187,12 +227,34 @@ impl Client {
     /// # Errors
     ///
     /// Transport errors and [`ClientError::Result`].
-    pub async fn call(&self, hdr: Req, payload: Bytes) -> Result<(Rsp, Bytes), ClientError> {
+    pub async fn call(
+        &self,
+        hdr: ReqHeader,
+        payload: Bytes,
+    ) -> Result<(RspHeader, Bytes), ClientError> {
         let (h, p) = self.raw(hdr, payload).await?;
-        match h.result() {
-            res::SUCCESS => Ok((h, p)),
-            r => Err(ClientError::Result(r)),
+        if h.result.is_success() {
+            Ok((h, p))
+        } else {
+            Err(ClientError::Result(h.result.code()))
         }
+    }
+
+    /// Sends a typed op (its union arm filled in) with `data_length` and
+    /// `payload` (WRITE is set when it is non-empty); a result other than
+    /// SUCCESS is an error.
+    ///
+    /// # Errors
+    ///
+    /// As [`call`](Self::call).
+    pub async fn op(
+        &self,
+        op: Request,
+        data_length: u32,
+        payload: Bytes,
+    ) -> Result<(RspHeader, Bytes), ClientError> {
+        self.call(op.to_header(ReqFlags::EMPTY, data_length), payload)
+            .await
     }
 
     /// MAKE_FS with the plain store.
@@ -201,12 +263,17 @@ impl Client {
     ///
     /// As [`call`](Self::call).
     pub async fn make_fs(&self, copies: u8, block_size_shift: u8) -> Result<(), ClientError> {
-        let mut h = req(op::MAKE_FS);
-        h.set_u64(24, crate::daemon::cluster::now_ctime())
-            .set_u8(32, copies)
-            .set_u16(34, 0x0004)
-            .set_u8(44, block_size_shift);
-        self.call(h, Bytes::from_static(b"plain\0"))
+        let a = ClusterReq {
+            ctime: crate::daemon::cluster::now_ctime(),
+            copies,
+            flags: ClusterFlags::AUTO_VNODES,
+            block_size_shift,
+            ..ClusterReq::default()
+        };
+        let store = crate::proto::payload::MakeFsPayload {
+            store: b"plain".to_vec(),
+        };
+        self.op(Request::Admin(AdminOp::MakeFs(a)), 0, store.encode().into())
             .await
             .map(|_| ())
     }
@@ -217,10 +284,18 @@ impl Client {
     ///
     /// As [`call`](Self::call).
     pub async fn new_vdi(&self, name: &str, size: u64) -> Result<u32, ClientError> {
-        let mut h = req(op::NEW_VDI);
-        h.set_u64(16, size);
-        let (r, _) = self.call(h, name_buf(name, "", false).into()).await?;
-        Ok(r.u32_at(24))
+        let a = VdiReq {
+            vdi_size: size,
+            ..VdiReq::default()
+        };
+        let (r, _) = self
+            .op(
+                Request::Client(ClientOp::NewVdi(a)),
+                0,
+                name_buf(name, "", false),
+            )
+            .await?;
+        Ok(vdi_rsp(&r).vdi_id)
     }
 
     /// Snapshots the working VDI `name` with `tag`; returns (frozen vid,
@@ -234,10 +309,19 @@ impl Client {
         let mut tagb = vec![0u8; 256];
         tagb[..tag.len().min(255)].copy_from_slice(&tag.as_bytes()[..tag.len().min(255)]);
         self.write_obj(Oid::inode(vid).0, 256, tagb).await?;
-        let mut h = req(op::NEW_VDI);
-        h.set_u32(24, vid).set_u32(32, 1);
-        let (r, _) = self.call(h, name_buf(name, "", false).into()).await?;
-        Ok((vid, r.u32_at(24)))
+        let a = VdiReq {
+            base_vdi_id: vid,
+            snapid: 1,
+            ..VdiReq::default()
+        };
+        let (r, _) = self
+            .op(
+                Request::Client(ClientOp::NewVdi(a)),
+                0,
+                name_buf(name, "", false),
+            )
+            .await?;
+        Ok((vid, vdi_rsp(&r).vdi_id))
     }
 
     /// Clones snapshot `base_vid` as `name`; returns the new vid.
@@ -246,10 +330,18 @@ impl Client {
     ///
     /// As [`call`](Self::call).
     pub async fn clone_vdi(&self, base_vid: u32, name: &str) -> Result<u32, ClientError> {
-        let mut h = req(op::NEW_VDI);
-        h.set_u32(24, base_vid);
-        let (r, _) = self.call(h, name_buf(name, "", false).into()).await?;
-        Ok(r.u32_at(24))
+        let a = VdiReq {
+            base_vdi_id: base_vid,
+            ..VdiReq::default()
+        };
+        let (r, _) = self
+            .op(
+                Request::Client(ClientOp::NewVdi(a)),
+                0,
+                name_buf(name, "", false),
+            )
+            .await?;
+        Ok(vdi_rsp(&r).vdi_id)
     }
 
     /// GET_VDI_INFO; returns the vid.
@@ -263,10 +355,18 @@ impl Client {
         tag: &str,
         snapid: u32,
     ) -> Result<u32, ClientError> {
-        let mut h = req(op::GET_VDI_INFO);
-        h.set_u32(32, snapid);
-        let (r, _) = self.call(h, name_buf(name, tag, true).into()).await?;
-        Ok(r.u32_at(24))
+        let a = VdiReq {
+            snapid,
+            ..VdiReq::default()
+        };
+        let (r, _) = self
+            .op(
+                Request::Client(ClientOp::GetVdiInfo(a)),
+                0,
+                name_buf(name, tag, true),
+            )
+            .await?;
+        Ok(vdi_rsp(&r).vdi_id)
     }
 
     /// LOCK_VDI of type `ty` (0 normal, 1 shared); returns the vid.
@@ -275,10 +375,18 @@ impl Client {
     ///
     /// As [`call`](Self::call).
     pub async fn lock_vdi(&self, name: &str, ty: u32) -> Result<u32, ClientError> {
-        let mut h = req(op::LOCK_VDI);
-        h.set_u32(36, ty);
-        let (r, _) = self.call(h, name_buf(name, "", true).into()).await?;
-        Ok(r.u32_at(24))
+        let a = VdiReq {
+            lock_type: ty,
+            ..VdiReq::default()
+        };
+        let (r, _) = self
+            .op(
+                Request::Client(ClientOp::LockVdi(a)),
+                0,
+                name_buf(name, "", true),
+            )
+            .await?;
+        Ok(vdi_rsp(&r).vdi_id)
     }
 
     /// RELEASE_VDI.
@@ -287,9 +395,13 @@ impl Client {
     ///
     /// As [`call`](Self::call).
     pub async fn release_vdi(&self, vid: u32) -> Result<(), ClientError> {
-        let mut h = req(op::RELEASE_VDI);
-        h.set_u32(24, vid);
-        self.call(h, Bytes::new()).await.map(|_| ())
+        let a = VdiReq {
+            base_vdi_id: vid,
+            ..VdiReq::default()
+        };
+        self.op(Request::Client(ClientOp::ReleaseVdi(a)), 0, Bytes::new())
+            .await
+            .map(|_| ())
     }
 
     /// DEL_VDI.
@@ -298,11 +410,17 @@ impl Client {
     ///
     /// As [`call`](Self::call).
     pub async fn del_vdi(&self, name: &str, tag: &str, snapid: u32) -> Result<(), ClientError> {
-        let mut h = req(op::DEL_VDI);
-        h.set_u32(32, snapid);
-        self.call(h, name_buf(name, tag, true).into())
-            .await
-            .map(|_| ())
+        let a = VdiReq {
+            snapid,
+            ..VdiReq::default()
+        };
+        self.op(
+            Request::Client(ClientOp::DelVdi(a)),
+            0,
+            name_buf(name, tag, true),
+        )
+        .await
+        .map(|_| ())
     }
 
     /// READ_OBJ.
@@ -311,10 +429,8 @@ impl Client {
     ///
     /// As [`call`](Self::call).
     pub async fn read_obj(&self, oid: u64, offset: u32, len: u32) -> Result<Bytes, ClientError> {
-        let mut h = req(op::READ_OBJ);
-        h.data_length = len;
-        h.set_u64(16, oid).set_u32(40, offset);
-        Ok(self.call(h, Bytes::new()).await?.1)
+        let op = Request::Client(ClientOp::ReadObj(obj(oid, offset)));
+        Ok(self.op(op, len, Bytes::new()).await?.1)
     }
 
     /// WRITE_OBJ.
@@ -328,9 +444,8 @@ impl Client {
         offset: u32,
         data: impl Into<Bytes>,
     ) -> Result<(), ClientError> {
-        let mut h = req(op::WRITE_OBJ);
-        h.set_u64(16, oid).set_u32(40, offset);
-        self.call(h, data.into()).await.map(|_| ())
+        let op = Request::Client(ClientOp::WriteObj(obj(oid, offset)));
+        self.op(op, 0, data.into()).await.map(|_| ())
     }
 
     /// CREATE_AND_WRITE_OBJ, copying `cow` first when given.
@@ -345,12 +460,16 @@ impl Client {
         offset: u32,
         data: impl Into<Bytes>,
     ) -> Result<(), ClientError> {
-        let mut h = req(op::CREATE_AND_WRITE_OBJ);
-        h.set_u64(16, oid).set_u32(40, offset);
-        if let Some(c) = cow {
-            h.flags |= flags::COW;
-            h.set_u64(24, c);
-        }
+        let a = ObjReq {
+            cow_oid: Oid(cow.unwrap_or(0)),
+            ..obj(oid, offset)
+        };
+        let flags = if cow.is_some() {
+            ReqFlags::COW
+        } else {
+            ReqFlags::EMPTY
+        };
+        let h = Request::Client(ClientOp::CreateAndWriteObj(a)).to_header(flags, 0);
         self.call(h, data.into()).await.map(|_| ())
     }
 
@@ -380,7 +499,7 @@ impl Client {
                 let cow = (owner != 0).then(|| Oid::data(owner, idx).0);
                 self.create_and_write_obj(oid, cow, inoff as u32, chunk)
                     .await?;
-                let ioff = crate::proto::oid::SD_INODE_DATA_VDI_ID_OFFSET as u32 + 4 * idx;
+                let ioff = data_vdi_id_offset(idx) as u32;
                 self.write_obj(Oid::inode(vid).0, ioff, vid.to_le_bytes().to_vec())
                     .await?;
             }
@@ -427,7 +546,11 @@ impl Client {
     ///
     /// As [`call`](Self::call).
     pub async fn vdi_shift(&self, vid: u32) -> Result<u8, ClientError> {
-        let b = self.read_obj(Oid::inode(vid).0, 555, 1).await?;
+        let off = InodeHeader::LAYOUT
+            .field("block_size_shift")
+            .and_then(|f| f.offset)
+            .unwrap_or(555);
+        let b = self.read_obj(Oid::inode(vid).0, off as u32, 1).await?;
         Ok(b.first().copied().unwrap_or(22))
     }
 
@@ -437,7 +560,7 @@ impl Client {
     ///
     /// As [`call`](Self::call).
     pub async fn index_entry(&self, vid: u32, idx: u32) -> Result<u32, ClientError> {
-        let off = crate::proto::oid::SD_INODE_DATA_VDI_ID_OFFSET as u32 + 4 * idx;
+        let off = data_vdi_id_offset(idx) as u32;
         let b = self.read_obj(Oid::inode(vid).0, off, 4).await?;
         Ok(u32::from_le_bytes(
             b[..4].try_into().map_err(|_| ClientError::Closed)?,
@@ -450,6 +573,12 @@ impl Client {
     ///
     /// As [`call`](Self::call).
     pub async fn shutdown(&self) -> Result<(), ClientError> {
-        self.call(req(op::SHUTDOWN), Bytes::new()).await.map(|_| ())
+        self.op(
+            Request::Admin(AdminOp::Shutdown(NoArgs::default())),
+            0,
+            Bytes::new(),
+        )
+        .await
+        .map(|_| ())
     }
 }

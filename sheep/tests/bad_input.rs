@@ -6,8 +6,9 @@ mod support;
 
 use std::time::Duration;
 
-use sheep::net::frame::{op, res};
+use sdwire::OpTable;
 use sheep::proto::oid::Oid;
+use sheep::proto::{AdminOp, ClientOp, NoArgs, ObjReq, Request, SdResult};
 use support::Daemon;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -17,6 +18,21 @@ const HANDLED: &[u8] = &[
     0x01, 0x02, 0x03, 0x04, 0x05, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x82, 0x84, 0x85,
     0x86, 0x87, 0x89, 0x97, 0x9A, 0xA1, 0xA2, 0xA3, 0xA4, 0xA5, 0xA6, 0xB4, 0xBD, 0xBE, 0xC9,
 ];
+
+/// The opcode of a typed op.
+fn op(r: Request) -> u8 {
+    r.opcode()
+}
+
+const NO: NoArgs = NoArgs { _rsvd: [0; 32] };
+
+fn read_obj() -> u8 {
+    op(Request::Client(ClientOp::ReadObj(ObjReq::default())))
+}
+
+fn write_obj() -> u8 {
+    op(Request::Client(ClientOp::WriteObj(ObjReq::default())))
+}
 
 fn header(ver: u8, opcode: u8, flags: u16, data_length: u32, id: u32) -> [u8; 48] {
     let mut h = [0u8; 48];
@@ -70,7 +86,12 @@ async fn opcode_version_matrix() {
             let internal = opcode >= 0x80;
             let ver_ok = if internal { ver == 0x0a } else { ver <= 2 };
             // Do not stop or wipe the daemon under test.
-            if ver_ok && matches!(opcode, op::SHUTDOWN | op::KILL_NODE | op::MAKE_FS) {
+            let stops = [
+                AdminOp::Shutdown(NO).tag(),
+                AdminOp::KillNode(NO).tag(),
+                AdminOp::MakeFs(Default::default()).tag(),
+            ];
+            if ver_ok && stops.contains(&opcode) {
                 continue;
             }
             id += 1;
@@ -88,9 +109,17 @@ async fn opcode_version_matrix() {
                 "op {opcode:#x} v{ver}: payload with data_length 0"
             );
             if !ver_ok {
-                assert_eq!(result, res::VER_MISMATCH, "op {opcode:#x} v{ver}");
+                assert_eq!(
+                    result,
+                    SdResult::VerMismatch.code(),
+                    "op {opcode:#x} v{ver}"
+                );
             } else if !HANDLED.contains(&opcode) {
-                assert_eq!(result, res::INVALID_PARMS, "op {opcode:#x} v{ver}");
+                assert_eq!(
+                    result,
+                    SdResult::InvalidParms.code(),
+                    "op {opcode:#x} v{ver}"
+                );
             }
         }
     }
@@ -110,25 +139,25 @@ async fn oversized_truncated_and_garbage() {
 
     // WRITE with a payload above the limit: closed without reading it.
     let mut s = TcpStream::connect(d.addr).await.unwrap();
-    s.write_all(&header(2, op::WRITE_OBJ, 1, 100 << 20, 1))
+    s.write_all(&header(2, write_obj(), 1, 100 << 20, 1))
         .await
         .unwrap();
     assert!(closed(&mut s).await);
     // A read asking for 4 GiB: closed.
     let mut s = TcpStream::connect(d.addr).await.unwrap();
-    s.write_all(&header(2, op::READ_OBJ, 0, u32::MAX, 1))
+    s.write_all(&header(2, read_obj(), 0, u32::MAX, 1))
         .await
         .unwrap();
     assert!(closed(&mut s).await);
     // Truncated header, truncated payload.
     let mut s = TcpStream::connect(d.addr).await.unwrap();
-    s.write_all(&header(2, op::READ_OBJ, 0, 0, 1)[..20])
+    s.write_all(&header(2, read_obj(), 0, 0, 1)[..20])
         .await
         .unwrap();
     s.shutdown().await.unwrap();
     assert!(closed(&mut s).await);
     let mut s = TcpStream::connect(d.addr).await.unwrap();
-    let mut h = header(2, op::WRITE_OBJ, 1, 4096, 1);
+    let mut h = header(2, write_obj(), 1, 4096, 1);
     h[16..24].copy_from_slice(&Oid::data(vid, 0).0.to_le_bytes());
     s.write_all(&h).await.unwrap();
     s.write_all(&[0xEE; 1000]).await.unwrap();
@@ -144,22 +173,22 @@ async fn oversized_truncated_and_garbage() {
     let _ = closed(&mut s).await;
     // Reads outside the object: INVALID_PARMS, no payload.
     let mut s = TcpStream::connect(d.addr).await.unwrap();
-    let mut h = header(2, op::READ_OBJ, 0, 8192, 1);
+    let mut h = header(2, read_obj(), 0, 8192, 1);
     h[16..24].copy_from_slice(&Oid::data(vid, 0).0.to_le_bytes());
     h[40..44].copy_from_slice(&((4u32 << 20) - 4096).to_le_bytes());
     let (rh, p) = roundtrip(&mut s, h).await;
     assert_eq!(
         u32::from_le_bytes(rh[16..20].try_into().unwrap()),
-        res::INVALID_PARMS
+        SdResult::InvalidParms.code()
     );
     assert!(p.is_empty());
     // An inode read of the wrong vid: NO_OBJ, no payload.
-    let mut h = header(2, op::READ_OBJ, 0, 4664, 2);
+    let mut h = header(2, read_obj(), 0, 4664, 2);
     h[16..24].copy_from_slice(&Oid::inode(vid + 7).0.to_le_bytes());
     let (rh, p) = roundtrip(&mut s, h).await;
     assert_eq!(
         u32::from_le_bytes(rh[16..20].try_into().unwrap()),
-        res::NO_OBJ
+        SdResult::NoObj.code()
     );
     assert!(p.is_empty());
     // The untouched data is intact and the daemon still serves.

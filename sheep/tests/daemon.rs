@@ -4,10 +4,37 @@
 mod support;
 
 use bytes::Bytes;
-use sheep::client::{req, ClientError};
-use sheep::net::frame::{flags, op, res};
+use sheep::client::{req_for, rsp_arm, vdi_rsp, ClientError};
+use sheep::proto::cluster_info::padded;
 use sheep::proto::oid::{Oid, SD_INODE_HEADER_SIZE};
+use sheep::proto::payload::NodeList;
+use sheep::proto::{
+    AdminOp, ClientOp, ClusterInfo, ClusterReq, NoArgs, ObjReq, PeerOp, ReqFlags, ReqHeader,
+    Request, RspArm, SdResult, SdStatus, VdiAttr, VdiReq,
+};
 use support::Daemon;
+
+fn client(op: ClientOp) -> ReqHeader {
+    req_for(Request::Client(op))
+}
+
+fn admin(op: AdminOp) -> ReqHeader {
+    req_for(Request::Admin(op))
+}
+
+fn obj(oid: u64) -> ObjReq {
+    ObjReq {
+        oid: Oid(oid),
+        ..ObjReq::default()
+    }
+}
+
+/// The result of a failed call.
+fn sd_err<T>(r: Result<T, ClientError>) -> Option<SdResult> {
+    r.err().and_then(|e| e.sd_result())
+}
+
+const NO: NoArgs = NoArgs { _rsvd: [0; 32] };
 
 fn pattern(len: usize, seed: u8) -> Vec<u8> {
     (0..len)
@@ -21,47 +48,78 @@ async fn format_and_cluster_state() {
     let d = Daemon::start(dir.path(), 0).await;
     let c = d.client().await;
     // Before format: object ops wait, force ops answer.
-    let (r, _) = c.raw(req(op::READ_OBJ), Bytes::new()).await.unwrap();
-    assert_eq!(r.result(), res::WAIT_FOR_FORMAT);
-    let mut h = req(op::STAT_CLUSTER);
+    let h = client(ClientOp::ReadObj(ObjReq::default()));
+    let (r, _) = c.raw(h, Bytes::new()).await.unwrap();
+    assert_eq!(r.result, SdResult::WaitForFormat);
+    let stat_cluster = admin(AdminOp::StatCluster(ClusterReq {
+        nodes_nr: 0,
+        ..ClusterReq::default()
+    }));
+    let mut h = stat_cluster.clone();
     h.data_length = 48;
     let (r, p) = c.raw(h, Bytes::new()).await.unwrap();
-    assert_eq!((r.result(), p.len()), (res::WAIT_FOR_FORMAT, 0));
-    let mut h = req(op::CLUSTER_INFO);
-    h.data_length = 491_568;
+    assert_eq!((r.result, p.len()), (SdResult::WaitForFormat, 0));
+    let mut h = admin(AdminOp::ClusterInfo(NO));
+    h.data_length = ClusterInfo::SIZE as u32;
     let (r, p) = c.raw(h, Bytes::new()).await.unwrap();
-    assert_eq!((r.result(), p.len(), p[20]), (0, 491_568, 2));
-    let mut h = req(op::READ_VDIS);
+    assert_eq!((r.result, p.len()), (SdResult::Success, ClusterInfo::SIZE));
+    let ci: ClusterInfo = sdwire::from_slice(&p, 0).unwrap();
+    assert_eq!(ci.header.status, SdStatus::Wait);
+    let mut h = client(ClientOp::ReadVdis(NO));
     h.data_length = 2_097_152;
     let (r, p) = c.raw(h, Bytes::new()).await.unwrap();
-    assert_eq!((r.result(), p.len()), (0, 2_097_152));
+    assert_eq!((r.result, p.len()), (SdResult::Success, 2_097_152));
 
     c.make_fs(1, 22).await.unwrap();
-    let mut h = req(op::STAT_CLUSTER);
+    let mut h = stat_cluster.clone();
     h.data_length = 48;
     let (r, p) = c.raw(h, Bytes::new()).await.unwrap();
-    assert_eq!((r.result(), r.epoch, p.len()), (0, 1, 48));
-    assert_eq!(u32::from_le_bytes(p[16..20].try_into().unwrap()), 1);
-    let mut h = req(op::GET_NODE_LIST);
+    assert_eq!((r.result, r.epoch, p.len()), (SdResult::Success, 1, 48));
+    let log: sheep::proto::EpochLog = sdwire::from_slice(&p, 0).unwrap();
+    assert_eq!(log.epoch, 1);
+    let mut h = admin(AdminOp::GetNodeList(NO));
     h.data_length = 491_520;
     let (r, p) = c.raw(h, Bytes::new()).await.unwrap();
-    assert_eq!((r.result(), r.u32_at(20), p.len()), (0, 1, 80));
+    assert_eq!((r.result, p.len()), (SdResult::Success, 80));
+    let nodes: NodeList = sdwire::from_slice(&p, 0).unwrap();
+    assert_eq!(nodes.nodes[0].socket_addr(), d.addr);
+    match rsp_arm(&r) {
+        RspArm::Node(n) => assert_eq!(n.nr_nodes, 1),
+        other => panic!("{other:?}"),
+    }
+    let h = client(ClientOp::GetClusterDefault(NO));
+    let (r, _) = c.raw(h, Bytes::new()).await.unwrap();
+    assert_eq!(r.result, SdResult::Success);
+    match rsp_arm(&r) {
+        RspArm::ClusterDefault(d) => assert_eq!((d.nr_copies, d.block_size_shift), (1, 22)),
+        other => panic!("{other:?}"),
+    }
     let (r, _) = c
-        .raw(req(op::GET_CLUSTER_DEFAULT), Bytes::new())
+        .raw(admin(AdminOp::StatSheep(NO)), Bytes::new())
         .await
         .unwrap();
-    assert_eq!((r.result(), r.u8_at(20), r.u8_at(22)), (0, 1, 22));
-    let (r, _) = c.raw(req(op::STAT_SHEEP), Bytes::new()).await.unwrap();
-    assert_eq!(r.result(), 0);
-    assert!(r.u64_at(32) > 0);
-    let mut h = req(op::STAT_RECOVERY);
+    assert_eq!(r.result, SdResult::Success);
+    match rsp_arm(&r) {
+        RspArm::Node(n) => assert!(n.store_size > 0 && n.store_free <= n.store_size),
+        other => panic!("{other:?}"),
+    }
+    let mut h = admin(AdminOp::StatRecovery(NO));
     h.data_length = 24;
     let (r, p) = c.raw(h, Bytes::new()).await.unwrap();
-    assert_eq!((r.result(), p.len()), (0, 24));
-    let mut h = req(op::CLUSTER_INFO);
-    h.data_length = 491_568;
+    assert_eq!((r.result, p.len()), (SdResult::Success, 24));
+    let mut h = admin(AdminOp::ClusterInfo(NO));
+    h.data_length = ClusterInfo::SIZE as u32;
     let (_, p) = c.raw(h, Bytes::new()).await.unwrap();
-    assert_eq!((p[20], p[21], &p[25..30]), (1, 22, &b"plain"[..]));
+    let ci: ClusterInfo = sdwire::from_slice(&p, 0).unwrap();
+    assert_eq!(
+        (
+            ci.header.status,
+            ci.header.block_size_shift,
+            ci.header.default_store
+        ),
+        (SdStatus::Ok, 22, padded::<16>(b"plain"))
+    );
+    assert_eq!((ci.header.nr_nodes, ci.nodes[0].socket_addr()), (1, d.addr));
     d.stop().await;
 }
 
@@ -73,14 +131,14 @@ async fn vdi_lifecycle_and_restart() {
     c.make_fs(1, 22).await.unwrap();
     let vid = c.new_vdi("test", 64 << 20).await.unwrap();
     assert_eq!(vid, 0x7c2b25);
-    assert!(matches!(
-        c.new_vdi("test", 1 << 20).await,
-        Err(ClientError::Result(res::VDI_EXIST))
-    ));
-    assert!(matches!(
-        c.get_vdi_info("nope", "", 0).await,
-        Err(ClientError::Result(res::NO_VDI))
-    ));
+    assert_eq!(
+        sd_err(c.new_vdi("test", 1 << 20).await),
+        Some(SdResult::VdiExist)
+    );
+    assert_eq!(
+        sd_err(c.get_vdi_info("nope", "", 0).await),
+        Some(SdResult::NoVdi)
+    );
     assert_eq!(c.get_vdi_info("test", "", 0).await.unwrap(), vid);
 
     // Inode reads the way tgtd does them.
@@ -129,29 +187,33 @@ async fn vdi_lifecycle_and_restart() {
     assert_eq!(c.get_vdi_info("test", "", 0).await.unwrap(), work);
     assert_eq!(c.get_vdi_info("test", "s1", 0).await.unwrap(), snap);
     assert_eq!(c.get_vdi_info("test", "", 1).await.unwrap(), snap);
-    assert!(matches!(
-        c.get_vdi_info("test", "s2", 0).await,
-        Err(ClientError::Result(res::NO_TAG))
-    ));
+    assert_eq!(
+        sd_err(c.get_vdi_info("test", "s2", 0).await),
+        Some(SdResult::NoTag)
+    );
     // Writes into the snapshot's objects and inode are refused.
-    assert!(matches!(
-        c.write_obj(Oid::data(snap, 0).0, 0, vec![1u8; 8]).await,
-        Err(ClientError::Result(res::READONLY))
-    ));
-    assert!(matches!(
-        c.create_and_write_obj(Oid::data(snap, 5).0, None, 0, vec![1u8; 8])
-            .await,
-        Err(ClientError::Result(res::READONLY))
-    ));
-    assert!(matches!(
-        c.write_obj(
-            Oid::inode(snap).0,
-            SD_INODE_HEADER_SIZE as u32,
-            vec![1u8; 4]
-        )
-        .await,
-        Err(ClientError::Result(res::READONLY))
-    ));
+    assert_eq!(
+        sd_err(c.write_obj(Oid::data(snap, 0).0, 0, vec![1u8; 8]).await),
+        Some(SdResult::Readonly)
+    );
+    assert_eq!(
+        sd_err(
+            c.create_and_write_obj(Oid::data(snap, 5).0, None, 0, vec![1u8; 8])
+                .await
+        ),
+        Some(SdResult::Readonly)
+    );
+    assert_eq!(
+        sd_err(
+            c.write_obj(
+                Oid::inode(snap).0,
+                SD_INODE_HEADER_SIZE as u32,
+                vec![1u8; 4]
+            )
+            .await
+        ),
+        Some(SdResult::Readonly)
+    );
     // The working VDI inherits the data, COW on write.
     assert_eq!(c.index_entry(work, 0).await.unwrap(), snap);
     let n = pattern(4096, 3);
@@ -170,63 +232,71 @@ async fn vdi_lifecycle_and_restart() {
     // Locks.
     assert_eq!(c.lock_vdi("test", 1).await.unwrap(), work);
     assert_eq!(c.lock_vdi("test", 1).await.unwrap(), work);
-    assert!(matches!(
-        c.lock_vdi("test", 0).await,
-        Err(ClientError::Result(res::VDI_LOCKED))
-    ));
-    let mut h = req(op::RELEASE_VDI);
+    assert_eq!(
+        sd_err(c.lock_vdi("test", 0).await),
+        Some(SdResult::VdiLocked)
+    );
+    let mut h = client(ClientOp::ReleaseVdi(VdiReq {
+        base_vdi_id: work,
+        lock_type: 1,
+        ..VdiReq::default()
+    }));
     h.proto_ver = 0;
-    h.set_u32(24, work).set_u32(36, 1);
     let (r, _) = c.raw(h, Bytes::new()).await.unwrap();
-    assert_eq!(r.result(), 0);
-    assert!(matches!(
-        c.release_vdi(work).await,
-        Err(ClientError::Result(res::VDI_NOT_LOCKED))
-    ));
+    assert_eq!(r.result, SdResult::Success);
+    assert_eq!(
+        sd_err(c.release_vdi(work).await),
+        Some(SdResult::VdiNotLocked)
+    );
 
     // Attributes.
-    let attr = |key: &str, val: &[u8], fl: u16| {
-        let mut p = vec![0u8; 66_320];
-        p[..4].copy_from_slice(b"test");
-        p[528..528 + key.len()].copy_from_slice(key.as_bytes());
-        p[524..528].copy_from_slice(&(val.len() as u32).to_le_bytes());
-        p[784..784 + val.len()].copy_from_slice(val);
-        let mut h = req(op::GET_VDI_ATTR);
-        h.flags = fl;
-        (h, Bytes::from(p))
+    let attr = |key: &str, val: &[u8], fl: ReqFlags| {
+        let mut a = VdiAttr {
+            name: padded(b"test"),
+            key: padded(key.as_bytes()),
+            value_len: val.len() as u32,
+            ..VdiAttr::default()
+        };
+        a.value[..val.len()].copy_from_slice(val);
+        let h = Request::Admin(AdminOp::GetVdiAttr(VdiReq::default())).to_header(fl, 0);
+        (h, sdwire::to_bytes(&a, 0).unwrap())
     };
-    let (h, p) = attr("k1", b"v1", flags::CREAT);
+    let (h, p) = attr("k1", b"v1", ReqFlags::CREAT);
     let (r, _) = c.raw(h, p).await.unwrap();
-    assert_eq!((r.result(), r.u32_at(24)), (0, work));
-    let attr_id = r.u32_at(28);
-    let (h, p) = attr("k1", b"", flags::CREAT | flags::EXCL);
-    assert_eq!(c.raw(h, p).await.unwrap().0.result(), res::VDI_EXIST);
-    let (h, p) = attr("k1", b"", 0);
+    assert_eq!((r.result, vdi_rsp(&r).vdi_id), (SdResult::Success, work));
+    let attr_id = vdi_rsp(&r).attr_id;
+    let (h, p) = attr("k1", b"", ReqFlags::CREAT | ReqFlags::EXCL);
+    assert_eq!(c.raw(h, p).await.unwrap().0.result, SdResult::VdiExist);
+    let (h, p) = attr("k1", b"", ReqFlags::EMPTY);
     let (r, _) = c.raw(h, p).await.unwrap();
-    assert_eq!((r.result(), r.u32_at(28)), (0, attr_id));
+    assert_eq!(
+        (r.result, vdi_rsp(&r).attr_id),
+        (SdResult::Success, attr_id)
+    );
     let v = c
-        .read_obj(Oid::attr(work, attr_id).0, 784, 2)
+        .read_obj(Oid::attr(work, attr_id).0, 0, 66_320)
         .await
         .unwrap();
-    assert_eq!(&v[..], b"v1");
-    let (h, p) = attr("k1", b"", flags::DEL);
-    assert_eq!(c.raw(h, p).await.unwrap().0.result(), 0);
-    let (h, p) = attr("k1", b"", 0);
-    assert_eq!(c.raw(h, p).await.unwrap().0.result(), res::NO_OBJ);
+    let stored: VdiAttr = sdwire::from_slice(&v, 0).unwrap();
+    assert_eq!(&stored.value[..2], b"v1");
+    let (h, p) = attr("k1", b"", ReqFlags::DEL);
+    assert_eq!(c.raw(h, p).await.unwrap().0.result, SdResult::Success);
+    let (h, p) = attr("k1", b"", ReqFlags::EMPTY);
+    assert_eq!(c.raw(h, p).await.unwrap().0.result, SdResult::NoObj);
 
     // Delete a throwaway VDI: bitmaps.
     let tmp = c.new_vdi("tmp", 8 << 20).await.unwrap();
     c.vdi_write(tmp, 0, &[5u8; 512]).await.unwrap();
     c.del_vdi("tmp", "", 0).await.unwrap();
-    assert!(matches!(
-        c.get_vdi_info("tmp", "", 0).await,
-        Err(ClientError::Result(res::NO_VDI))
-    ));
-    assert!(matches!(
-        c.read_obj(Oid::data(tmp, 0).0, 0, 1).await,
-        Err(ClientError::Result(res::NO_OBJ))
-    ));
-    let mut h = req(op::READ_DEL_VDIS);
+    assert_eq!(
+        sd_err(c.get_vdi_info("tmp", "", 0).await),
+        Some(SdResult::NoVdi)
+    );
+    assert_eq!(
+        sd_err(c.read_obj(Oid::data(tmp, 0).0, 0, 1).await),
+        Some(SdResult::NoObj)
+    );
+    let mut h = admin(AdminOp::ReadDelVdis(NO));
     h.data_length = 2_097_152;
     let (_, p) = c.raw(h, Bytes::new()).await.unwrap();
     assert_ne!(p[(tmp / 8) as usize] & (1 << (tmp % 8)), 0);
@@ -248,16 +318,14 @@ async fn vdi_lifecycle_and_restart() {
             .unwrap(),
         b
     );
-    assert!(matches!(
-        c.write_obj(Oid::data(snap, 0).0, 0, vec![1u8; 8]).await,
-        Err(ClientError::Result(res::READONLY))
-    ));
-    let (r, _) = c
-        .raw(req(op::GET_CLUSTER_DEFAULT), Bytes::new())
-        .await
-        .unwrap();
+    assert_eq!(
+        sd_err(c.write_obj(Oid::data(snap, 0).0, 0, vec![1u8; 8]).await),
+        Some(SdResult::Readonly)
+    );
+    let h = client(ClientOp::GetClusterDefault(NO));
+    let (r, _) = c.raw(h, Bytes::new()).await.unwrap();
     // The node came back on another port: a membership change, new epoch.
-    assert_eq!((r.result(), r.epoch), (0, 2));
+    assert_eq!((r.result, r.epoch), (SdResult::Success, 2));
     d.stop().await;
 }
 
@@ -285,24 +353,25 @@ async fn pipelined_requests_and_shutdown_op() {
         t.await.unwrap();
     }
     // Peer op with an old epoch.
-    let mut h = req(op::READ_PEER);
+    let mut h = req_for(Request::Peer(PeerOp::ReadPeer(obj(Oid::data(vid, 0).0))));
     h.data_length = 16;
-    h.set_u64(16, Oid::data(vid, 0).0);
-    let (r, p) = c.raw(h, Bytes::new()).await.unwrap();
-    assert_eq!((r.result(), p.len()), (res::OLD_NODE_VER, 0));
+    let (r, p) = c.raw(h.clone(), Bytes::new()).await.unwrap();
+    assert_eq!((r.result, p.len()), (SdResult::OldNodeVer, 0));
     // A newer epoch is parked, then answered (never forever).
     h.epoch = 9;
-    let (r, _) = c.raw(h, Bytes::new()).await.unwrap();
-    assert_eq!(r.result(), res::NEW_NODE_VER);
+    let (r, _) = c.raw(h.clone(), Bytes::new()).await.unwrap();
+    assert_eq!(r.result, SdResult::NewNodeVer);
     h.epoch = 1;
     let (r, p) = c.raw(h, Bytes::new()).await.unwrap();
-    assert_eq!((r.result(), p.len()), (0, 16));
+    assert_eq!((r.result, p.len()), (SdResult::Success, 16));
     // GET_HASH.
-    let mut h = req(op::GET_HASH);
-    h.set_u64(16, Oid::data(vid, 0).0);
+    let h = admin(AdminOp::GetHash(obj(Oid::data(vid, 0).0)));
     let (r, _) = c.raw(h, Bytes::new()).await.unwrap();
-    assert_eq!(r.result(), 0);
-    assert_ne!(&r.body[8..28], &[0u8; 20]);
+    assert_eq!(r.result, SdResult::Success);
+    match rsp_arm(&r) {
+        RspArm::Hash(hr) => assert_ne!(hr.digest, [0u8; 20]),
+        other => panic!("{other:?}"),
+    }
     // SHUTDOWN stops the daemon.
     c.shutdown().await.unwrap();
     d.stop().await;

@@ -2,110 +2,130 @@
 //! STAT_CLUSTER, GET_NODE_LIST, STAT_SHEEP, STAT_RECOVERY,
 //! GET_CLUSTER_DEFAULT, KILL_NODE.
 
-use std::sync::Arc;
+use sdwire::Wire;
 
-use crate::daemon::cluster::{Format, EPOCH_LOG_SIZE, SD_NODE_SIZE};
-use crate::daemon::{lock, Reply, Request, State};
-use crate::net::frame::{op, res};
+use crate::daemon::cluster::Format;
+use crate::daemon::{lock, Ctx, Reply};
+use crate::proto::cluster_info::SD_MAX_NODES;
 use crate::proto::oid::DEFAULT_BLOCK_SIZE_SHIFT;
-use crate::vdi::cstr;
+use crate::proto::payload::{EpochRecord, MakeFsPayload, NodeList, StatClusterReply};
+use crate::proto::{
+    ClusterDefaultRsp, ClusterReq, EpochLog, NodeRsp, RecoveryState, RspArm, SdNode, SdResult,
+};
 
-/// Handles an admin op.
-pub async fn handle(st: &Arc<State>, req: &Request) -> Reply {
-    let h = &req.hdr;
-    match h.opcode {
-        op::MAKE_FS => make_fs(st, req).await,
-        op::SHUTDOWN | op::KILL_NODE => {
-            tracing::info!(opcode = h.opcode, "shutdown requested by a client");
-            let st2 = st.clone();
-            // Answer first, then stop.
-            tokio::spawn(async move {
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                st2.request_shutdown();
-            });
-            Reply::ok()
-        }
-        op::CLUSTER_INFO => Reply::data(lock(&st.cluster).cluster_info()),
-        op::STAT_CLUSTER => {
-            let c = lock(&st.cluster);
-            if c.format.is_none() {
-                return Reply::code(res::WAIT_FOR_FORMAT);
-            }
-            let nodes_nr = h.u32_at(40) as usize;
-            let rec = EPOCH_LOG_SIZE + nodes_nr.min(6144) * SD_NODE_SIZE;
-            let mut out = Vec::new();
-            for e in (1..=c.epoch).rev() {
-                if out.len() + rec > h.data_length as usize {
-                    break;
-                }
-                if !c.has_epoch(e) {
-                    continue;
-                }
-                let start = out.len();
-                out.extend_from_slice(&c.epoch_log(e, c.epoch_time(e)));
-                out.resize(start + rec, 0);
-                if nodes_nr >= 1 {
-                    out[start + EPOCH_LOG_SIZE..start + EPOCH_LOG_SIZE + SD_NODE_SIZE]
-                        .copy_from_slice(&c.node.sd_node());
-                }
-            }
-            if out.is_empty() && c.epoch > 0 {
-                return Reply::code(res::BUFFER_SMALL);
-            }
-            Reply::data(out)
-        }
-        op::GET_NODE_LIST => {
-            let c = lock(&st.cluster);
-            Reply::data(c.node.sd_node().to_vec()).u32_at(20, 1)
-        }
-        op::STAT_SHEEP => {
-            let (used, cap) = st.store.stats();
-            Reply::ok()
-                .u64_at(32, cap)
-                .u64_at(40, cap.saturating_sub(used))
-        }
-        op::STAT_RECOVERY => Reply::data(vec![0u8; 24]),
-        op::GET_CLUSTER_DEFAULT => {
-            let f = st.format().unwrap_or_default();
-            let shift = if f.block_size_shift == 0 {
-                DEFAULT_BLOCK_SIZE_SHIFT
-            } else {
-                f.block_size_shift
-            };
-            Reply::ok()
-                .u8_at(20, f.copies)
-                .u8_at(21, f.copy_policy)
-                .u8_at(22, shift)
-        }
-        _ => Reply::code(res::INVALID_PARMS),
-    }
+/// SHUTDOWN and KILL_NODE: answer, then stop the daemon.
+pub fn shutdown(cx: &Ctx) -> Reply {
+    tracing::info!(opcode = cx.hdr.opcode, "shutdown requested by a client");
+    let st = cx.st.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        st.request_shutdown();
+    });
+    Reply::ok()
 }
 
-async fn make_fs(st: &Arc<State>, req: &Request) -> Reply {
-    let h = &req.hdr;
-    let store = String::from_utf8_lossy(cstr(&req.payload)).into_owned();
+/// CLUSTER_INFO: the full `cluster_info`.
+pub fn cluster_info(cx: &Ctx) -> Reply {
+    let ci = lock(&cx.st.cluster).cluster_info();
+    Reply::encoded(&ci)
+}
+
+/// STAT_CLUSTER: the logged epochs, newest first, each with
+/// `cluster.nodes_nr` node slots, as many as fit in `data_length`.
+pub fn stat_cluster(cx: &Ctx, a: ClusterReq) -> Reply {
+    let c = lock(&cx.st.cluster);
+    if c.format.is_none() {
+        return Reply::code(SdResult::WaitForFormat);
+    }
+    let slots = (a.nodes_nr as usize).min(SD_MAX_NODES);
+    let rec = EpochLog::FIXED_SIZE.unwrap_or(48) + slots * SdNode::SIZE;
+    let fit = cx.hdr.data_length as usize / rec;
+    let records: Vec<EpochRecord> = (1..=c.epoch)
+        .rev()
+        .filter(|&e| c.has_epoch(e))
+        .take(fit)
+        .map(|e| EpochRecord {
+            log: c.epoch_log(e, c.epoch_time(e)),
+            nodes: vec![c.node.sd_node()],
+        })
+        .collect();
+    if records.is_empty() && c.epoch > 0 {
+        return Reply::code(SdResult::BufferSmall);
+    }
+    Reply::data(
+        StatClusterReply {
+            slots: slots as u32,
+            records,
+        }
+        .encode(),
+    )
+}
+
+/// GET_NODE_LIST: this node, `rsp.node.nr_nodes` = 1.
+pub fn get_node_list(cx: &Ctx) -> Reply {
+    let node = lock(&cx.st.cluster).node.sd_node();
+    Reply::encoded(&NodeList { nodes: vec![node] }).arm(RspArm::Node(NodeRsp {
+        nr_nodes: 1,
+        ..NodeRsp::default()
+    }))
+}
+
+/// STAT_SHEEP: store size and free space in `rsp.node`.
+pub fn stat_sheep(cx: &Ctx) -> Reply {
+    let (used, cap) = cx.st.store.stats();
+    Reply::ok().arm(RspArm::Node(NodeRsp {
+        store_size: cap,
+        store_free: cap.saturating_sub(used),
+        ..NodeRsp::default()
+    }))
+}
+
+/// STAT_RECOVERY: never recovering.
+pub fn stat_recovery(_: &Ctx) -> Reply {
+    Reply::encoded(&RecoveryState::default())
+}
+
+/// GET_CLUSTER_DEFAULT: the format's copies, policy and object size.
+pub fn get_cluster_default(cx: &Ctx) -> Reply {
+    let f = cx.st.format().unwrap_or_default();
+    let shift = if f.block_size_shift == 0 {
+        DEFAULT_BLOCK_SIZE_SHIFT
+    } else {
+        f.block_size_shift
+    };
+    Reply::ok().arm(RspArm::ClusterDefault(ClusterDefaultRsp {
+        nr_copies: f.copies,
+        copy_policy: f.copy_policy,
+        block_size_shift: shift,
+        ..ClusterDefaultRsp::default()
+    }))
+}
+
+/// MAKE_FS: (re)formats the cluster, wiping every object.
+pub async fn make_fs(cx: &Ctx, a: ClusterReq) -> Reply {
+    let st = &cx.st;
+    let store = String::from_utf8_lossy(&MakeFsPayload::decode(&cx.payload).store).into_owned();
     let store = if store.is_empty() {
         "plain".to_string()
     } else {
         store
     };
     if store != "plain" {
-        return Reply::code(res::NO_STORE);
+        return Reply::code(SdResult::NoStore);
     }
-    let copies = h.u8_at(32);
-    let shift = match h.u8_at(44) {
+    let shift = match a.block_size_shift {
         0 => DEFAULT_BLOCK_SIZE_SHIFT,
         s if (20..=31).contains(&s) => s,
-        _ => return Reply::code(res::INVALID_PARMS),
+        _ => return Reply::code(SdResult::InvalidParms),
     };
-    if copies > 31 {
-        return Reply::code(res::INVALID_PARMS);
+    if a.copies > 31 {
+        return Reply::code(SdResult::InvalidParms);
     }
     let f = Format {
-        ctime: h.u64_at(24),
-        flags: h.u16_at(34),
-        copies: copies.max(1),
-        copy_policy: h.u8_at(33),
+        ctime: a.ctime,
+        flags: a.flags.bits(),
+        copies: a.copies.max(1),
+        copy_policy: a.copy_policy,
         block_size_shift: shift,
         store,
     };
@@ -121,7 +141,7 @@ async fn make_fs(st: &Arc<State>, req: &Request) -> Reply {
     })
     .await;
     if !matches!(wiped, Ok(Ok(()))) {
-        return Reply::code(res::EIO);
+        return Reply::code(SdResult::Eio);
     }
     st.vdis
         .write()
@@ -138,7 +158,7 @@ async fn make_fs(st: &Arc<State>, req: &Request) -> Reply {
         }
         Err(e) => {
             tracing::error!(error = %e, "MAKE_FS failed");
-            Reply::code(res::EIO)
+            Reply::code(SdResult::Eio)
         }
     }
 }

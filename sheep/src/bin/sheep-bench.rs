@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use clap::Parser;
-use sheep::client::{req, Client, ClientError, Target};
-use sheep::net::frame::{op, res};
+use sheep::client::{req_for, rsp_arm, Client, ClientError, Target};
 use sheep::proto::oid::{Oid, SD_INODE_DATA_VDI_ID_OFFSET};
+use sheep::proto::{ClientOp, NoArgs, Request, RspArm, SdResult};
 
 /// Benchmark a sheep over the client protocol (formats an unformatted
 /// sheep with copies=1).
@@ -139,9 +139,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => Target::Tcp(a.addr.parse()?),
     };
     let c = Arc::new(Client::connect(&target).await?);
-    let (r, _) = c.raw(req(op::GET_CLUSTER_DEFAULT), Bytes::new()).await?;
+    let op = Request::Client(ClientOp::GetClusterDefault(NoArgs::default()));
+    let (r, _) = c.raw(req_for(op), Bytes::new()).await?;
+    let copies = match rsp_arm(&r) {
+        RspArm::ClusterDefault(d) => d.nr_copies,
+        _ => 0,
+    };
     // An unformatted sheep answers copies = 0.
-    if r.result() == res::WAIT_FOR_FORMAT || r.u8_at(20) == 0 {
+    if r.result == SdResult::WaitForFormat || copies == 0 {
         c.make_fs(1, 22).await?;
     }
     let name = format!(

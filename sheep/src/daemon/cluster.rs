@@ -9,17 +9,18 @@
 //! [`write_file_atomic`](crate::store::write_file_atomic).
 
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use sdwire::Wire;
+
+use crate::proto::cluster_info::{c_str, padded};
+use crate::proto::{
+    ClusterFlags, ClusterInfo, ClusterInfoHeader, EpochLog, SdNode, SdStatus, SheepdogConfig,
+    SD_SHEEP_PROTO_VER,
+};
 use crate::store::{read_file_opt, write_file_atomic};
 
-/// Size of one `sd_node` on the wire.
-pub const SD_NODE_SIZE: usize = 80;
-/// Size of an `epoch_log` header.
-pub const EPOCH_LOG_SIZE: usize = 48;
-/// Size of `cluster_info` (48 + 6144 x 80).
-pub const CLUSTER_INFO_SIZE: usize = 48 + 6144 * SD_NODE_SIZE;
 /// Config file version written by sheepdog 1.0.
 const CONFIG_VERSION: u16 = 6;
 /// Default number of vnodes.
@@ -37,18 +38,20 @@ pub struct NodeInfo {
 }
 
 impl NodeInfo {
-    /// The 80-byte `sd_node` (the 24 rb_node bytes are zero).
-    pub fn sd_node(&self) -> [u8; SD_NODE_SIZE] {
-        let mut n = [0u8; SD_NODE_SIZE];
-        match self.addr.ip() {
-            IpAddr::V4(v4) => n[36..40].copy_from_slice(&v4.octets()),
-            IpAddr::V6(v6) => n[24..40].copy_from_slice(&v6.octets()),
+    /// This node as an `sd_node`.
+    pub fn sd_node(&self) -> SdNode {
+        SdNode {
+            zone: self.zone,
+            ..SdNode::new(self.addr, DEFAULT_VNODES, self.space)
         }
-        n[40..42].copy_from_slice(&self.addr.port().to_le_bytes());
-        n[64..66].copy_from_slice(&DEFAULT_VNODES.to_le_bytes());
-        n[68..72].copy_from_slice(&self.zone.to_le_bytes());
-        n[72..80].copy_from_slice(&self.space.to_le_bytes());
-        n
+    }
+
+    /// The identity part of the encoded `sd_node` (without the 24 rb_node
+    /// bytes), as kept in the epoch files.
+    fn epoch_entry(&self) -> Vec<u8> {
+        let mut b = sdwire::to_vec(&self.sd_node(), 0).expect("fixed-size sd_node");
+        b.drain(..24);
+        b
     }
 }
 
@@ -70,38 +73,43 @@ pub struct Format {
 }
 
 impl Format {
-    fn encode(&self, shutdown: bool, space: u64) -> [u8; 40] {
-        let mut b = [0u8; 40];
-        b[0..8].copy_from_slice(&self.ctime.to_le_bytes());
-        b[8..10].copy_from_slice(&self.flags.to_le_bytes());
-        b[10] = self.copies;
+    /// The store name as a NUL-padded 16-byte field (at most 15 bytes kept).
+    fn store_field(&self) -> [u8; 16] {
         let name = self.store.as_bytes();
-        let n = name.len().min(15);
-        b[11..11 + n].copy_from_slice(&name[..n]);
-        b[27] = u8::from(shutdown);
-        b[28] = self.copy_policy;
-        b[29] = self.block_size_shift;
-        b[30..32].copy_from_slice(&CONFIG_VERSION.to_le_bytes());
-        b[32..40].copy_from_slice(&space.to_le_bytes());
-        b
+        padded(&name[..name.len().min(15)])
+    }
+
+    fn encode(&self, shutdown: bool, space: u64) -> Vec<u8> {
+        let c = SheepdogConfig {
+            ctime: self.ctime,
+            flags: ClusterFlags(self.flags),
+            copies: self.copies,
+            default_store: self.store_field(),
+            shutdown: u8::from(shutdown),
+            copy_policy: self.copy_policy,
+            block_size_shift: self.block_size_shift,
+            version: CONFIG_VERSION,
+            space,
+        };
+        sdwire::to_vec(&c, 0).expect("fixed-size config")
     }
 
     fn decode(b: &[u8]) -> io::Result<Format> {
-        if b.len() != 40 {
+        if b.len() != SheepdogConfig::FIXED_SIZE.unwrap_or(40) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 format!("config file is {} bytes, expected 40", b.len()),
             ));
         }
-        let store = &b[11..27];
-        let end = store.iter().position(|&c| c == 0).unwrap_or(16);
+        let c: SheepdogConfig = sdwire::from_slice(b, 0)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
         Ok(Format {
-            ctime: u64::from_le_bytes(b[0..8].try_into().unwrap()),
-            flags: u16::from_le_bytes([b[8], b[9]]),
-            copies: b[10],
-            copy_policy: b[28],
-            block_size_shift: b[29],
-            store: String::from_utf8_lossy(&store[..end]).into_owned(),
+            ctime: c.ctime,
+            flags: c.flags.bits(),
+            copies: c.copies,
+            copy_policy: c.copy_policy,
+            block_size_shift: c.block_size_shift,
+            store: String::from_utf8_lossy(c_str(&c.default_store)).into_owned(),
         })
     }
 }
@@ -148,7 +156,7 @@ impl ClusterState {
             // bumps the epoch too when the node list differs); we keep the
             // epoch when the node is unchanged.
             let nodes = st.epoch_nodes(st.epoch)?;
-            if nodes.as_deref() != Some(&st.node.sd_node()[24..]) && st.epoch > 0 {
+            if nodes.as_deref() != Some(&st.node.epoch_entry()[..]) && st.epoch > 0 {
                 let e = st.epoch + 1;
                 st.write_epoch(e)?;
                 st.epoch = e;
@@ -191,8 +199,8 @@ impl ClusterState {
 
     fn write_epoch(&self, epoch: u32) -> io::Result<()> {
         std::fs::create_dir_all(self.dir.join("epoch"))?;
-        let mut b = self.epoch_log(epoch, now_secs()).to_vec();
-        b.extend_from_slice(&self.node.sd_node()[24..]);
+        let mut b = sdwire::to_vec(&self.epoch_log(epoch, now_secs()), 0).expect("fixed-size log");
+        b.extend_from_slice(&self.node.epoch_entry());
         write_file_atomic(self.dir.join("epoch").join(format!("{epoch:08}")), &b)
     }
 
@@ -200,8 +208,8 @@ impl ClusterState {
     fn epoch_nodes(&self, epoch: u32) -> io::Result<Option<Vec<u8>>> {
         Ok(
             read_file_opt(self.dir.join("epoch").join(format!("{epoch:08}")))?
-                .filter(|b| b.len() >= EPOCH_LOG_SIZE)
-                .map(|b| b[EPOCH_LOG_SIZE..].to_vec()),
+                .filter(|b| b.len() >= EpochLog::FIXED_SIZE.unwrap_or(48))
+                .map(|b| b[EpochLog::FIXED_SIZE.unwrap_or(48)..].to_vec()),
         )
     }
 
@@ -210,8 +218,8 @@ impl ClusterState {
         read_file_opt(self.dir.join("epoch").join(format!("{epoch:08}")))
             .ok()
             .flatten()
-            .filter(|b| b.len() >= 16)
-            .map_or(0, |b| u64::from_le_bytes(b[8..16].try_into().unwrap()))
+            .and_then(|b| sdwire::from_slice::<EpochLog>(&b, 0).ok())
+            .map_or(0, |l| l.time)
     }
 
     /// Whether epoch `e` was logged.
@@ -219,42 +227,49 @@ impl ClusterState {
         e >= 1 && e <= self.epoch && self.dir.join("epoch").join(format!("{e:08}")).exists()
     }
 
-    /// A 48-byte `epoch_log` header for `epoch`.
-    pub fn epoch_log(&self, epoch: u32, time: u64) -> [u8; EPOCH_LOG_SIZE] {
+    /// The `epoch_log` header of `epoch` (this node only).
+    pub fn epoch_log(&self, epoch: u32, time: u64) -> EpochLog {
         let f = self.format.clone().unwrap_or_default();
-        let mut b = [0u8; EPOCH_LOG_SIZE];
-        b[0..8].copy_from_slice(&f.ctime.to_le_bytes());
-        b[8..16].copy_from_slice(&time.to_le_bytes());
-        b[16..20].copy_from_slice(&epoch.to_le_bytes());
-        b[20..24].copy_from_slice(&1u32.to_le_bytes());
-        b[25] = f.copies;
-        b[26] = f.copy_policy;
-        b[30..32].copy_from_slice(&f.flags.to_le_bytes());
-        let n = f.store.len().min(15);
-        b[32..32 + n].copy_from_slice(&f.store.as_bytes()[..n]);
-        b
+        EpochLog {
+            ctime: f.ctime,
+            time,
+            epoch,
+            nr_nodes: 1,
+            disable_recovery: 0,
+            nr_copies: f.copies,
+            copy_policy: f.copy_policy,
+            flags: ClusterFlags(f.flags),
+            drv_name: f.store_field(),
+            ..EpochLog::default()
+        }
     }
 
-    /// The full `cluster_info` (491,568 bytes).
-    pub fn cluster_info(&self) -> Vec<u8> {
-        let mut b = vec![0u8; CLUSTER_INFO_SIZE];
-        b[0] = crate::net::frame::ver::SD_SHEEP_PROTO_VER;
-        b[2..4].copy_from_slice(&1i16.to_le_bytes());
-        b[4..8].copy_from_slice(&self.epoch.to_le_bytes());
-        if let Some(f) = &self.format {
-            b[8..16].copy_from_slice(&f.ctime.to_le_bytes());
-            b[16..18].copy_from_slice(&f.flags.to_le_bytes());
-            b[18] = f.copies;
-            b[19] = f.copy_policy;
-            b[20] = 1; // SD_STATUS_OK
-            b[21] = f.block_size_shift;
-            let n = f.store.len().min(15);
-            b[25..25 + n].copy_from_slice(&f.store.as_bytes()[..n]);
-        } else {
-            b[20] = 2; // SD_STATUS_WAIT
+    /// The `cluster_info` of this node (CLUSTER_INFO reply).
+    pub fn cluster_info(&self) -> ClusterInfo {
+        let f = self.format.clone();
+        let g = f.clone().unwrap_or_default();
+        ClusterInfo {
+            header: ClusterInfoHeader {
+                proto_ver: SD_SHEEP_PROTO_VER,
+                disable_recovery: 0,
+                nr_nodes: 1,
+                epoch: self.epoch,
+                ctime: g.ctime,
+                flags: ClusterFlags(g.flags),
+                nr_copies: g.copies,
+                copy_policy: g.copy_policy,
+                status: if f.is_some() {
+                    SdStatus::Ok
+                } else {
+                    SdStatus::Wait
+                },
+                block_size_shift: g.block_size_shift,
+                _pad: [0; 3],
+                default_store: g.store_field(),
+                _pad2: [0; 7],
+            },
+            nodes: vec![self.node.sd_node()],
         }
-        b[48..48 + SD_NODE_SIZE].copy_from_slice(&self.node.sd_node());
-        b
     }
 }
 
@@ -308,8 +323,8 @@ mod tests {
         other.addr = "127.0.0.1:7001".parse().unwrap();
         let st3 = ClusterState::load(dir.path(), other).unwrap();
         assert_eq!(st3.epoch, 2);
-        let ci = st3.cluster_info();
-        assert_eq!(ci.len(), CLUSTER_INFO_SIZE);
+        let ci = sdwire::to_vec(&st3.cluster_info(), 0).unwrap();
+        assert_eq!(ci.len(), ClusterInfo::SIZE);
         assert_eq!(ci[20], 1);
         assert_eq!(&ci[48 + 36..48 + 40], &[127, 0, 0, 1]);
     }

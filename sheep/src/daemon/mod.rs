@@ -11,11 +11,12 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
+use sdwire::Wire;
 use tokio::sync::watch;
 
 use crate::gateway::replicas::Replicas;
-use crate::net::frame::{res, Req};
 use crate::net::Listeners;
+use crate::proto::{ReqHeader, RspArm, SdResult, VdiRsp};
 use crate::store::{ObjectStore, PlainStore, StoreOptions};
 use crate::vdi::lock::LockTable;
 use crate::vdi::VdiTable;
@@ -54,35 +55,46 @@ impl Config {
     }
 }
 
-/// A decoded request.
+/// One request as the op handlers see it: the daemon state, the header and
+/// its payload. The daemon implements the generated
+/// [`ClientHandler`](crate::proto::ClientHandler),
+/// [`PeerHandler`](crate::proto::PeerHandler) and
+/// [`AdminHandler`](crate::proto::AdminHandler) traits on it (see
+/// [`dispatch`]), one method per opcode.
 #[derive(Debug, Clone)]
-pub struct Request {
-    /// The header.
-    pub hdr: Req,
+pub struct Ctx {
+    /// The daemon.
+    pub st: Arc<State>,
+    /// The request header.
+    pub hdr: ReqHeader,
     /// The payload (empty without WRITE).
     pub payload: Bytes,
 }
 
-/// An op's answer: result, the rest of the response union, payload.
-#[derive(Debug, Clone, Default)]
+/// An op's answer: result, response union arm, payload.
+#[derive(Debug, Clone)]
 pub struct Reply {
-    /// Bytes 16..48 of the response header; bytes 0..4 are `result`.
-    pub body: [u8; 32],
+    /// `rsp.result`.
+    pub result: SdResult,
+    /// The response union after `result` (all zero when `None`).
+    pub arm: Option<RspArm>,
     /// Payload (dropped on errors, truncated to the request's data_length).
     pub payload: Bytes,
 }
 
 impl Reply {
     /// An answer with `result` and nothing else.
-    pub fn code(result: u32) -> Reply {
-        let mut r = Reply::default();
-        r.body[0..4].copy_from_slice(&result.to_le_bytes());
-        r
+    pub fn code(result: SdResult) -> Reply {
+        Reply {
+            result,
+            arm: None,
+            payload: Bytes::new(),
+        }
     }
 
     /// SUCCESS.
     pub fn ok() -> Reply {
-        Reply::code(res::SUCCESS)
+        Reply::code(SdResult::Success)
     }
 
     /// SUCCESS with a payload.
@@ -93,38 +105,31 @@ impl Reply {
         }
     }
 
-    /// The result code.
-    pub fn result(&self) -> u32 {
-        u32::from_le_bytes(self.body[0..4].try_into().unwrap())
+    /// SUCCESS with a payload encoded from a wire type.
+    pub fn encoded<T: Wire>(v: &T) -> Reply {
+        match sdwire::to_vec(v, 0) {
+            Ok(b) => Reply::data(b),
+            Err(e) => {
+                tracing::error!(error = %e, "encoding a reply payload failed");
+                Reply::code(SdResult::SystemError)
+            }
+        }
     }
 
-    /// Sets a u8 at absolute response offset `off` (20..48).
-    pub fn u8_at(mut self, off: usize, v: u8) -> Reply {
-        self.body[off - 16] = v;
+    /// The same answer with the response union set to `arm`.
+    pub fn arm(mut self, arm: RspArm) -> Reply {
+        self.arm = Some(arm);
         self
     }
 
-    /// Sets a little-endian u32 at absolute response offset `off`.
-    pub fn u32_at(mut self, off: usize, v: u32) -> Reply {
-        self.body[off - 16..off - 12].copy_from_slice(&v.to_le_bytes());
-        self
-    }
-
-    /// Sets a little-endian u64 at absolute response offset `off`.
-    pub fn u64_at(mut self, off: usize, v: u64) -> Reply {
-        self.body[off - 16..off - 8].copy_from_slice(&v.to_le_bytes());
-        self
-    }
-
-    /// Copies bytes at absolute response offset `off`.
-    pub fn bytes_at(mut self, off: usize, v: &[u8]) -> Reply {
-        self.body[off - 16..off - 16 + v.len()].copy_from_slice(v);
-        self
+    /// The same answer with a `vdi` response arm.
+    pub fn vdi(self, rsp: VdiRsp) -> Reply {
+        self.arm(RspArm::Vdi(rsp))
     }
 }
 
-impl From<u32> for Reply {
-    fn from(code: u32) -> Reply {
+impl From<SdResult> for Reply {
+    fn from(code: SdResult) -> Reply {
         Reply::code(code)
     }
 }

@@ -4,52 +4,27 @@
 //! Writes into the objects of a snapshot (a frozen image) answer READONLY,
 //! which is how tgtd learns that its VDI was snapshotted.
 
-use std::sync::Arc;
-
-use crate::daemon::{Reply, Request, State};
-use crate::net::frame::{flags, op, res, Req};
+use crate::daemon::{Ctx, Reply, State};
 use crate::proto::oid::{Oid, OidKind, SD_INODE_DATA_VDI_ID_OFFSET, SD_INODE_HEADER_SIZE};
+use crate::proto::{HashRsp, ObjReq, ReqFlags, RspArm, SdResult};
 use crate::store::StoreError;
 
 pub mod replicas;
 
-/// Object-request fields (the `obj` arm, fact sheet §3.1).
-#[derive(Debug, Clone, Copy)]
-pub struct ObjArgs {
-    /// Object.
-    pub oid: Oid,
-    /// COW source.
-    pub cow_oid: u64,
-    /// Copies.
-    pub copies: u8,
-    /// Epoch to read from.
-    pub tgt_epoch: u32,
-    /// Offset inside the object.
-    pub offset: u32,
-}
-
-impl ObjArgs {
-    /// Reads the arm from a header.
-    pub fn of(h: &Req) -> ObjArgs {
-        ObjArgs {
-            oid: Oid(h.u64_at(16)),
-            cow_oid: h.u64_at(24),
-            copies: h.u8_at(32),
-            tgt_epoch: h.u32_at(36),
-            offset: h.u32_at(40),
-        }
-    }
-}
-
 /// Maps a store error to a result code.
-pub fn store_err(e: &StoreError) -> u32 {
+pub fn store_err(e: &StoreError) -> SdResult {
     match e {
-        StoreError::NoObj(_) => res::NO_OBJ,
-        StoreError::Exists(_) => res::VDI_EXIST,
-        StoreError::OutOfRange { .. } => res::INVALID_PARMS,
-        StoreError::NoSpace => res::NO_SPACE,
-        StoreError::Io(_) => res::EIO,
+        StoreError::NoObj(_) => SdResult::NoObj,
+        StoreError::Exists(_) => SdResult::VdiExist,
+        StoreError::OutOfRange { .. } => SdResult::InvalidParms,
+        StoreError::NoSpace => SdResult::NoSpace,
+        StoreError::Io(_) => SdResult::Eio,
     }
+}
+
+/// The COW source of a create request: `cow_oid` when COW is set.
+pub fn cow_source(h: &crate::proto::ReqHeader, a: &ObjReq) -> Option<u64> {
+    (h.flags.contains(ReqFlags::COW) && a.cow_oid.0 != 0).then_some(a.cow_oid.0)
 }
 
 /// The size of `oid`: by kind, data objects by their VDI's block_size_shift.
@@ -84,13 +59,13 @@ fn readonly(st: &State, oid: Oid) -> bool {
 }
 
 /// Checks that `offset..offset+len` fits in the object.
-fn in_range(st: &State, oid: Oid, offset: u32, len: usize) -> Result<usize, u32> {
+fn in_range(st: &State, oid: Oid, offset: u32, len: usize) -> Result<usize, SdResult> {
     let size = object_size(st, oid);
     if (offset as usize)
         .checked_add(len)
         .is_none_or(|end| end > size)
     {
-        return Err(res::INVALID_PARMS);
+        return Err(SdResult::InvalidParms);
     }
     Ok(size)
 }
@@ -103,50 +78,70 @@ pub fn after_inode_write(st: &State, oid: Oid, offset: u32) {
     }
 }
 
-/// Handles a gateway op.
-pub async fn handle(st: &Arc<State>, req: &Request) -> Reply {
-    let a = ObjArgs::of(&req.hdr);
-    let h = &req.hdr;
-    match h.opcode {
-        op::CREATE_AND_WRITE_OBJ => {
-            if readonly(st, a.oid) {
-                return Reply::code(res::READONLY);
-            }
-            let cow = (h.flags & flags::COW != 0 && a.cow_oid != 0).then_some(a.cow_oid);
-            create_and_write(st, a, req.payload.clone(), cow).await
-        }
-        op::READ_OBJ => read(st, a, h.data_length as usize).await,
-        op::WRITE_OBJ => {
-            if readonly(st, a.oid) {
-                return Reply::code(res::READONLY);
-            }
-            write(st, a, req.payload.clone()).await
-        }
-        op::REMOVE_OBJ => remove(st, a.oid).await,
-        op::DISCARD_OBJ => discard(st, a.oid).await,
-        op::FLUSH_VDI => match st.replicas.flush().await {
-            Ok(()) => Reply::ok(),
-            Err(e) => Reply::code(store_err(&e)),
-        },
-        op::GET_HASH => match st.replicas.sha1(a.oid.0).await {
-            Ok(d) => Reply::ok().bytes_at(24, &d),
-            Err(e) => Reply::code(store_err(&e)),
-        },
-        op::EXIST => {
-            if st.replicas.exists(a.oid.0).await {
-                Reply::ok()
-            } else {
-                Reply::code(res::NO_OBJ)
-            }
-        }
-        _ => Reply::code(res::INVALID_PARMS),
+/// CREATE_AND_WRITE_OBJ.
+pub async fn create_and_write_obj(cx: &Ctx, a: ObjReq) -> Reply {
+    if readonly(&cx.st, a.oid) {
+        return Reply::code(SdResult::Readonly);
+    }
+    let cow = cow_source(&cx.hdr, &a);
+    create_and_write(&cx.st, a, cx.payload.clone(), cow).await
+}
+
+/// READ_OBJ.
+pub async fn read_obj(cx: &Ctx, a: ObjReq) -> Reply {
+    read(&cx.st, a, cx.hdr.data_length as usize).await
+}
+
+/// WRITE_OBJ.
+pub async fn write_obj(cx: &Ctx, a: ObjReq) -> Reply {
+    if readonly(&cx.st, a.oid) {
+        return Reply::code(SdResult::Readonly);
+    }
+    write(&cx.st, a, cx.payload.clone()).await
+}
+
+/// REMOVE_OBJ.
+pub async fn remove_obj(cx: &Ctx, a: ObjReq) -> Reply {
+    remove(&cx.st, a.oid).await
+}
+
+/// DISCARD_OBJ.
+pub async fn discard_obj(cx: &Ctx, a: ObjReq) -> Reply {
+    discard(&cx.st, a.oid).await
+}
+
+/// FLUSH_VDI.
+pub async fn flush_vdi(cx: &Ctx) -> Reply {
+    match cx.st.replicas.flush().await {
+        Ok(()) => Reply::ok(),
+        Err(e) => Reply::code(store_err(&e)),
+    }
+}
+
+/// GET_HASH: the SHA-1 of the object in `rsp.hash.digest`.
+pub async fn get_hash(cx: &Ctx, a: ObjReq) -> Reply {
+    match cx.st.replicas.sha1(a.oid.0).await {
+        Ok(digest) => Reply::ok().arm(RspArm::Hash(HashRsp {
+            digest,
+            ..HashRsp::default()
+        })),
+        Err(e) => Reply::code(store_err(&e)),
+    }
+}
+
+/// EXIST: SUCCESS when the object is stored here, else NO_OBJ.
+pub async fn exist(cx: &Ctx, a: ObjReq) -> Reply {
+    if cx.st.replicas.exists(a.oid.0).await {
+        Reply::ok()
+    } else {
+        Reply::code(SdResult::NoObj)
     }
 }
 
 /// Creates (or, if it exists, writes) an object.
 pub async fn create_and_write(
     st: &State,
-    a: ObjArgs,
+    a: ObjReq,
     data: bytes::Bytes,
     cow: Option<u64>,
 ) -> Reply {
@@ -170,7 +165,7 @@ pub async fn create_and_write(
 }
 
 /// Writes into an existing object.
-pub async fn write(st: &State, a: ObjArgs, data: bytes::Bytes) -> Reply {
+pub async fn write(st: &State, a: ObjReq, data: bytes::Bytes) -> Reply {
     if let Err(c) = in_range(st, a.oid, a.offset, data.len()) {
         return Reply::code(c);
     }
@@ -184,7 +179,7 @@ pub async fn write(st: &State, a: ObjArgs, data: bytes::Bytes) -> Reply {
 }
 
 /// Reads `len` bytes (allocated only after the range is validated).
-pub async fn read(st: &State, a: ObjArgs, len: usize) -> Reply {
+pub async fn read(st: &State, a: ObjReq, len: usize) -> Reply {
     if let Err(c) = in_range(st, a.oid, a.offset, len) {
         return Reply::code(c);
     }
@@ -210,10 +205,10 @@ pub async fn remove(st: &State, oid: Oid) -> Reply {
 /// Discards a data object: unmaps it from its VDI's index and removes it.
 async fn discard(st: &State, oid: Oid) -> Reply {
     if !oid.is_data() {
-        return Reply::code(res::INVALID_PARMS);
+        return Reply::code(SdResult::InvalidParms);
     }
     if readonly(st, oid) {
-        return Reply::code(res::READONLY);
+        return Reply::code(SdResult::Readonly);
     }
     let vid = oid.vid();
     let idx = oid.index();

@@ -11,11 +11,12 @@ use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{mpsc, Semaphore};
 use tokio_util::codec::{FramedRead, FramedWrite};
 
-use crate::daemon::{dispatch, Request, State};
+use crate::daemon::{dispatch, State};
+use crate::proto::RspHeader;
 
 pub mod frame;
 
-use frame::{Rsp, MAX_PAYLOAD};
+use frame::MAX_PAYLOAD;
 use sdwire::codec::Frame;
 
 /// Requests one connection may have in flight before it stops reading.
@@ -111,7 +112,7 @@ where
 {
     let mut reader = FramedRead::new(r, frame::req_codec());
     let mut writer = FramedWrite::new(w, frame::rsp_codec());
-    let (tx, mut rx) = mpsc::channel::<(Rsp, bytes::Bytes)>(MAX_INFLIGHT);
+    let (tx, mut rx) = mpsc::channel::<(RspHeader, bytes::Bytes)>(MAX_INFLIGHT);
     let write_task = tokio::spawn(async move {
         while let Some((h, p)) = rx.recv().await {
             if let Err(e) = writer.send(Frame::new(h, p)).await {
@@ -150,11 +151,7 @@ where
         let st = st.clone();
         let tx = tx.clone();
         tokio::spawn(async move {
-            let req = Request {
-                hdr: f.header,
-                payload: f.payload,
-            };
-            let out = dispatch::handle(&st, req).await;
+            let out = dispatch::handle(&st, f.header, f.payload).await;
             let _ = tx.send(out).await;
             drop(permit);
         });

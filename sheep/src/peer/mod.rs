@@ -2,19 +2,18 @@
 //! GET_EPOCH): act on the local store only, under the epoch rules of fact
 //! sheet §9.
 
-use std::sync::Arc;
-
-use crate::daemon::{Reply, Request, State};
-use crate::gateway::{self, store_err, ObjArgs};
-use crate::net::frame::{flags, op, res};
+use crate::daemon::{lock, Ctx, Reply, State};
+use crate::gateway::{self, cow_source, store_err};
+use crate::proto::payload::{NodeList, OidList};
+use crate::proto::{ObjReq, Oid, ReqFlags, SdNode, SdResult};
 
 /// Applies the epoch rules to a peer request carrying `epoch`: an older
 /// epoch answers OLD_NODE_VER at once; a newer one waits (at most the
 /// configured park timeout) for this node to reach it, then NEW_NODE_VER.
-pub async fn check_epoch(st: &State, epoch: u32) -> Result<(), u32> {
+pub async fn check_epoch(st: &State, epoch: u32) -> Result<(), SdResult> {
     let mine = st.epoch();
     if epoch < mine {
-        return Err(res::OLD_NODE_VER);
+        return Err(SdResult::OldNodeVer);
     }
     if epoch > mine {
         let mut rx = st.epoch_tx.subscribe();
@@ -23,57 +22,87 @@ pub async fn check_epoch(st: &State, epoch: u32) -> Result<(), u32> {
         })
         .await;
         if reached != Ok(true) {
-            return Err(res::NEW_NODE_VER);
+            return Err(SdResult::NewNodeVer);
         }
     }
     Ok(())
 }
 
-/// Handles a peer op.
-pub async fn handle(st: &Arc<State>, req: &Request) -> Reply {
-    let h = &req.hdr;
-    let a = ObjArgs::of(h);
-    if a.oid.0 != 0 && h.flags & flags::RECOVERY == 0 {
-        if let Err(c) = check_epoch(st, h.epoch).await {
-            return Reply::code(c);
-        }
+/// The epoch check of a peer request about an object (recovery requests
+/// and requests without an oid skip it).
+async fn epoch_ok(cx: &Ctx, a: &ObjReq) -> Result<(), SdResult> {
+    if a.oid.0 != 0 && !cx.hdr.flags.contains(ReqFlags::RECOVERY) {
+        check_epoch(&cx.st, cx.hdr.epoch).await?;
     }
-    match h.opcode {
-        op::CREATE_AND_WRITE_PEER => {
-            let cow = (h.flags & flags::COW != 0 && a.cow_oid != 0).then_some(a.cow_oid);
-            gateway::create_and_write(st, a, req.payload.clone(), cow).await
-        }
-        op::READ_PEER => gateway::read(st, a, h.data_length as usize).await,
-        op::WRITE_PEER => gateway::write(st, a, req.payload.clone()).await,
-        op::REMOVE_PEER => gateway::remove(st, a.oid).await,
-        op::GET_OBJ_LIST => {
-            let s = st.store.clone();
-            let list = tokio::task::spawn_blocking(move || s.list()).await;
-            match list {
-                Ok(Ok(oids)) => {
-                    if oids.len() * 8 > h.data_length as usize {
-                        return Reply::code(res::BUFFER_SMALL);
-                    }
-                    let mut b = Vec::with_capacity(oids.len() * 8);
-                    for o in oids {
-                        b.extend_from_slice(&o.to_le_bytes());
-                    }
-                    Reply::data(b)
-                }
-                Ok(Err(e)) => Reply::code(store_err(&e)),
-                Err(_) => Reply::code(res::SYSTEM_ERROR),
-            }
-        }
-        op::GET_EPOCH => {
-            let c = crate::daemon::lock(&st.cluster);
-            if !c.has_epoch(a.tgt_epoch) {
-                return Reply::code(res::NO_OBJ);
-            }
-            if (h.data_length as usize) < crate::daemon::cluster::SD_NODE_SIZE {
-                return Reply::code(res::BUFFER_SMALL);
-            }
-            Reply::data(c.node.sd_node().to_vec())
-        }
-        _ => Reply::code(res::INVALID_PARMS),
+    Ok(())
+}
+
+/// CREATE_AND_WRITE_PEER.
+pub async fn create_and_write_peer(cx: &Ctx, a: ObjReq) -> Reply {
+    if let Err(c) = epoch_ok(cx, &a).await {
+        return Reply::code(c);
     }
+    let cow = cow_source(&cx.hdr, &a);
+    gateway::create_and_write(&cx.st, a, cx.payload.clone(), cow).await
+}
+
+/// READ_PEER.
+pub async fn read_peer(cx: &Ctx, a: ObjReq) -> Reply {
+    if let Err(c) = epoch_ok(cx, &a).await {
+        return Reply::code(c);
+    }
+    gateway::read(&cx.st, a, cx.hdr.data_length as usize).await
+}
+
+/// WRITE_PEER.
+pub async fn write_peer(cx: &Ctx, a: ObjReq) -> Reply {
+    if let Err(c) = epoch_ok(cx, &a).await {
+        return Reply::code(c);
+    }
+    gateway::write(&cx.st, a, cx.payload.clone()).await
+}
+
+/// REMOVE_PEER.
+pub async fn remove_peer(cx: &Ctx, a: ObjReq) -> Reply {
+    if let Err(c) = epoch_ok(cx, &a).await {
+        return Reply::code(c);
+    }
+    gateway::remove(&cx.st, a.oid).await
+}
+
+/// GET_OBJ_LIST: every oid stored here, as an [`OidList`].
+pub async fn get_obj_list(cx: &Ctx, a: ObjReq) -> Reply {
+    if let Err(c) = epoch_ok(cx, &a).await {
+        return Reply::code(c);
+    }
+    let s = cx.st.store.clone();
+    match tokio::task::spawn_blocking(move || s.list()).await {
+        Ok(Ok(oids)) => {
+            if oids.len() * 8 > cx.hdr.data_length as usize {
+                return Reply::code(SdResult::BufferSmall);
+            }
+            Reply::encoded(&OidList {
+                oids: oids.into_iter().map(Oid).collect(),
+            })
+        }
+        Ok(Err(e)) => Reply::code(store_err(&e)),
+        Err(_) => Reply::code(SdResult::SystemError),
+    }
+}
+
+/// GET_EPOCH: the node list of `obj.tgt_epoch`, as a [`NodeList`].
+pub async fn get_epoch(cx: &Ctx, a: ObjReq) -> Reply {
+    if let Err(c) = epoch_ok(cx, &a).await {
+        return Reply::code(c);
+    }
+    let c = lock(&cx.st.cluster);
+    if !c.has_epoch(a.tgt_epoch) {
+        return Reply::code(SdResult::NoObj);
+    }
+    if (cx.hdr.data_length as usize) < SdNode::SIZE {
+        return Reply::code(SdResult::BufferSmall);
+    }
+    Reply::encoded(&NodeList {
+        nodes: vec![c.node.sd_node()],
+    })
 }

@@ -2,65 +2,79 @@
 //! kept in attribute objects `vid<<32 | 1<<61 | attr_id`, probed linearly
 //! from a hash of the key.
 
-use crate::daemon::{Reply, Request, State};
-use crate::net::frame::{flags, res};
+use sdwire::Wire;
+
+use crate::daemon::{Ctx, Reply};
+use crate::proto::cluster_info::c_str;
 use crate::proto::oid::{vdi_name_hash, Oid, SD_ATTR_OBJ_SIZE};
+use crate::proto::{ReqFlags, SdResult, VdiAttr, VdiRsp};
 use crate::store::StoreError;
 
 use super::cstr;
 
-/// Offset of the key in the record.
-const KEY: usize = 528;
+/// Offset of the key in the stored record.
+fn key_offset() -> u64 {
+    VdiAttr::LAYOUT
+        .field("key")
+        .and_then(|f| f.offset)
+        .unwrap_or(528) as u64
+}
 /// Number of attribute slots probed per VDI.
 const MAX_PROBE: u32 = 1 << 16;
 
 /// Handles GET_VDI_ATTR (set with CREAT, exclusive with EXCL, delete with
 /// DEL, else get). The caller holds the VDI op lock.
-pub async fn get_vdi_attr(st: &State, req: &Request) -> Reply {
-    let p = &req.payload;
+pub async fn get_vdi_attr(cx: &Ctx) -> Reply {
+    let _g = cx.st.vdi_ops.lock().await;
+    let st = &cx.st;
+    let p = &cx.payload;
     if p.len() != SD_ATTR_OBJ_SIZE {
-        return Reply::code(res::INVALID_PARMS);
+        return Reply::code(SdResult::InvalidParms);
     }
-    let name = cstr(&p[..256]);
-    let tag = cstr(&p[256..512]);
-    let snapid = u32::from_le_bytes(p[520..524].try_into().unwrap());
-    let key = cstr(&p[KEY..KEY + 256]).to_vec();
+    let Ok(attr) = sdwire::from_slice::<VdiAttr>(p, 0) else {
+        return Reply::code(SdResult::InvalidParms);
+    };
+    let key = c_str(&attr.key).to_vec();
     if key.is_empty() {
-        return Reply::code(res::INVALID_PARMS);
+        return Reply::code(SdResult::InvalidParms);
     }
-    let vid = match st
-        .vdis
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .lookup(name, tag, snapid)
-    {
+    let vid = match st.vdis.read().unwrap_or_else(|e| e.into_inner()).lookup(
+        c_str(&attr.name),
+        c_str(&attr.tag),
+        attr.snap_id,
+    ) {
         Ok(v) => v,
         Err(c) => return Reply::code(c),
     };
-    let f = req.hdr.flags;
+    let found_rsp = |id: u32| VdiRsp {
+        vdi_id: vid,
+        attr_id: id,
+        ..VdiRsp::default()
+    };
+    let f = cx.hdr.flags;
     let start = vdi_name_hash(&key) & (MAX_PROBE - 1);
     let mut free_slot = None;
     for i in 0..MAX_PROBE {
         let id = (start + i) & (MAX_PROBE - 1);
         let oid = Oid::attr(vid, id).0;
-        let found = match st.replicas.read(oid, KEY as u64, 256).await {
+        let found = match st.replicas.read(oid, key_offset(), 256).await {
             Ok(k) => Some(cstr(&k) == key.as_slice()),
             Err(StoreError::NoObj(_)) => None,
             Err(e) => return Reply::code(crate::gateway::store_err(&e)),
         };
         match found {
             Some(true) => {
-                let r = Reply::ok().u32_at(24, vid).u32_at(28, id);
-                if f & flags::DEL != 0 {
+                let r = Reply::ok().vdi(found_rsp(id));
+                if f.contains(ReqFlags::DEL) {
                     let zero = bytes::Bytes::from(vec![0u8; 256]);
-                    return match st.replicas.write(oid, KEY as u64, zero).await {
+                    return match st.replicas.write(oid, key_offset(), zero).await {
                         Ok(()) => r,
                         Err(e) => Reply::code(crate::gateway::store_err(&e)),
                     };
                 }
-                if f & flags::CREAT != 0 {
-                    if f & flags::EXCL != 0 {
-                        return Reply::code(res::VDI_EXIST).u32_at(24, vid).u32_at(28, id);
+                if f.contains(ReqFlags::CREAT) {
+                    if f.contains(ReqFlags::EXCL) {
+                        return Reply::code(SdResult::VdiExist).vdi(found_rsp(id));
                     }
                     return match st.replicas.write(oid, 0, p.clone()).await {
                         Ok(()) => r,
@@ -76,11 +90,11 @@ pub async fn get_vdi_attr(st: &State, req: &Request) -> Reply {
             }
         }
     }
-    if f & flags::CREAT == 0 || f & flags::DEL != 0 {
-        return Reply::code(res::NO_OBJ);
+    if !f.contains(ReqFlags::CREAT) || f.contains(ReqFlags::DEL) {
+        return Reply::code(SdResult::NoObj);
     }
     let Some(id) = free_slot else {
-        return Reply::code(res::FULL_VDI);
+        return Reply::code(SdResult::FullVdi);
     };
     let oid = Oid::attr(vid, id).0;
     match st
@@ -88,7 +102,7 @@ pub async fn get_vdi_attr(st: &State, req: &Request) -> Reply {
         .create_and_write(oid, SD_ATTR_OBJ_SIZE, 0, p.clone(), None)
         .await
     {
-        Ok(()) => Reply::ok().u32_at(24, vid).u32_at(28, id),
+        Ok(()) => Reply::ok().vdi(found_rsp(id)),
         Err(e) => Reply::code(crate::gateway::store_err(&e)),
     }
 }

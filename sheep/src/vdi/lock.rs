@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use crate::net::frame::res;
+use crate::proto::SdResult;
 
 /// Lock type on the wire (`vdi.type`).
 pub const LOCK_TYPE_NORMAL: u32 = 0;
@@ -36,14 +36,14 @@ impl LockTable {
     ///
     /// `VDI_LOCKED` when it is held in the other mode, `INVALID_PARMS` for
     /// an unknown type.
-    pub fn lock(&mut self, vid: u32, ty: u32) -> Result<(), u32> {
+    pub fn lock(&mut self, vid: u32, ty: u32) -> Result<(), SdResult> {
         let want = match ty {
             LOCK_TYPE_NORMAL => LockKind::Normal,
             LOCK_TYPE_SHARED => LockKind::Shared,
-            _ => return Err(res::INVALID_PARMS),
+            _ => return Err(SdResult::InvalidParms),
         };
         match self.locks.get(&vid) {
-            Some(&k) if k != want => Err(res::VDI_LOCKED),
+            Some(&k) if k != want => Err(SdResult::VdiLocked),
             _ => {
                 self.locks.insert(vid, want);
                 Ok(())
@@ -56,11 +56,11 @@ impl LockTable {
     /// # Errors
     ///
     /// `VDI_NOT_LOCKED` if it was not locked.
-    pub fn release(&mut self, vid: u32) -> Result<(), u32> {
+    pub fn release(&mut self, vid: u32) -> Result<(), SdResult> {
         self.locks
             .remove(&vid)
             .map(|_| ())
-            .ok_or(res::VDI_NOT_LOCKED)
+            .ok_or(SdResult::VdiNotLocked)
     }
 
     /// The lock on `vid`.
@@ -83,11 +83,11 @@ mod tests {
         let mut t = LockTable::default();
         assert_eq!(t.lock(1, LOCK_TYPE_SHARED), Ok(()));
         assert_eq!(t.lock(1, LOCK_TYPE_SHARED), Ok(()));
-        assert_eq!(t.lock(1, LOCK_TYPE_NORMAL), Err(res::VDI_LOCKED));
+        assert_eq!(t.lock(1, LOCK_TYPE_NORMAL), Err(SdResult::VdiLocked));
         assert_eq!(t.release(1), Ok(()));
-        assert_eq!(t.release(1), Err(res::VDI_NOT_LOCKED));
+        assert_eq!(t.release(1), Err(SdResult::VdiNotLocked));
         assert_eq!(t.lock(1, LOCK_TYPE_NORMAL), Ok(()));
         assert_eq!(t.lock(1, LOCK_TYPE_NORMAL), Ok(()));
-        assert_eq!(t.lock(1, 7), Err(res::INVALID_PARMS));
+        assert_eq!(t.lock(1, 7), Err(SdResult::InvalidParms));
     }
 }

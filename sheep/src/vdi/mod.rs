@@ -8,8 +8,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::net::frame::res;
 use crate::proto::oid::{vdi_name_hash, Oid, SD_INODE_HEADER_SIZE, SD_NR_VDIS};
+use crate::proto::SdResult;
 use crate::store::ObjectStore;
 
 pub mod attr;
@@ -164,9 +164,9 @@ impl VdiTable {
     ///
     /// `NO_VDI` if no VDI has that name (or no such snapshot), `NO_TAG` if the
     /// tag matches none of its snapshots. `INVALID_PARMS` for an empty name.
-    pub fn lookup(&self, name: &[u8], tag: &[u8], snapid: u32) -> Result<u32, u32> {
+    pub fn lookup(&self, name: &[u8], tag: &[u8], snapid: u32) -> Result<u32, SdResult> {
         if name.is_empty() {
-            return Err(res::INVALID_PARMS);
+            return Err(SdResult::InvalidParms);
         }
         let mut any = false;
         for (vid, m) in self.candidates(name) {
@@ -184,11 +184,11 @@ impl VdiTable {
             }
         }
         if !any {
-            Err(res::NO_VDI)
+            Err(SdResult::NoVdi)
         } else if !tag.is_empty() {
-            Err(res::NO_TAG)
+            Err(SdResult::NoTag)
         } else {
-            Err(res::NO_VDI)
+            Err(SdResult::NoVdi)
         }
     }
 
@@ -285,10 +285,10 @@ mod tests {
         t.vdis.insert(h + 1, meta("test", false, 2, ""));
         assert_eq!(t.lookup(b"test", b"", 0), Ok(h + 1));
         assert_eq!(t.lookup(b"test", b"s1", 0), Ok(h));
-        assert_eq!(t.lookup(b"test", b"nope", 0), Err(res::NO_TAG));
+        assert_eq!(t.lookup(b"test", b"nope", 0), Err(SdResult::NoTag));
         assert_eq!(t.lookup(b"test", b"", 1), Ok(h));
-        assert_eq!(t.lookup(b"test", b"", 9), Err(res::NO_VDI));
-        assert_eq!(t.lookup(b"other", b"", 0), Err(res::NO_VDI));
+        assert_eq!(t.lookup(b"test", b"", 9), Err(SdResult::NoVdi));
+        assert_eq!(t.lookup(b"other", b"", 0), Err(SdResult::NoVdi));
         let bm = t.in_use_bitmap();
         assert_eq!(bm.len(), BITMAP_SIZE);
         assert_ne!(bm[(h / 8) as usize] & (1 << (h % 8)), 0);

@@ -1,65 +1,28 @@
 //! VDI op handlers: NEW_VDI (create, snapshot, clone), GET_VDI_INFO,
 //! LOCK_VDI, RELEASE_VDI, DEL_VDI, READ_VDIS, READ_DEL_VDIS, GET_VDI_ATTR.
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 
 use super::{cstr, new_inode_header, off, VdiMeta};
 use crate::daemon::cluster::now_ctime;
-use crate::daemon::{lock, Reply, Request, State};
+use crate::daemon::{lock, Ctx, Reply, State};
 use crate::gateway::store_err;
-use crate::net::frame::{op, res, Req};
 use crate::proto::oid::{Oid, SD_INODE_DATA_INDEX, SD_INODE_DATA_VDI_ID_OFFSET, SD_INODE_SIZE};
-
-/// The `vdi` request arm (fact sheet §3.1).
-#[derive(Debug, Clone, Copy)]
-pub struct VdiArgs {
-    /// Size in bytes.
-    pub vdi_size: u64,
-    /// Base (or, for RELEASE, the vid).
-    pub base_vdi_id: u32,
-    /// Copies (0 = default).
-    pub copies: u8,
-    /// Copy policy.
-    pub copy_policy: u8,
-    /// Store policy.
-    pub store_policy: u8,
-    /// Object size shift (0 = default).
-    pub block_size_shift: u8,
-    /// Snapshot id.
-    pub snapid: u32,
-    /// Lock type.
-    pub ty: u32,
-}
-
-impl VdiArgs {
-    /// Reads the arm.
-    pub fn of(h: &Req) -> VdiArgs {
-        VdiArgs {
-            vdi_size: h.u64_at(16),
-            base_vdi_id: h.u32_at(24),
-            copies: h.u8_at(28),
-            copy_policy: h.u8_at(29),
-            store_policy: h.u8_at(30),
-            block_size_shift: h.u8_at(31),
-            snapid: h.u32_at(32),
-            ty: h.u32_at(36),
-        }
-    }
-}
+use crate::proto::{SdResult, VdiReq, VdiRsp};
 
 fn vdi_reply(vid: u32, m: &VdiMeta) -> Reply {
-    Reply::ok()
-        .u32_at(24, vid)
-        .u8_at(32, m.copies)
-        .u8_at(33, m.block_size_shift)
+    Reply::ok().vdi(VdiRsp {
+        vdi_id: vid,
+        copies: m.copies,
+        block_size_shift: m.block_size_shift,
+        ..VdiRsp::default()
+    })
 }
 
 /// (name, tag) from a name[256] (+ tag[256]) payload.
-fn name_tag(p: &[u8]) -> Result<(Vec<u8>, Vec<u8>), u32> {
+fn name_tag(p: &[u8]) -> Result<(Vec<u8>, Vec<u8>), SdResult> {
     if p.len() < 256 || p.len() > 512 + 64 {
-        return Err(res::INVALID_PARMS);
+        return Err(SdResult::InvalidParms);
     }
     let name = cstr(&p[..256]).to_vec();
     let tag = if p.len() >= 512 {
@@ -68,74 +31,80 @@ fn name_tag(p: &[u8]) -> Result<(Vec<u8>, Vec<u8>), u32> {
         Vec::new()
     };
     if name.is_empty() {
-        return Err(res::INVALID_PARMS);
+        return Err(SdResult::InvalidParms);
     }
     Ok((name, tag))
 }
 
-/// Handles a VDI op.
-pub async fn handle(st: &Arc<State>, req: &Request) -> Reply {
-    let a = VdiArgs::of(&req.hdr);
-    match req.hdr.opcode {
-        op::NEW_VDI => {
-            let _g = st.vdi_ops.lock().await;
-            new_vdi(st, req, a).await.unwrap_or_else(Reply::code)
-        }
-        op::GET_VDI_INFO | op::LOCK_VDI => {
-            let (name, tag) = match name_tag(&req.payload) {
-                Ok(x) => x,
-                Err(c) => return Reply::code(c),
-            };
-            let t = st.vdis.read().unwrap_or_else(|e| e.into_inner());
-            let vid = match t.lookup(&name, &tag, a.snapid) {
-                Ok(v) => v,
-                Err(c) => return Reply::code(c),
-            };
-            let m = t.vdis[&vid].clone();
-            drop(t);
-            if req.hdr.opcode == op::LOCK_VDI {
-                if let Err(c) = lock(&st.locks).lock(vid, a.ty) {
-                    return Reply::code(c);
-                }
-            }
-            vdi_reply(vid, &m)
-        }
-        op::RELEASE_VDI => match lock(&st.locks).release(a.base_vdi_id) {
-            Ok(()) => Reply::ok(),
-            Err(c) => Reply::code(c),
-        },
-        op::DEL_VDI => {
-            let _g = st.vdi_ops.lock().await;
-            del_vdi(st, req, a).await.unwrap_or_else(Reply::code)
-        }
-        op::READ_VDIS | op::READ_DEL_VDIS => {
-            let t = st.vdis.read().unwrap_or_else(|e| e.into_inner());
-            let bm = if req.hdr.opcode == op::READ_VDIS {
-                t.in_use_bitmap()
-            } else {
-                t.deleted_bitmap()
-            };
-            Reply::data(bm)
-        }
-        op::GET_VDI_ATTR => {
-            let _g = st.vdi_ops.lock().await;
-            super::attr::get_vdi_attr(st, req).await
-        }
-        _ => Reply::code(res::INVALID_PARMS),
+/// NEW_VDI (create, snapshot or clone), under the VDI op lock.
+pub async fn new_vdi(cx: &Ctx, a: VdiReq) -> Reply {
+    let _g = cx.st.vdi_ops.lock().await;
+    create_vdi(&cx.st, &cx.payload, a)
+        .await
+        .unwrap_or_else(Reply::code)
+}
+
+/// GET_VDI_INFO: the vid of name/tag/snapid.
+pub async fn get_vdi_info(cx: &Ctx, a: VdiReq) -> Reply {
+    find(cx, a, false).unwrap_or_else(Reply::code)
+}
+
+/// LOCK_VDI: looks the VDI up and locks it with `vdi.type`.
+pub async fn lock_vdi(cx: &Ctx, a: VdiReq) -> Reply {
+    find(cx, a, true).unwrap_or_else(Reply::code)
+}
+
+fn find(cx: &Ctx, a: VdiReq, take_lock: bool) -> Result<Reply, SdResult> {
+    let (name, tag) = name_tag(&cx.payload)?;
+    let t = cx.st.vdis.read().unwrap_or_else(|e| e.into_inner());
+    let vid = t.lookup(&name, &tag, a.snapid)?;
+    let m = t.vdis[&vid].clone();
+    drop(t);
+    if take_lock {
+        lock(&cx.st.locks).lock(vid, a.lock_type)?;
     }
+    Ok(vdi_reply(vid, &m))
+}
+
+/// RELEASE_VDI: unlocks vid `vdi.base_vdi_id`.
+pub async fn release_vdi(cx: &Ctx, a: VdiReq) -> Reply {
+    match lock(&cx.st.locks).release(a.base_vdi_id) {
+        Ok(()) => Reply::ok(),
+        Err(c) => Reply::code(c),
+    }
+}
+
+/// DEL_VDI, under the VDI op lock.
+pub async fn del_vdi(cx: &Ctx, a: VdiReq) -> Reply {
+    let _g = cx.st.vdi_ops.lock().await;
+    delete_vdi(&cx.st, &cx.payload, a)
+        .await
+        .unwrap_or_else(Reply::code)
+}
+
+/// READ_VDIS: the in-use bitmap.
+pub fn read_vdis(cx: &Ctx) -> Reply {
+    let t = cx.st.vdis.read().unwrap_or_else(|e| e.into_inner());
+    Reply::data(t.in_use_bitmap())
+}
+
+/// READ_DEL_VDIS: the deleted bitmap.
+pub fn read_del_vdis(cx: &Ctx) -> Reply {
+    let t = cx.st.vdis.read().unwrap_or_else(|e| e.into_inner());
+    Reply::data(t.deleted_bitmap())
 }
 
 /// NEW_VDI: a fresh VDI, a snapshot (`snapid != 0`: the base is frozen in
 /// place and the working VDI moves to a new vid) or a clone of a snapshot.
-async fn new_vdi(st: &State, req: &Request, a: VdiArgs) -> Result<Reply, u32> {
-    if req.payload.len() != 256 {
-        return Err(res::INVALID_PARMS);
+async fn create_vdi(st: &State, payload: &Bytes, a: VdiReq) -> Result<Reply, SdResult> {
+    if payload.len() != 256 {
+        return Err(SdResult::InvalidParms);
     }
-    let name = cstr(&req.payload).to_vec();
+    let name = cstr(payload).to_vec();
     if name.is_empty() {
-        return Err(res::INVALID_PARMS);
+        return Err(SdResult::InvalidParms);
     }
-    let fmt = st.format().ok_or(res::WAIT_FOR_FORMAT)?;
+    let fmt = st.format().ok_or(SdResult::WaitForFormat)?;
     let (new_vid, base) = {
         let t = st.vdis.read().unwrap_or_else(|e| e.into_inner());
         let base = if a.base_vdi_id != 0 {
@@ -143,9 +112,9 @@ async fn new_vdi(st: &State, req: &Request, a: VdiArgs) -> Result<Reply, u32> {
                 .vdis
                 .get(&a.base_vdi_id)
                 .cloned()
-                .ok_or(res::NO_BASE_VDI)?;
+                .ok_or(SdResult::NoBaseVdi)?;
             if b.is_deleted() {
-                return Err(res::NO_BASE_VDI);
+                return Err(SdResult::NoBaseVdi);
             }
             Some(b)
         } else {
@@ -153,14 +122,14 @@ async fn new_vdi(st: &State, req: &Request, a: VdiArgs) -> Result<Reply, u32> {
         };
         let snapshot = a.snapid != 0;
         if snapshot {
-            let b = base.as_ref().ok_or(res::NO_BASE_VDI)?;
+            let b = base.as_ref().ok_or(SdResult::NoBaseVdi)?;
             if b.is_snapshot() || b.name != name {
-                return Err(res::NO_BASE_VDI);
+                return Err(SdResult::NoBaseVdi);
             }
         } else if t.lookup(&name, b"", 0).is_ok() {
-            return Err(res::VDI_EXIST);
+            return Err(SdResult::VdiExist);
         }
-        (t.alloc_vid(&name).ok_or(res::FULL_VDI)?, base)
+        (t.alloc_vid(&name).ok_or(SdResult::FullVdi)?, base)
     };
     let now = now_ctime();
     let inode = match &base {
@@ -168,11 +137,11 @@ async fn new_vdi(st: &State, req: &Request, a: VdiArgs) -> Result<Reply, u32> {
             let shift = match a.block_size_shift {
                 0 => st.default_shift(),
                 s if (20..=31).contains(&s) => s,
-                _ => return Err(res::INVALID_PARMS),
+                _ => return Err(SdResult::InvalidParms),
             };
             let max = (u64::from(SD_INODE_DATA_INDEX)) << shift;
             if a.vdi_size == 0 || a.vdi_size > max {
-                return Err(res::INVALID_PARMS);
+                return Err(SdResult::InvalidParms);
             }
             let copies = if a.copies == 0 {
                 fmt.copies
@@ -213,7 +182,7 @@ async fn new_vdi(st: &State, req: &Request, a: VdiArgs) -> Result<Reply, u32> {
             put64(&mut ino, off::SNAP_CTIME, 0);
             if a.vdi_size != 0 {
                 if a.vdi_size < b.vdi_size {
-                    return Err(res::INVALID_PARMS);
+                    return Err(SdResult::InvalidParms);
                 }
                 put64(&mut ino, off::VDI_SIZE, a.vdi_size);
             }
@@ -251,7 +220,7 @@ async fn new_vdi(st: &State, req: &Request, a: VdiArgs) -> Result<Reply, u32> {
     if a.snapid != 0 {
         t.refresh(st.store.as_ref(), a.base_vdi_id);
     }
-    let m = t.vdis.get(&new_vid).cloned().ok_or(res::EIO)?;
+    let m = t.vdis.get(&new_vid).cloned().ok_or(SdResult::Eio)?;
     tracing::info!(vid = format_args!("{new_vid:x}"), name = %String::from_utf8_lossy(&name),
         snapshot = a.snapid != 0, clone = base.is_some() && a.snapid == 0, "new vdi");
     Ok(vdi_reply(new_vid, &m))
@@ -260,15 +229,15 @@ async fn new_vdi(st: &State, req: &Request, a: VdiArgs) -> Result<Reply, u32> {
 /// DEL_VDI: the VDI's own data objects go (unless a live descendant may
 /// still read them), and the inode is kept with an empty name, so its vid
 /// stays in use and shows in the deleted bitmap.
-async fn del_vdi(st: &State, req: &Request, a: VdiArgs) -> Result<Reply, u32> {
-    let (name, tag) = name_tag(&req.payload)?;
+async fn delete_vdi(st: &State, payload: &Bytes, a: VdiReq) -> Result<Reply, SdResult> {
+    let (name, tag) = name_tag(payload)?;
     let (vid, keep_data) = {
         let t = st.vdis.read().unwrap_or_else(|e| e.into_inner());
         let vid = t.lookup(&name, &tag, a.snapid)?;
         (vid, t.has_live_descendants(vid))
     };
     if lock(&st.locks).get(vid).is_some() {
-        return Err(res::VDI_LOCKED);
+        return Err(SdResult::VdiLocked);
     }
     let ioid = Oid::inode(vid).0;
     if !keep_data {
@@ -299,5 +268,8 @@ async fn del_vdi(st: &State, req: &Request, a: VdiArgs) -> Result<Reply, u32> {
         .unwrap_or_else(|e| e.into_inner())
         .refresh(st.store.as_ref(), vid);
     tracing::info!(vid = format_args!("{vid:x}"), "vdi deleted");
-    Ok(Reply::ok().u32_at(24, vid))
+    Ok(Reply::ok().vdi(VdiRsp {
+        vdi_id: vid,
+        ..VdiRsp::default()
+    }))
 }

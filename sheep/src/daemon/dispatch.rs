@@ -27,7 +27,10 @@ use super::{Ctx, Reply, State};
 /// Handles one request and builds the response header and payload.
 pub async fn handle(st: &Arc<State>, hdr: ReqHeader, payload: Bytes) -> (RspHeader, Bytes) {
     let reply = match proto::decode_request(&hdr) {
-        Err(RequestError::VersionMismatch { .. }) => Reply::code(SdResult::VerMismatch),
+        Err(e @ RequestError::VersionMismatch { .. }) => {
+            tracing::debug!(error = %e, "request refused");
+            Reply::code(SdResult::VerMismatch)
+        }
         Err(e) => {
             tracing::debug!(error = %e, "request refused");
             Reply::code(SdResult::InvalidParms)

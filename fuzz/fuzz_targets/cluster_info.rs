@@ -4,13 +4,15 @@
 use sdwire::Wire;
 use sdwire_fuzz::*;
 use sheep::proto::cluster_info::*;
+use sheep::proto::SdNode;
 
 fn node_mask(n: usize, base: usize) -> Vec<core::ops::Range<usize>> {
     let mut m = Vec::new();
     dont_care(ClusterInfoHeader::LAYOUT, 0, &mut m);
     for i in 0..n {
-        m.push(base + i * 80..base + i * 80 + 24);
-        m.push(base + i * 80 + 66..base + i * 80 + 68);
+        for r in mask_of::<SdNode>() {
+            m.push(base + i * 80 + r.start..base + i * 80 + r.end);
+        }
     }
     m
 }

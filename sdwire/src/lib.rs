@@ -144,8 +144,14 @@ pub fn from_slice_exact<T: Wire>(bytes: &[u8], version: Version) -> Result<T, De
     let mut s = bytes;
     let v = T::decode(&mut s, version)?;
     if !s.is_empty() {
-        return Err(DecodeError::new(DecodeErrorKind::Custom("trailing bytes after value"))
-            .in_field(T::LAYOUT.name, "<end>", bytes.len() - s.len(), version));
+        return Err(
+            DecodeError::new(DecodeErrorKind::Custom("trailing bytes after value")).in_field(
+                T::LAYOUT.name,
+                "<end>",
+                bytes.len() - s.len(),
+                version,
+            ),
+        );
     }
     Ok(v)
 }
@@ -161,7 +167,11 @@ macro_rules! byte_wire {
                 1
             }
             #[inline(always)]
-            fn encode<B: BufMut + ?Sized>(&self, buf: &mut B, _: Version) -> Result<(), EncodeError> {
+            fn encode<B: BufMut + ?Sized>(
+                &self,
+                buf: &mut B,
+                _: Version,
+            ) -> Result<(), EncodeError> {
                 __private::ensure_room(buf, 1)?;
                 let $s = *self;
                 buf.put_u8($enc);
@@ -222,7 +232,8 @@ impl<T: Wire, const N: usize> Wire for [T; N] {
     fn encode<B: BufMut + ?Sized>(&self, buf: &mut B, version: Version) -> Result<(), EncodeError> {
         let mut off = 0;
         for (i, x) in self.iter().enumerate() {
-            x.encode(buf, version).map_err(|e| e.in_field("[T; N]", __private::index_name(i), off, version))?;
+            x.encode(buf, version)
+                .map_err(|e| e.in_field("[T; N]", __private::index_name(i), off, version))?;
             off += x.wire_size(version);
         }
         Ok(())
@@ -235,14 +246,15 @@ impl<T: Wire, const N: usize> Wire for [T; N] {
         let mut v = Vec::with_capacity(N);
         for i in 0..N {
             let before = buf.remaining();
-            v.push(
-                T::decode(buf, version)
-                    .map_err(|e| e.in_field("[T; N]", __private::index_name(i), start - before, version))?,
-            );
+            v.push(T::decode(buf, version).map_err(|e| {
+                e.in_field("[T; N]", __private::index_name(i), start - before, version)
+            })?);
         }
         match v.try_into() {
             Ok(a) => Ok(a),
-            Err(_) => Err(DecodeError::new(DecodeErrorKind::Custom("array length mismatch"))),
+            Err(_) => Err(DecodeError::new(DecodeErrorKind::Custom(
+                "array length mismatch",
+            ))),
         }
     }
 }

@@ -68,14 +68,25 @@ pub enum Res {
 
 #[test]
 fn header_round_trip() {
-    let h = ReqHeader { proto_ver: 2, opcode: 1, flags: 0x0102, epoch: 3, id: 4, data_length: 5, body: [9; 32] };
+    let h = ReqHeader {
+        proto_ver: 2,
+        opcode: 1,
+        flags: 0x0102,
+        epoch: 3,
+        id: 4,
+        data_length: 5,
+        body: [9; 32],
+    };
     let b = sdwire::to_vec(&h, 0).unwrap();
     assert_eq!(b.len(), 48);
     assert_eq!(&b[..6], &[2, 1, 2, 1, 3, 0]);
     assert_eq!(sdwire::from_slice::<ReqHeader>(&b, 0).unwrap(), h);
     assert_eq!(ReqHeader::FIXED_SIZE, Some(48));
     assert_eq!(Outer::FIXED_SIZE, Some(56));
-    let o = Outer { a: 7, hdr: h.clone() };
+    let o = Outer {
+        a: 7,
+        hdr: h.clone(),
+    };
     let ob = sdwire::to_vec(&o, 0).unwrap();
     assert_eq!(sdwire::from_slice::<Outer>(&ob, 0).unwrap(), o);
     // truncated
@@ -86,14 +97,25 @@ fn header_round_trip() {
 
 #[test]
 fn versioned() {
-    let n = NodeId { addr: [1; 16], port: 7000, io_port: 9, _pad: [0; 4] };
+    let n = NodeId {
+        addr: [1; 16],
+        port: 7000,
+        io_port: 9,
+        _pad: [0; 4],
+    };
     let b11 = sdwire::to_vec(&n, 0x0b).unwrap();
     assert_eq!(b11.len(), 24);
     assert_eq!(&b11[16..18], &7000u16.to_be_bytes());
     assert_eq!(sdwire::from_slice::<NodeId>(&b11, 0x0b).unwrap(), n);
     let e = sdwire::to_vec(&n, 0x0a).unwrap_err();
-    assert!(matches!(e.kind(), EncodeErrorKind::FieldDropped { .. }), "{e}");
-    let n2 = NodeId { io_port: 0, ..n.clone() };
+    assert!(
+        matches!(e.kind(), EncodeErrorKind::FieldDropped { .. }),
+        "{e}"
+    );
+    let n2 = NodeId {
+        io_port: 0,
+        ..n.clone()
+    };
     let b10 = sdwire::to_vec(&n2, 0x0a).unwrap();
     assert_eq!(b10.len(), 22);
     assert_eq!(sdwire::from_slice::<NodeId>(&b10, 0x0a).unwrap(), n2);
@@ -103,7 +125,12 @@ fn versioned() {
 
 #[test]
 fn payloads() {
-    let w = WithPayload { len: 0, data: Bytes::from_static(b"hello"), n: 0, items: vec![Outer::default()] };
+    let w = WithPayload {
+        len: 0,
+        data: Bytes::from_static(b"hello"),
+        n: 0,
+        items: vec![Outer::default()],
+    };
     let b = sdwire::to_bytes(&w, 0).unwrap();
     assert_eq!(b.len(), 4 + 5 + 2 + 56);
     let mut bb = b.clone();
@@ -111,12 +138,20 @@ fn payloads() {
     assert_eq!(d.len, 5);
     assert_eq!(d.data, w.data);
     assert_eq!(d.items, w.items);
-    let big = WithPayload { len: 0, data: Bytes::from(vec![0; 17]), n: 0, items: vec![] };
+    let big = WithPayload {
+        len: 0,
+        data: Bytes::from(vec![0; 17]),
+        n: 0,
+        items: vec![],
+    };
     assert!(sdwire::to_vec(&big, 0).is_err());
     let mut raw = vec![100u8, 0, 0, 0];
     raw.extend([0; 200]);
     let e = sdwire::from_slice::<WithPayload>(&raw, 0).unwrap_err();
-    assert!(matches!(e.kind(), DecodeErrorKind::LengthTooLarge { .. }), "{e}");
+    assert!(
+        matches!(e.kind(), DecodeErrorKind::LengthTooLarge { .. }),
+        "{e}"
+    );
 }
 
 #[test]
@@ -131,18 +166,33 @@ fn enums() {
     assert!(sdwire::from_slice::<Op>(&[0x18], 1).is_err());
     assert!(sdwire::from_slice::<Op>(&[0x18], 2).is_ok());
     assert!(sdwire::from_slice::<Op>(&[0x7e], 2).is_err());
-    assert_eq!(sdwire::from_slice::<Res>(&[5, 0, 0, 0], 0).unwrap(), Res::InvalidParms);
-    assert_eq!(sdwire::from_slice::<Res>(&[0x81, 0, 0, 0], 0).unwrap(), Res::Unknown(0x81));
-    assert_eq!(sdwire::to_vec(&Res::Unknown(0x81), 0).unwrap(), vec![0x81, 0, 0, 0]);
+    assert_eq!(
+        sdwire::from_slice::<Res>(&[5, 0, 0, 0], 0).unwrap(),
+        Res::InvalidParms
+    );
+    assert_eq!(
+        sdwire::from_slice::<Res>(&[0x81, 0, 0, 0], 0).unwrap(),
+        Res::Unknown(0x81)
+    );
+    assert_eq!(
+        sdwire::to_vec(&Res::Unknown(0x81), 0).unwrap(),
+        vec![0x81, 0, 0, 0]
+    );
     print!("{}", Op::LAYOUT.render());
 }
 
 struct H;
 impl OpHandler for H {
     type Output = u32;
-    async fn create_and_write_obj(&self, h: ReqHeader) -> u32 { h.id }
-    async fn read_obj(&self, a: u8, b: u8) -> u32 { u32::from(a + b) }
-    async fn get_cluster_default(&self) -> u32 { 99 }
+    async fn create_and_write_obj(&self, h: ReqHeader) -> u32 {
+        h.id
+    }
+    async fn read_obj(&self, a: u8, b: u8) -> u32 {
+        u32::from(a + b)
+    }
+    async fn get_cluster_default(&self) -> u32 {
+        99
+    }
 }
 
 #[tokio::test]

@@ -1,12 +1,17 @@
-//! `sheep`: the sheepdog-compatible storage daemon (single node).
+//! `sheep`: the sheepdog-compatible storage daemon.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Parser;
+use sheep::cluster::join::Versions;
+use sheep::cluster::membership::{JoinError, Membership};
+use sheep::cluster::{open_driver, parse_driver_spec, ClusterEvent, DriverSpec};
 use sheep::daemon::{self, Config};
 use sheep::net::Listeners;
+use sheep::proto::SdNode;
 
 /// A sheepdog-compatible storage daemon.
 ///
@@ -22,9 +27,18 @@ struct Args {
     /// Address to bind and announce.
     #[arg(short = 'b', long = "bindaddr", default_value = "0.0.0.0")]
     bind: IpAddr,
-    /// Cluster driver; only `local` (this one node) is supported for now.
+    /// Cluster driver: `local[:DIR]` (sheep on this machine sharing DIR,
+    /// default STORE_DIR/.cluster, a cluster of one) or
+    /// `etcd:HOST:PORT[,HOST:PORT...][/CLUSTER]`.
     #[arg(short = 'c', long = "cluster", default_value = "local")]
     cluster: String,
+    /// Highest peer protocol version to speak (e.g. 0x0a to interoperate
+    /// with nodes without payload CRCs). Also `SHEEP_PEER_VERSION`.
+    #[arg(long = "peer-version", value_parser = parse_ver)]
+    peer_version: Option<u8>,
+    /// Lowest peer protocol version to accept (testing the join window).
+    #[arg(long = "peer-compat", value_parser = parse_ver, hide = true)]
+    peer_compat: Option<u8>,
     /// Zone of this node (default: derived from the address, like sheepdog).
     #[arg(short = 'z', long)]
     zone: Option<u32>,
@@ -51,13 +65,13 @@ async fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let a = Args::parse();
-    if a.cluster != "local" {
-        eprintln!(
-            "sheep: cluster driver '{}' is not supported yet; only 'local' (single node) is",
-            a.cluster
-        );
-        return ExitCode::from(2);
-    }
+    let spec = match parse_driver_spec(&a.cluster) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("sheep: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let addr = SocketAddr::new(a.bind, a.port);
     let mut cfg = Config::new(&a.store_dir, addr);
     cfg.zone = a.zone;
@@ -73,6 +87,10 @@ async fn main() -> ExitCode {
         }
     };
     tracing::info!(%addr, dir = %a.store_dir.display(), sync = cfg.sync, "sheep listening");
+    let membership = match join_cluster(&a, &spec, addr).await {
+        Ok(m) => m,
+        Err(code) => return code,
+    };
     let shutdown = async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .expect("SIGTERM handler");
@@ -83,12 +101,98 @@ async fn main() -> ExitCode {
     };
     let sock = a.store_dir.join("sock");
     let r = daemon::run(cfg, listeners, shutdown).await;
+    if let Err(e) = membership.driver().leave().await {
+        tracing::warn!(error = %e, "leaving the cluster failed");
+    }
     let _ = std::fs::remove_file(sock);
     match r {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("sheep: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+fn parse_ver(s: &str) -> Result<u8, String> {
+    let r = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(h) => u8::from_str_radix(h, 16),
+        None => s.parse(),
+    };
+    r.map_err(|e| format!("bad version {s:?}: {e}"))
+}
+
+/// Joins the cluster selected by `-c`. A refusal (disjoint version window,
+/// store of another cluster) is logged and ends the process with status 1.
+async fn join_cluster(
+    a: &Args,
+    spec: &DriverSpec,
+    addr: SocketAddr,
+) -> Result<Arc<Membership>, ExitCode> {
+    let driver = match open_driver(spec, &a.store_dir) {
+        Ok(d) => Arc::from(d),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot open the cluster driver");
+            return Err(ExitCode::FAILURE);
+        }
+    };
+    let mut versions = Versions::ours();
+    let env_cap = std::env::var("SHEEP_PEER_VERSION")
+        .ok()
+        .and_then(|s| parse_ver(&s).ok());
+    if let Some(v) = a.peer_version.or(env_cap) {
+        versions = Versions::capped_peer(v);
+    }
+    if let Some(c) = a.peer_compat {
+        versions.peer.compat = c;
+    }
+    // The announced identity: an unspecified bind address is announced as
+    // loopback (single-machine clusters).
+    let ann = if addr.ip().is_unspecified() {
+        SocketAddr::new(IpAddr::from([127, 0, 0, 1]), addr.port())
+    } else {
+        addr
+    };
+    let me = SdNode::new(ann, 128, 1 << 40);
+    match Membership::join(driver, me, versions, a.store_dir.clone()).await {
+        Ok(m) => {
+            let v = m.view();
+            tracing::info!(
+                driver = %m.driver().name(),
+                members = v.members.len(),
+                peer = %versions.peer,
+                "joined the cluster"
+            );
+            let mut events = m.events.lock().unwrap_or_else(|e| e.into_inner()).take();
+            let watch = m.clone();
+            tokio::spawn(async move {
+                while let Some(ev) = events.as_mut()?.recv().await {
+                    match ev {
+                        ClusterEvent::Join { node, .. } => {
+                            tracing::info!(node = %node.socket_addr(), epoch = watch.view().epoch, "node joined");
+                        }
+                        ClusterEvent::Leave { node, .. } => {
+                            if node.nid.key() == me.nid.key() {
+                                tracing::error!("this node was removed from the cluster, exiting");
+                                std::process::exit(1);
+                            }
+                            tracing::info!(node = %node.socket_addr(), epoch = watch.view().epoch, "node left");
+                        }
+                        ClusterEvent::Notify { .. } => {}
+                    }
+                }
+                Some(())
+            });
+            Ok(m)
+        }
+        Err(JoinError::Refused(r)) => {
+            tracing::error!("join refused by the cluster: {r}");
+            eprintln!("sheep: join refused by the cluster: {r}");
+            Err(ExitCode::from(1))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "joining the cluster failed");
+            Err(ExitCode::FAILURE)
         }
     }
 }

@@ -17,9 +17,9 @@
 //! appends a `Leave` record. A crashed sheep is therefore seen leaving
 //! 5–6 s after its last heartbeat.
 //!
-//! The default directory, when `-c local` names none, is
-//! [`default_dir`]: `STORE_DIR/../.sheep-local`, so sheep whose stores sit
-//! side by side (`/var/lib/sheep/0`, `/var/lib/sheep/1`, ...) form one cluster.
+//! The default directory, when `-c local` names none, is [`default_dir`]:
+//! `STORE_DIR/.cluster`, a cluster of one; sheep that should form a cluster
+//! are given one shared directory with `-c local:DIR`.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -55,17 +55,14 @@ impl Default for LocalOptions {
     }
 }
 
-/// The default shared directory for a sheep whose store is `store_dir`:
-/// `STORE_DIR/../.sheep-local`.
+/// The directory `-c local` uses when it names none: `STORE_DIR/.cluster`,
+/// i.e. a one-node cluster. Sheep meant to form a cluster name a shared
+/// directory (`-c local:/tmp/sheep-cluster`): a default shared by every
+/// store under one parent (sheepdog uses one global shm file) would make
+/// unrelated sheep on one machine, such as concurrent test runs, join each
+/// other.
 pub fn default_dir(store_dir: &Path) -> PathBuf {
-    let abs = if store_dir.is_absolute() {
-        store_dir.to_path_buf()
-    } else {
-        std::env::current_dir().unwrap_or_default().join(store_dir)
-    };
-    abs.parent()
-        .map_or_else(|| PathBuf::from("/tmp"), Path::to_path_buf)
-        .join(".sheep-local")
+    store_dir.join(".cluster")
 }
 
 /// Creates a local driver on `dir` (created if missing).

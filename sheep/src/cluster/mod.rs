@@ -4,13 +4,15 @@
 //! * [`driver`]: the [`ClusterDriver`] trait (membership and a total order
 //!   of join/leave/notify events) and [`parse_driver_spec`];
 //! * [`local`] and [`etcd`]: the two drivers;
-//! * [`join`]: join with protocol version negotiation.
+//! * [`join`]: join with protocol version negotiation;
+//! * [`membership`]: a node's join and its folded view (members, epoch, window).
 
 pub mod driver;
 pub mod etcd;
 pub mod hash;
 pub mod join;
 pub mod local;
+pub mod membership;
 pub mod placement;
 
 pub use driver::{

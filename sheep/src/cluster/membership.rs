@@ -1,0 +1,226 @@
+//! A sheep's membership view: joins the cluster through a [`ClusterDriver`]
+//! with version negotiation ([`super::join`]), then folds the event stream
+//! into the member list, the membership epoch and the cluster's version
+//! window.
+//!
+//! The epoch here counts membership changes seen since this node joined
+//! (every Join and Leave bumps it), identically on every member because the
+//! events arrive in the driver's total order.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, watch};
+
+use super::driver::{ClusterDriver, ClusterEvent, DriverError, JoinJudge, JoinOutcome};
+use super::join::{judge_encoded, ClusterWindow, JoinMessage, JoinReply, Refusal, Versions};
+use crate::proto::{SdNode, SheepdogConfig};
+
+/// The cluster identity of the store in `dir` (`config`'s ctime), 0 when
+/// the store was never formatted.
+pub fn store_ctime(dir: &std::path::Path) -> u64 {
+    std::fs::read(dir.join("config"))
+        .ok()
+        .and_then(|b| sdwire::from_slice::<SheepdogConfig>(&b, 0).ok())
+        .map_or(0, |c| c.ctime)
+}
+
+/// What one node knows about the cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct View {
+    /// Members, oldest first.
+    pub members: Vec<SdNode>,
+    /// Membership changes folded (starts at 1 with this node's own join).
+    pub epoch: u32,
+    /// Intersection of every member's version ranges.
+    pub versions: Versions,
+    /// Each member's own ranges, by position in `members`.
+    pub member_versions: Vec<Versions>,
+}
+
+impl View {
+    /// The peer version to speak with `node`: the highest version both this
+    /// node (`ours`) and `node` speak.
+    pub fn peer_version_with(&self, ours: &Versions, node: &SdNode) -> Option<u8> {
+        let i = self
+            .members
+            .iter()
+            .position(|m| m.nid.key() == node.nid.key())?;
+        super::join::link_version(ours, &self.member_versions[i])
+    }
+}
+
+/// Why [`Membership::join`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum JoinError {
+    /// The driver failed.
+    #[error(transparent)]
+    Driver(#[from] DriverError),
+    /// The cluster refused this node.
+    #[error("join refused: {0}")]
+    Refused(Refusal),
+    /// The master's reply could not be understood.
+    #[error("join refused with an unreadable reply")]
+    BadReply,
+}
+
+/// A joined node's membership.
+pub struct Membership {
+    driver: Arc<dyn ClusterDriver>,
+    view: watch::Sender<View>,
+    /// The driver's events after they were folded into the view, for the
+    /// daemon (cluster ops, recovery).
+    pub events: Mutex<Option<mpsc::UnboundedReceiver<ClusterEvent>>>,
+}
+
+impl std::fmt::Debug for Membership {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Membership")
+            .field("driver", &self.driver.name())
+            .field("view", &*self.view.borrow())
+            .finish()
+    }
+}
+
+fn versions_of(msg: &[u8]) -> Option<Versions> {
+    JoinMessage::decode(msg).map(|m| m.versions)
+}
+
+impl Membership {
+    /// Joins as `me`, speaking `versions`, for the store in `store_dir`.
+    ///
+    /// While this node is the master it judges later joins against its
+    /// store's ctime (read at judging time, so a format done after the join
+    /// counts) and the current window.
+    ///
+    /// # Errors
+    ///
+    /// [`JoinError::Refused`] when the cluster refused this node (the caller
+    /// logs it and exits non-zero), driver errors.
+    pub async fn join(
+        driver: Arc<dyn ClusterDriver>,
+        me: SdNode,
+        versions: Versions,
+        store_dir: PathBuf,
+    ) -> Result<Arc<Membership>, JoinError> {
+        let (view_tx, _) = watch::channel(View {
+            members: Vec::new(),
+            epoch: 0,
+            versions,
+            member_versions: Vec::new(),
+        });
+        let msg = JoinMessage {
+            ctime: store_ctime(&store_dir),
+            versions,
+        };
+        let window_view = view_tx.subscribe();
+        let judge: JoinJudge = Arc::new(move |_node: &SdNode, msg: &[u8]| {
+            let window = ClusterWindow {
+                ctime: store_ctime(&store_dir),
+                versions: window_view.borrow().versions,
+            };
+            let (ok, reply) = judge_encoded(&window, msg);
+            (ok, Bytes::from(reply))
+        });
+        let out = driver.join(me, Bytes::from(msg.encode()), judge).await?;
+        let mut base = versions;
+        let mut events = match out {
+            JoinOutcome::Accepted { reply, events, .. } => {
+                match JoinReply::decode(&reply) {
+                    // The founder gets an empty reply.
+                    None if reply.is_empty() => {}
+                    Some(JoinReply::Accepted(w)) => base = w.versions,
+                    Some(JoinReply::Refused(r)) => return Err(JoinError::Refused(r)),
+                    None => return Err(JoinError::BadReply),
+                }
+                events
+            }
+            JoinOutcome::Refused { reply } => {
+                return Err(match JoinReply::decode(&reply) {
+                    Some(JoinReply::Refused(r)) => JoinError::Refused(r),
+                    _ => JoinError::BadReply,
+                })
+            }
+        };
+        let (fwd_tx, fwd_rx) = mpsc::unbounded_channel();
+        let m = Arc::new(Membership {
+            driver,
+            view: view_tx,
+            events: Mutex::new(Some(fwd_rx)),
+        });
+        let weak = Arc::downgrade(&m);
+        tokio::spawn(async move {
+            while let Some(ev) = events.recv().await {
+                let Some(m) = weak.upgrade() else { return };
+                m.view.send_modify(|v| fold(v, &ev, base));
+                if fwd_tx.send(ev).is_err() {
+                    // Nobody consumes the events: keep folding anyway.
+                }
+            }
+        });
+        Ok(m)
+    }
+
+    /// The current view.
+    pub fn view(&self) -> View {
+        self.view.borrow().clone()
+    }
+
+    /// Watches view changes.
+    pub fn subscribe(&self) -> watch::Receiver<View> {
+        self.view.subscribe()
+    }
+
+    /// The driver.
+    pub fn driver(&self) -> &Arc<dyn ClusterDriver> {
+        &self.driver
+    }
+}
+
+/// Folds one event; `base` is the window this node was admitted with (its
+/// own ranges for the founder), used for members it knows no ranges of.
+fn fold(v: &mut View, ev: &ClusterEvent, base: Versions) {
+    match ev {
+        ClusterEvent::Join {
+            node, msg, members, ..
+        } => {
+            let vers = versions_of(msg).unwrap_or(base);
+            // Rebuild member_versions in member order: the new node is last.
+            let mut mv = Vec::with_capacity(members.len());
+            for n in members {
+                if n.nid.key() == node.nid.key() {
+                    mv.push(vers);
+                } else if let Some(i) = v.members.iter().position(|o| o.nid.key() == n.nid.key()) {
+                    mv.push(v.member_versions[i]);
+                } else {
+                    // Members this node learned about in its own join.
+                    mv.push(base);
+                }
+            }
+            v.members.clone_from(members);
+            v.member_versions = mv;
+            v.epoch += 1;
+        }
+        ClusterEvent::Leave { members, .. } => {
+            let mv = members
+                .iter()
+                .map(|n| {
+                    v.members
+                        .iter()
+                        .position(|o| o.nid.key() == n.nid.key())
+                        .map_or(base, |i| v.member_versions[i])
+                })
+                .collect();
+            v.members.clone_from(members);
+            v.member_versions = mv;
+            v.epoch += 1;
+        }
+        ClusterEvent::Notify { .. } => return,
+    }
+    v.versions = v
+        .member_versions
+        .iter()
+        .try_fold(base, |acc, m| acc.intersect(m).ok())
+        .unwrap_or(base);
+}

@@ -30,7 +30,7 @@ fn main() {
             eq_modulo("cluster_info join", &rest[..join.len()], &join, &node_mask(n, 48));
             assert_eq!(ClusterInfo::decode_prefix(&join).unwrap(), ci);
             // Full form: the input zero-extended to 491,568 bytes (unused slots zero).
-            if sel & 1 == 1 {
+            if sel & 0x0f == 1 {
                 let mut full = join.clone();
                 full.resize(ClusterInfo::SIZE, 0);
                 let (v, c) = roundtrip::<ClusterInfo>(&full, 0, &node_mask(n, 48)).unwrap();
@@ -47,7 +47,7 @@ fn main() {
         roundtrip::<SdStat>(rest, 0, &mask_of::<SdStat>());
         roundtrip::<SheepdogConfig>(rest, 0, &mask_of::<SheepdogConfig>());
         roundtrip::<VdiState>(rest, 0, &mask_of::<VdiState>());
-        if sel & 2 == 2 {
+        if sel & 0xf0 == 0x20 {
             // vdi_attr is 66,320 bytes: zero-extend the input.
             let mut b = rest.to_vec();
             b.resize(VdiAttr::FIXED_SIZE.unwrap(), 0);

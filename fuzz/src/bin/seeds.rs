@@ -70,7 +70,7 @@ fn main() {
                     }
                 }
                 if op == 0x89 {
-                    let mut s = vec![2u8];
+                    let mut s = vec![0x20u8];
                     s.extend_from_slice(cap(&x.req_payload.bytes));
                     o.add("cluster_info", s);
                 }
@@ -88,7 +88,7 @@ fn main() {
                             o.add("node_list", s);
                         }
                         0xBE | 0x97 | 0xB8 | 0xAB => {
-                            let mut s = vec![1u8];
+                            let mut s = vec![0x01u8];
                             // A CLUSTER_INFO reply is mostly unused zero slots: keep the used prefix.
                             let keep = if op == 0xBE { p.len().min(48 + 16 * 80) } else { p.len() };
                             s.extend_from_slice(cap(&p[..keep]));

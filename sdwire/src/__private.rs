@@ -631,3 +631,9 @@ pub fn truncated_fields(
     }
     DecodeError::truncated(total, have).in_type(ty, version)
 }
+
+/// A zeroed scratch buffer for encoding large fixed-size values (generated
+/// code names only `::sdwire` and `::core`, never `::std`).
+pub fn zeroed_buf(n: usize) -> Vec<u8> {
+    vec![0u8; n]
+}

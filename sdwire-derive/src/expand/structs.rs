@@ -265,7 +265,7 @@ pub fn expand(c: &Container, fields: &[Field]) -> TokenStream {
                 #k::bytes::BufMut::put_slice(__buf, &__t);
                 return ::core::result::Result::Ok(());
             }
-            let mut __t = ::std::vec![0u8; __N];
+            let mut __t = #k::__private::zeroed_buf(__N);
             <Self as #k::Wire>::__encode_fixed(self, &mut __t, __v)?;
             #k::bytes::BufMut::put_slice(__buf, &__t);
             return ::core::result::Result::Ok(());

@@ -168,7 +168,7 @@ impl ::sdwire::Wire for ReqHeader {
             ::sdwire::bytes::BufMut::put_slice(__buf, &__t);
             return ::core::result::Result::Ok(());
         }
-        let mut __t = ::std::vec![0u8; __N];
+        let mut __t = ::sdwire::__private::zeroed_buf(__N);
         <Self as ::sdwire::Wire>::__encode_fixed(self, &mut __t, __v)?;
         ::sdwire::bytes::BufMut::put_slice(__buf, &__t);
         return ::core::result::Result::Ok(());

@@ -123,7 +123,21 @@ async fn three_members(factory: &Factory, base: u16) -> Vec<Member> {
         let members: Vec<u16> = m.driver.members().iter().map(|n| n.nid.port).collect();
         assert_eq!(members, ports, "membership is ordered by join");
     }
+    // Every member numbers the membership changes alike: the i-th join is
+    // epoch i+1, whenever the member itself joined.
+    for (i, m) in ms.iter().enumerate() {
+        let epochs: Vec<u32> = m.events().iter().filter_map(epoch_of).collect();
+        let want: Vec<u32> = (i as u32 + 1..=3).collect();
+        assert_eq!(epochs, want, "member {i}");
+    }
     ms
+}
+
+fn epoch_of(e: &ClusterEvent) -> Option<u32> {
+    match e {
+        ClusterEvent::Join { epoch, .. } | ClusterEvent::Leave { epoch, .. } => Some(*epoch),
+        ClusterEvent::Notify { .. } => None,
+    }
 }
 
 /// Every member sends `per` notifies concurrently; all see one sequence.
@@ -191,13 +205,21 @@ async fn crash_is_seen(mut ms: Vec<Member>, limit: Duration) -> Vec<Member> {
     })
     .await;
     eprintln!("crash detected after {:?}", t0.elapsed());
+    let mut leave_epochs = Vec::new();
     for m in &ms {
         assert_eq!(m.driver.members().len(), 2);
         match m.events().last().unwrap() {
-            ClusterEvent::Leave { members, .. } => assert_eq!(members.len(), 2),
+            ClusterEvent::Leave { members, epoch, .. } => {
+                assert_eq!(members.len(), 2);
+                leave_epochs.push(*epoch);
+            }
             e => panic!("unexpected last event {e:?}"),
         }
     }
+    assert!(
+        leave_epochs.windows(2).all(|w| w[0] == w[1]),
+        "same epoch everywhere: {leave_epochs:?}"
+    );
     // A graceful leave is seen at once.
     let gone = ms.pop().unwrap();
     let port2 = gone.node.nid.port;

@@ -293,6 +293,9 @@ pub enum ClusterEvent {
         reply: Bytes,
         /// Members after the join.
         members: Vec<SdNode>,
+        /// Membership epoch after the join: the number of membership changes
+        /// since the cluster was founded, the same on every member.
+        epoch: u32,
     },
     /// `node` left (gracefully or declared dead); if it is this node itself,
     /// this member has been evicted and receives nothing more.
@@ -301,6 +304,8 @@ pub enum ClusterEvent {
         node: SdNode,
         /// Members after the leave.
         members: Vec<SdNode>,
+        /// Membership epoch after the leave.
+        epoch: u32,
     },
     /// A broadcast from a member (the sender sees its own messages too).
     Notify {
@@ -455,6 +460,8 @@ pub struct Machine {
     me: Option<MemberId>,
     /// This node is a member (its join was folded and it has not left).
     joined: bool,
+    /// Membership changes folded since the log began.
+    epoch: u32,
 }
 
 impl Machine {
@@ -486,6 +493,11 @@ impl Machine {
         self.joined && self.members.first().map(|m| m.0) == self.me
     }
 
+    /// The membership epoch: membership changes since the cluster was founded.
+    pub fn epoch(&self) -> u32 {
+        self.epoch
+    }
+
     /// Whether this node is a member.
     pub fn joined(&self) -> bool {
         self.joined
@@ -493,6 +505,7 @@ impl Machine {
 
     fn accept(&mut self, id: MemberId, node: SdNode, msg: Bytes, reply: Bytes, out: &mut Fold) {
         self.members.push((id, node));
+        self.epoch += 1;
         if Some(id) == self.me {
             self.joined = true;
             out.verdict = Some((true, reply.clone()));
@@ -503,6 +516,7 @@ impl Machine {
                 msg,
                 reply,
                 members: self.members(),
+                epoch: self.epoch,
             });
         }
     }
@@ -511,10 +525,12 @@ impl Machine {
         self.pending.retain(|p| p.0 != *id);
         if let Some(pos) = self.members.iter().position(|m| m.0 == *id) {
             let (_, node) = self.members.remove(pos);
+            self.epoch += 1;
             if self.joined {
                 out.events.push(ClusterEvent::Leave {
                     node,
                     members: self.members(),
+                    epoch: self.epoch,
                 });
             }
             if Some(*id) == self.me {
@@ -930,9 +946,11 @@ mod tests {
             out.events,
             vec![ClusterEvent::Leave {
                 node: a,
-                members: vec![b]
+                members: vec![b],
+                epoch: 3
             }]
         );
+        assert_eq!(m.epoch(), 3, "a, b joined, a left");
         assert!(m.is_master());
         // Notify from a non-member is dropped.
         assert!(m

@@ -3,9 +3,9 @@
 //! into the member list, the membership epoch and the cluster's version
 //! window.
 //!
-//! The epoch here counts membership changes seen since this node joined
-//! (every Join and Leave bumps it), identically on every member because the
-//! events arrive in the driver's total order.
+//! The epoch is the driver's membership epoch: every join and leave since
+//! the cluster was founded bumps it, identically on every member because
+//! every node folds the same log.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -31,7 +31,8 @@ pub fn store_ctime(dir: &std::path::Path) -> u64 {
 pub struct View {
     /// Members, oldest first.
     pub members: Vec<SdNode>,
-    /// Membership changes folded (starts at 1 with this node's own join).
+    /// Membership epoch: membership changes since the cluster was founded
+    /// (the same on every member, from the driver's total order).
     pub epoch: u32,
     /// Intersection of every member's version ranges.
     pub versions: Versions,
@@ -183,7 +184,11 @@ impl Membership {
 fn fold(v: &mut View, ev: &ClusterEvent, base: Versions) {
     match ev {
         ClusterEvent::Join {
-            node, msg, members, ..
+            node,
+            msg,
+            members,
+            epoch,
+            ..
         } => {
             let vers = versions_of(msg).unwrap_or(base);
             // Rebuild member_versions in member order: the new node is last.
@@ -200,9 +205,9 @@ fn fold(v: &mut View, ev: &ClusterEvent, base: Versions) {
             }
             v.members.clone_from(members);
             v.member_versions = mv;
-            v.epoch += 1;
+            v.epoch = *epoch;
         }
-        ClusterEvent::Leave { members, .. } => {
+        ClusterEvent::Leave { members, epoch, .. } => {
             let mv = members
                 .iter()
                 .map(|n| {
@@ -214,7 +219,7 @@ fn fold(v: &mut View, ev: &ClusterEvent, base: Versions) {
                 .collect();
             v.members.clone_from(members);
             v.member_versions = mv;
-            v.epoch += 1;
+            v.epoch = *epoch;
         }
         ClusterEvent::Notify { .. } => return,
     }
@@ -223,4 +228,80 @@ fn fold(v: &mut View, ev: &ClusterEvent, base: Versions) {
         .iter()
         .try_fold(base, |acc, m| acc.intersect(m).ok())
         .unwrap_or(base);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::join::VersionRange;
+
+    fn node(port: u16) -> SdNode {
+        SdNode::new(format!("127.0.0.1:{port}").parse().unwrap(), 128, 1 << 30)
+    }
+
+    fn msg(v: Versions) -> Bytes {
+        Bytes::from(
+            JoinMessage {
+                ctime: 0,
+                versions: v,
+            }
+            .encode(),
+        )
+    }
+
+    #[test]
+    fn view_tracks_members_epoch_and_window() {
+        let ours = Versions::ours();
+        let old = Versions::capped_peer(0x0a);
+        let (a, b) = (node(1), node(2));
+        let mut v = View {
+            members: vec![],
+            epoch: 0,
+            versions: ours,
+            member_versions: vec![],
+        };
+        fold(
+            &mut v,
+            &ClusterEvent::Join {
+                node: a,
+                msg: msg(ours),
+                reply: Bytes::new(),
+                members: vec![a],
+                epoch: 1,
+            },
+            ours,
+        );
+        assert_eq!(v.versions.peer, VersionRange::new(0x0a, 0x0b));
+        fold(
+            &mut v,
+            &ClusterEvent::Join {
+                node: b,
+                msg: msg(old),
+                reply: Bytes::new(),
+                members: vec![a, b],
+                epoch: 2,
+            },
+            ours,
+        );
+        assert_eq!(v.epoch, 2);
+        assert_eq!(v.versions.peer, VersionRange::new(0x0a, 0x0a));
+        assert_eq!(v.peer_version_with(&ours, &a), Some(0x0b));
+        assert_eq!(v.peer_version_with(&ours, &b), Some(0x0a));
+        fold(
+            &mut v,
+            &ClusterEvent::Leave {
+                node: b,
+                members: vec![a],
+                epoch: 3,
+            },
+            ours,
+        );
+        assert_eq!(v.epoch, 3);
+        assert_eq!(
+            v.versions.peer,
+            VersionRange::new(0x0a, 0x0b),
+            "the window widens again"
+        );
+        assert_eq!(v.peer_version_with(&ours, &b), None);
+    }
 }

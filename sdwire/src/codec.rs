@@ -170,6 +170,19 @@ impl<H: FrameHeader> Decoder for FrameCodec<H> {
         let payload = src.split_to(len).freeze();
         Ok(Some(Frame { header, payload }))
     }
+
+    /// At end of stream: a frame cut anywhere (even right after its header,
+    /// when no payload byte is buffered yet) is an error, not a clean end.
+    fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Frame<H>>, FrameError> {
+        match self.decode(src)? {
+            Some(frame) => Ok(Some(frame)),
+            None if src.is_empty() && self.pending.is_none() => Ok(None),
+            None => Err(FrameError::Io(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "stream ended in the middle of a frame",
+            ))),
+        }
+    }
 }
 
 impl<H: FrameHeader> Encoder<Frame<H>> for FrameCodec<H> {

@@ -237,8 +237,8 @@ fn local_factory(dir: &Path) -> Factory {
         local_driver(
             &dir,
             LocalOptions {
-                heartbeat: Duration::from_millis(200),
-                timeout: Duration::from_millis(1000),
+                heartbeat: Duration::from_millis(250),
+                timeout: Duration::from_millis(2000),
                 poll: Duration::from_millis(5),
             },
         )
@@ -252,7 +252,7 @@ async fn local_driver_membership_order_and_liveness() {
     let f = local_factory(&dir.path().join("cluster"));
     let ms = three_members(&f, 7000).await;
     total_order(&ms, 30).await;
-    let ms = crash_is_seen(ms, Duration::from_secs(5)).await;
+    let ms = crash_is_seen(ms, Duration::from_secs(8)).await;
     // A new member joining later replays the log and agrees.
     let late = Member::join(f(), 7010).await;
     wait_for("late join", Duration::from_secs(5), || {
@@ -267,8 +267,8 @@ async fn local_driver_membership_order_and_liveness() {
 async fn local_driver_refusal_records_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let opts = LocalOptions {
-        heartbeat: Duration::from_millis(200),
-        timeout: Duration::from_millis(1000),
+        heartbeat: Duration::from_millis(250),
+        timeout: Duration::from_millis(2000),
         poll: Duration::from_millis(5),
     };
     let a: Arc<dyn ClusterDriver> = Arc::from(local_driver(dir.path(), opts).unwrap());

@@ -10,8 +10,6 @@ use crate::proto::oid::{vdi_name_hash, Oid, SD_ATTR_OBJ_SIZE};
 use crate::proto::{ReqFlags, SdResult, VdiAttr, VdiRsp};
 use crate::store::StoreError;
 
-use super::cstr;
-
 /// Offset of the key in the stored record.
 fn key_offset() -> u64 {
     VdiAttr::LAYOUT
@@ -58,7 +56,7 @@ pub async fn get_vdi_attr(cx: &Ctx) -> Reply {
         let id = (start + i) & (MAX_PROBE - 1);
         let oid = Oid::attr(vid, id).0;
         let found = match st.replicas.read(oid, key_offset(), 256).await {
-            Ok(k) => Some(cstr(&k) == key.as_slice()),
+            Ok(k) => Some(c_str(&k) == key.as_slice()),
             Err(StoreError::NoObj(_)) => None,
             Err(e) => return Reply::code(crate::gateway::store_err(&e)),
         };

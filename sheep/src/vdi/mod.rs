@@ -8,35 +8,19 @@
 
 use std::collections::BTreeMap;
 
-use crate::proto::oid::{vdi_name_hash, Oid, SD_INODE_HEADER_SIZE, SD_NR_VDIS};
-use crate::proto::SdResult;
+use sdwire::Wire;
+
+use crate::proto::cluster_info::padded;
+use crate::proto::oid::{vdi_name_hash, Oid, SD_NR_VDIS};
+use crate::proto::{InodeHeader, SdResult};
 use crate::store::ObjectStore;
 
 pub mod attr;
 pub mod lock;
 pub mod ops;
 
-/// Bytes of the inode header that lookups need (name .. parent_vdi_id).
-pub const INODE_LOOKUP_SIZE: usize = 568;
 /// Size of the in-use / deleted bitmaps (2^24 bits).
 pub const BITMAP_SIZE: usize = (SD_NR_VDIS / 8) as usize;
-
-/// Inode header field offsets (fact sheet §11.1).
-#[allow(missing_docs)]
-pub mod off {
-    pub const NAME: usize = 0;
-    pub const TAG: usize = 256;
-    pub const CREATE_TIME: usize = 512;
-    pub const SNAP_CTIME: usize = 520;
-    pub const VDI_SIZE: usize = 536;
-    pub const COPY_POLICY: usize = 552;
-    pub const STORE_POLICY: usize = 553;
-    pub const NR_COPIES: usize = 554;
-    pub const BLOCK_SIZE_SHIFT: usize = 555;
-    pub const SNAP_ID: usize = 556;
-    pub const VDI_ID: usize = 560;
-    pub const PARENT_VDI_ID: usize = 564;
-}
 
 /// What the daemon remembers of one inode.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -62,21 +46,29 @@ pub struct VdiMeta {
 }
 
 impl VdiMeta {
-    /// Parses the first [`INODE_LOOKUP_SIZE`] bytes of an inode.
-    pub fn parse(h: &[u8]) -> VdiMeta {
-        let u32_at = |o: usize| u32::from_le_bytes(h[o..o + 4].try_into().unwrap());
-        let u64_at = |o: usize| u64::from_le_bytes(h[o..o + 8].try_into().unwrap());
+    /// The fields of a decoded inode header.
+    pub fn from_header(h: &InodeHeader) -> VdiMeta {
         VdiMeta {
-            name: cstr(&h[off::NAME..off::NAME + 256]).to_vec(),
-            tag: cstr(&h[off::TAG..off::TAG + 256]).to_vec(),
-            snap_ctime: u64_at(off::SNAP_CTIME),
-            vdi_size: u64_at(off::VDI_SIZE),
-            copies: h[off::NR_COPIES],
-            copy_policy: h[off::COPY_POLICY],
-            block_size_shift: h[off::BLOCK_SIZE_SHIFT],
-            snap_id: u32_at(off::SNAP_ID),
-            parent: u32_at(off::PARENT_VDI_ID),
+            name: h.name_bytes().to_vec(),
+            tag: h.tag_bytes().to_vec(),
+            snap_ctime: h.snap_ctime,
+            vdi_size: h.vdi_size,
+            copies: h.nr_copies,
+            copy_policy: h.copy_policy,
+            block_size_shift: h.block_size_shift,
+            snap_id: h.snap_id,
+            parent: h.parent_vdi_id,
         }
+    }
+
+    /// Decodes the inode header at the start of `bytes` (at least
+    /// [`InodeHeader::SIZE`] bytes).
+    ///
+    /// # Errors
+    ///
+    /// Too few bytes.
+    pub fn parse(bytes: &[u8]) -> Result<VdiMeta, sdwire::DecodeError> {
+        InodeHeader::from_prefix(bytes).map(|h| VdiMeta::from_header(&h))
     }
 
     /// Whether this is a frozen snapshot.
@@ -90,10 +82,13 @@ impl VdiMeta {
     }
 }
 
-/// The bytes of a NUL-terminated (or full) C string field.
-pub fn cstr(b: &[u8]) -> &[u8] {
-    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
-    &b[..end]
+/// The byte offset of a named [`InodeHeader`] field, from its wire layout
+/// (for partial writes into the inode object).
+pub fn header_field_offset(field: &str) -> u64 {
+    InodeHeader::LAYOUT
+        .field(field)
+        .and_then(|f| f.offset)
+        .unwrap_or_else(|| panic!("InodeHeader has a fixed-offset field {field}")) as u64
 }
 
 /// All inodes of the store, by vid.
@@ -114,8 +109,10 @@ impl VdiTable {
         for oid in store.list()? {
             let o = Oid(oid);
             if o.is_inode() && o.index() == 0 {
-                let h = store.read(oid, 0, INODE_LOOKUP_SIZE)?;
-                t.vdis.insert(o.vid(), VdiMeta::parse(&h));
+                let h = store.read(oid, 0, InodeHeader::SIZE)?;
+                if let Ok(m) = VdiMeta::parse(&h) {
+                    t.vdis.insert(o.vid(), m);
+                }
             }
         }
         Ok(t)
@@ -123,11 +120,14 @@ impl VdiTable {
 
     /// Re-reads the header of `vid` from the store.
     pub fn refresh(&mut self, store: &dyn ObjectStore, vid: u32) {
-        match store.read(Oid::inode(vid).0, 0, INODE_LOOKUP_SIZE) {
-            Ok(h) => {
-                self.vdis.insert(vid, VdiMeta::parse(&h));
+        match store
+            .read(Oid::inode(vid).0, 0, InodeHeader::SIZE)
+            .map(|h| VdiMeta::parse(&h))
+        {
+            Ok(Ok(m)) => {
+                self.vdis.insert(vid, m);
             }
-            Err(_) => {
+            _ => {
                 self.vdis.remove(&vid);
             }
         }
@@ -232,7 +232,7 @@ impl VdiTable {
     }
 }
 
-/// A fresh inode header (the first [`SD_INODE_HEADER_SIZE`] bytes).
+/// A fresh inode header.
 #[allow(clippy::too_many_arguments)]
 pub fn new_inode_header(
     name: &[u8],
@@ -245,20 +245,25 @@ pub fn new_inode_header(
     snap_id: u32,
     parent: u32,
     ctime: u64,
-) -> Vec<u8> {
-    let mut h = vec![0u8; SD_INODE_HEADER_SIZE];
-    let n = name.len().min(255);
-    h[..n].copy_from_slice(&name[..n]);
-    h[off::CREATE_TIME..off::CREATE_TIME + 8].copy_from_slice(&ctime.to_le_bytes());
-    h[off::VDI_SIZE..off::VDI_SIZE + 8].copy_from_slice(&vdi_size.to_le_bytes());
-    h[off::COPY_POLICY] = copy_policy;
-    h[off::STORE_POLICY] = store_policy;
-    h[off::NR_COPIES] = copies;
-    h[off::BLOCK_SIZE_SHIFT] = block_size_shift;
-    h[off::SNAP_ID..off::SNAP_ID + 4].copy_from_slice(&snap_id.to_le_bytes());
-    h[off::VDI_ID..off::VDI_ID + 4].copy_from_slice(&vid.to_le_bytes());
-    h[off::PARENT_VDI_ID..off::PARENT_VDI_ID + 4].copy_from_slice(&parent.to_le_bytes());
-    h
+) -> InodeHeader {
+    InodeHeader {
+        name: padded(&name[..name.len().min(255)]),
+        create_time: ctime,
+        vdi_size,
+        copy_policy,
+        store_policy,
+        nr_copies: copies,
+        block_size_shift,
+        snap_id,
+        vdi_id: vid,
+        parent_vdi_id: parent,
+        ..InodeHeader::default()
+    }
+}
+
+/// The wire bytes of an inode header.
+pub fn encode_header(h: &InodeHeader) -> Vec<u8> {
+    sdwire::to_vec(h, 0).expect("a fixed-size header encodes into a Vec")
 }
 
 #[cfg(test)]

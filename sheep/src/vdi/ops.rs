@@ -3,12 +3,17 @@
 
 use bytes::Bytes;
 
-use super::{cstr, new_inode_header, off, VdiMeta};
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{encode_header, header_field_offset, new_inode_header, VdiMeta};
 use crate::daemon::cluster::now_ctime;
 use crate::daemon::{lock, Ctx, Reply, State};
 use crate::gateway::store_err;
-use crate::proto::oid::{Oid, SD_INODE_DATA_INDEX, SD_INODE_DATA_VDI_ID_OFFSET, SD_INODE_SIZE};
-use crate::proto::{SdResult, VdiReq, VdiRsp};
+use crate::proto::cluster_info::{c_str, padded};
+use crate::proto::inode::data_vdi_id_offset;
+use crate::proto::oid::{Oid, SD_INODE_DATA_INDEX, SD_INODE_SIZE};
+use crate::proto::payload::{VdiName, VdiNameTag};
+use crate::proto::{Inode, InodeHeader, SdResult, VdiReq, VdiRsp};
 
 fn vdi_reply(vid: u32, m: &VdiMeta) -> Reply {
     Reply::ok().vdi(VdiRsp {
@@ -19,16 +24,17 @@ fn vdi_reply(vid: u32, m: &VdiMeta) -> Reply {
     })
 }
 
-/// (name, tag) from a name[256] (+ tag[256]) payload.
+/// (name, tag) from a [`VdiNameTag`] payload, or a bare [`VdiName`] (no
+/// tag). Extra trailing bytes (up to 64) are tolerated as before.
 fn name_tag(p: &[u8]) -> Result<(Vec<u8>, Vec<u8>), SdResult> {
-    if p.len() < 256 || p.len() > 512 + 64 {
+    if p.len() > 512 + 64 {
         return Err(SdResult::InvalidParms);
     }
-    let name = cstr(&p[..256]).to_vec();
-    let tag = if p.len() >= 512 {
-        cstr(&p[256..512]).to_vec()
+    let (name, tag) = if let Ok(nt) = sdwire::from_slice::<VdiNameTag>(p, 0) {
+        (c_str(&nt.name).to_vec(), c_str(&nt.tag).to_vec())
     } else {
-        Vec::new()
+        let n = sdwire::from_slice::<VdiName>(p, 0).map_err(|_| SdResult::InvalidParms)?;
+        (n.as_bytes().to_vec(), Vec::new())
     };
     if name.is_empty() {
         return Err(SdResult::InvalidParms);
@@ -97,10 +103,10 @@ pub fn read_del_vdis(cx: &Ctx) -> Reply {
 /// NEW_VDI: a fresh VDI, a snapshot (`snapid != 0`: the base is frozen in
 /// place and the working VDI moves to a new vid) or a clone of a snapshot.
 async fn create_vdi(st: &State, payload: &Bytes, a: VdiReq) -> Result<Reply, SdResult> {
-    if payload.len() != 256 {
-        return Err(SdResult::InvalidParms);
-    }
-    let name = cstr(payload).to_vec();
+    let name = sdwire::from_slice_exact::<VdiName>(payload, 0)
+        .map_err(|_| SdResult::InvalidParms)?
+        .as_bytes()
+        .to_vec();
     if name.is_empty() {
         return Err(SdResult::InvalidParms);
     }
@@ -148,7 +154,7 @@ async fn create_vdi(st: &State, payload: &Bytes, a: VdiReq) -> Result<Reply, SdR
             } else {
                 a.copies.min(31)
             };
-            new_inode_header(
+            encode_header(&new_inode_header(
                 &name,
                 new_vid,
                 a.vdi_size,
@@ -159,40 +165,33 @@ async fn create_vdi(st: &State, payload: &Bytes, a: VdiReq) -> Result<Reply, SdR
                 1,
                 0,
                 now,
-            )
+            ))
         }
         Some(b) => {
+            // The base's header and index; its gref stays zero in the new VDI.
             let base_oid = Oid::inode(a.base_vdi_id).0;
-            let len = SD_INODE_DATA_VDI_ID_OFFSET + 4 * SD_INODE_DATA_INDEX as usize;
+            let len = data_vdi_id_offset(SD_INODE_DATA_INDEX);
             let mut ino = st
                 .replicas
                 .read(base_oid, 0, len)
                 .await
                 .map_err(|e| store_err(&e))?;
+            let mut h = InodeHeader::from_prefix(&ino).map_err(|_| SdResult::Eio)?;
             let snapshot = a.snapid != 0;
-            let put32 = |ino: &mut Vec<u8>, o: usize, v: u32| {
-                ino[o..o + 4].copy_from_slice(&v.to_le_bytes());
-            };
-            let put64 = |ino: &mut Vec<u8>, o: usize, v: u64| {
-                ino[o..o + 8].copy_from_slice(&v.to_le_bytes());
-            };
-            ino[..512].fill(0);
-            ino[..name.len().min(255)].copy_from_slice(&name[..name.len().min(255)]);
-            put64(&mut ino, off::CREATE_TIME, now);
-            put64(&mut ino, off::SNAP_CTIME, 0);
+            h.name = padded(&name[..name.len().min(255)]);
+            h.tag = [0; 256];
+            h.create_time = now;
+            h.snap_ctime = 0;
             if a.vdi_size != 0 {
                 if a.vdi_size < b.vdi_size {
                     return Err(SdResult::InvalidParms);
                 }
-                put64(&mut ino, off::VDI_SIZE, a.vdi_size);
+                h.vdi_size = a.vdi_size;
             }
-            put32(
-                &mut ino,
-                off::SNAP_ID,
-                if snapshot { b.snap_id + 1 } else { 1 },
-            );
-            put32(&mut ino, off::VDI_ID, new_vid);
-            put32(&mut ino, off::PARENT_VDI_ID, a.base_vdi_id);
+            h.snap_id = if snapshot { b.snap_id + 1 } else { 1 };
+            h.vdi_id = new_vid;
+            h.parent_vdi_id = a.base_vdi_id;
+            ino[..InodeHeader::SIZE].copy_from_slice(&encode_header(&h));
             ino
         }
     };
@@ -211,7 +210,11 @@ async fn create_vdi(st: &State, payload: &Bytes, a: VdiReq) -> Result<Reply, SdR
     if a.snapid != 0 {
         let ts = Bytes::copy_from_slice(&now.to_le_bytes());
         st.replicas
-            .write(Oid::inode(a.base_vdi_id).0, off::SNAP_CTIME as u64, ts)
+            .write(
+                Oid::inode(a.base_vdi_id).0,
+                header_field_offset("snap_ctime"),
+                ts,
+            )
             .await
             .map_err(|e| store_err(&e))?;
     }
@@ -226,50 +229,124 @@ async fn create_vdi(st: &State, payload: &Bytes, a: VdiReq) -> Result<Reply, SdR
     Ok(vdi_reply(new_vid, &m))
 }
 
-/// DEL_VDI: the VDI's own data objects go (unless a live descendant may
-/// still read them), and the inode is kept with an empty name, so its vid
-/// stays in use and shows in the deleted bitmap.
+/// The data_vdi_id array of `vid`, from its whole decoded [`Inode`].
+async fn read_index(
+    st: &State,
+    vid: u32,
+) -> Result<Box<[u32; SD_INODE_DATA_INDEX as usize]>, SdResult> {
+    let b = st
+        .replicas
+        .read(Oid::inode(vid).0, 0, Inode::SIZE)
+        .await
+        .map_err(|e| store_err(&e))?;
+    let ino: Inode = sdwire::from_slice(&b, 0).map_err(|_| SdResult::Eio)?;
+    Ok(ino.data_vdi_id)
+}
+
+/// DEL_VDI: the inode is kept with an empty name, so its vid stays in use
+/// and shows in the deleted bitmap, and the data objects that no live VDI
+/// reads any more are removed.
+///
+/// Which objects a VDI owns is not taken from its index alone (the C dog
+/// zeroes the index before it sends DEL_VDI): every data object in the store
+/// whose vid is the deleted VDI's, or that of an earlier deleted VDI, is a
+/// candidate, and a candidate survives only if a live VDI's data_vdi_id
+/// still points at it (a snapshot's objects read through a clone or the
+/// working image).
 async fn delete_vdi(st: &State, payload: &Bytes, a: VdiReq) -> Result<Reply, SdResult> {
     let (name, tag) = name_tag(payload)?;
-    let (vid, keep_data) = {
+    let vid = {
         let t = st.vdis.read().unwrap_or_else(|e| e.into_inner());
-        let vid = t.lookup(&name, &tag, a.snapid)?;
-        (vid, t.has_live_descendants(vid))
+        t.lookup(&name, &tag, a.snapid)?
     };
     if lock(&st.locks).get(vid).is_some() {
         return Err(SdResult::VdiLocked);
     }
     let ioid = Oid::inode(vid).0;
-    if !keep_data {
-        let idx = st
-            .replicas
-            .read(
-                ioid,
-                SD_INODE_DATA_VDI_ID_OFFSET as u64,
-                4 * SD_INODE_DATA_INDEX as usize,
-            )
-            .await
-            .map_err(|e| store_err(&e))?;
-        for (i, c) in idx.chunks_exact(4).enumerate() {
-            if u32::from_le_bytes(c.try_into().unwrap()) == vid {
-                match st.replicas.remove(Oid::data(vid, i as u32).0).await {
-                    Ok(()) | Err(crate::store::StoreError::NoObj(_)) => {}
-                    Err(e) => return Err(store_err(&e)),
-                }
-            }
-        }
-    }
+    let own_index = read_index(st, vid).await?;
     st.replicas
-        .write(ioid, 0, Bytes::from(vec![0u8; 256]))
+        .write(
+            ioid,
+            header_field_offset("name"),
+            Bytes::from(vec![0u8; 256]),
+        )
         .await
         .map_err(|e| store_err(&e))?;
-    st.vdis
-        .write()
-        .unwrap_or_else(|e| e.into_inner())
-        .refresh(st.store.as_ref(), vid);
-    tracing::info!(vid = format_args!("{vid:x}"), "vdi deleted");
+    let t = {
+        let mut t = st.vdis.write().unwrap_or_else(|e| e.into_inner());
+        t.refresh(st.store.as_ref(), vid);
+        t.vdis.clone()
+    };
+    let freed = reclaim(st, vid, &own_index[..], &t).await?;
+    tracing::info!(vid = format_args!("{vid:x}"), freed, "vdi deleted");
     Ok(Reply::ok().vdi(VdiRsp {
         vdi_id: vid,
         ..VdiRsp::default()
     }))
+}
+
+/// Removes the data objects of deleted VDIs (`vid` and any earlier ones)
+/// that no live VDI references. Returns how many went.
+async fn reclaim(
+    st: &State,
+    vid: u32,
+    own_index: &[u32],
+    t: &BTreeMap<u32, VdiMeta>,
+) -> Result<usize, SdResult> {
+    let dead = |v: u32| v == vid || t.get(&v).is_some_and(VdiMeta::is_deleted);
+    let mut cand: BTreeSet<(u32, u32)> = own_index
+        .iter()
+        .enumerate()
+        .filter(|(_, &o)| o == vid)
+        .map(|(i, _)| (vid, i as u32))
+        .collect();
+    let store = st.store.clone();
+    let listed = tokio::task::spawn_blocking(move || store.list())
+        .await
+        .map_err(|_| SdResult::Eio)?
+        .map_err(|e| store_err(&e))?;
+    for oid in listed {
+        let o = Oid(oid);
+        if o.is_data() && dead(o.vid()) {
+            cand.insert((o.vid(), o.index()));
+        }
+    }
+    if cand.is_empty() {
+        return Ok(0);
+    }
+    let dead_vids: BTreeSet<u32> = cand.iter().map(|&(v, _)| v).collect();
+    // Only a live VDI descending from a dead one can point at its objects.
+    let descends = |mut v: u32| {
+        let mut hops = 0;
+        while let Some(m) = t.get(&v) {
+            if m.parent == 0 || hops > 1 << 16 {
+                return false;
+            }
+            if dead_vids.contains(&m.parent) {
+                return true;
+            }
+            v = m.parent;
+            hops += 1;
+        }
+        false
+    };
+    for (&v, m) in t {
+        if m.is_deleted() || v == vid || !descends(v) {
+            continue;
+        }
+        for (i, &owner) in read_index(st, v).await?.iter().enumerate() {
+            if owner != 0 && owner != v {
+                cand.remove(&(owner, i as u32));
+            }
+        }
+    }
+    let mut freed = 0;
+    for (v, i) in cand {
+        match st.replicas.remove(Oid::data(v, i).0).await {
+            Ok(()) => freed += 1,
+            Err(crate::store::StoreError::NoObj(_)) => {}
+            Err(e) => return Err(store_err(&e)),
+        }
+    }
+    Ok(freed)
 }

@@ -206,6 +206,14 @@ fn table(c: &mut Criterion) {
     g.bench_function("derived", |b| {
         b.iter(|| Table::decode(&mut black_box(&src[..]), black_box(0)).unwrap())
     });
+    // Decode into an existing value: the box is reused (one memcpy).
+    g.bench_function("derived_in_place", |b| {
+        let mut t = Table::decode(&mut &src[..], 0).unwrap();
+        b.iter(|| {
+            Table::decode_in_place(&mut t, &mut black_box(&src[..]), black_box(0)).unwrap();
+            black_box(&t);
+        })
+    });
     // A plain memcpy into a reused buffer: the floor.
     g.bench_function("hand", |b| {
         let mut dst = vec![0u32; TABLE_LEN];

@@ -637,3 +637,25 @@ pub fn truncated_fields(
 pub fn zeroed_buf(n: usize) -> Vec<u8> {
     vec![0u8; n]
 }
+
+/// Fills an existing slice of little-endian numbers from `buf` (in-place decode).
+#[inline]
+pub fn dec_into_le<T: WireInt, B: Buf + ?Sized>(
+    buf: &mut B,
+    out: &mut [T],
+) -> Result<(), DecodeError> {
+    ensure_remaining(buf, core::mem::size_of_val(out))?;
+    get_slice_le(buf, out);
+    Ok(())
+}
+
+/// Fills an existing slice of big-endian numbers from `buf` (in-place decode).
+#[inline]
+pub fn dec_into_be<T: WireInt, B: Buf + ?Sized>(
+    buf: &mut B,
+    out: &mut [T],
+) -> Result<(), DecodeError> {
+    ensure_remaining(buf, core::mem::size_of_val(out))?;
+    get_slice_be(buf, out);
+    Ok(())
+}

@@ -94,6 +94,38 @@ pub trait Wire: Sized {
     /// Reading a `bytes::Bytes` payload field from a `Bytes` buffer does not copy it.
     fn decode<B: Buf + ?Sized>(buf: &mut B, version: Version) -> Result<Self, DecodeError>;
 
+    /// Decodes into an existing value, reusing its heap allocations.
+    ///
+    /// Derived fixed-size structs decode boxed number arrays straight into
+    /// the existing box (one `memcpy`, no allocation, no page faults) and
+    /// recurse into nested fields; other types replace the value. Use it to
+    /// decode large structures such as a 12 MiB inode table repeatedly.
+    ///
+    /// # Errors
+    /// As [`Wire::decode`]. On error `place` holds a mix of old and new
+    /// field values (still a valid value of the type).
+    ///
+    /// ```
+    /// use sdwire::Wire;
+    /// #[derive(Wire)]
+    /// #[wire(le)]
+    /// struct Table { ids: Box<[u32; 4]> }
+    /// let mut t = Table { ids: Box::new([0; 4]) };
+    /// let before = &*t.ids as *const [u32; 4];
+    /// Table::decode_in_place(&mut t, &mut &[1u8, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0][..], 0).unwrap();
+    /// assert_eq!(*t.ids, [1, 2, 3, 4]);
+    /// assert_eq!(&*t.ids as *const [u32; 4], before); // same allocation
+    /// ```
+    #[inline]
+    fn decode_in_place<B: Buf + ?Sized>(
+        place: &mut Self,
+        buf: &mut B,
+        version: Version,
+    ) -> Result<(), DecodeError> {
+        *place = Self::decode(buf, version)?;
+        Ok(())
+    }
+
     /// Decodes from a slice of at least `FIXED_SIZE` bytes (generated fast path).
     #[doc(hidden)]
     #[inline]

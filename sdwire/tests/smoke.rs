@@ -200,3 +200,21 @@ async fn dispatch() {
     assert_eq!(Op::ReadObj { a: 1, b: 2 }.dispatch(&H).await, 3);
     assert_eq!(Op::GetClusterDefault.dispatch(&H).await, 99);
 }
+
+#[test]
+fn decode_in_place_matches_decode() {
+    let o = Outer {
+        a: 7,
+        hdr: ReqHeader {
+            id: 9,
+            body: [3; 32],
+            ..Default::default()
+        },
+    };
+    let b = sdwire::to_vec(&o, 0).unwrap();
+    let mut p = Outer::default();
+    Outer::decode_in_place(&mut p, &mut &b[..], 0).unwrap();
+    assert_eq!(p, o);
+    let e = Outer::decode_in_place(&mut p, &mut &b[..30], 0).unwrap_err();
+    assert!(matches!(e.kind(), DecodeErrorKind::Truncated { .. }), "{e}");
+}

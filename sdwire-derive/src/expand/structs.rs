@@ -307,7 +307,64 @@ pub fn expand(c: &Container, fields: &[Field]) -> TokenStream {
             .iter()
             .enumerate()
             .map(|(i, f)| fixed_write(k, &ty_name, f, i));
+        // In-place decode: boxed number arrays are filled inside their existing
+        // box and nested values recurse, so large tables decode without allocating.
+        let in_place = fields.iter().map(|f| {
+            let m = &f.member;
+            let name = &f.name;
+            let ty = f.ty;
+            let pad = f.pad();
+            let pad_stmt = if pad > 0 {
+                quote!(#k::__private::skip(__buf, #pad).map_err(|__e| __e.in_field(#ty_name, #name, __start - #k::bytes::Buf::remaining(__buf), __v))?;)
+            } else {
+                quote!()
+            };
+            match &f.kind {
+                TyKind::IntArray { boxed: true, .. } if !f.reserved() => {
+                    let h = quote::format_ident!("dec_into_{}", fields::order_suffix(f));
+                    quote! {
+                        #pad_stmt
+                        let __before = #k::bytes::Buf::remaining(__buf);
+                        #k::__private::#h(__buf, &mut __place.#m[..])
+                            .map_err(|__e| __e.in_field(#ty_name, #name, __start - __before, __v))?;
+                    }
+                }
+                TyKind::Nested { .. } if !f.reserved() => quote! {
+                    #pad_stmt
+                    let __before = #k::bytes::Buf::remaining(__buf);
+                    <#ty as #k::Wire>::decode_in_place(&mut __place.#m, __buf, __v)
+                        .map_err(|__e| __e.in_field(#ty_name, #name, __start - __before, __v))?;
+                },
+                _ => {
+                    let stmt = fields::decode_stmt(k, &ty_name, f, fields);
+                    let l = &f.local;
+                    quote! { #stmt __place.#m = #l; }
+                }
+            }
+        });
+        let in_place_fn = if fields.iter().any(|f| {
+            !f.reserved()
+                && matches!(
+                    f.kind,
+                    TyKind::IntArray { boxed: true, .. } | TyKind::Nested { .. }
+                )
+        }) {
+            quote! {
+                #[inline]
+                fn decode_in_place<__B: #k::bytes::Buf + ?::core::marker::Sized>(
+                    __place: &mut Self, __buf: &mut __B, __v: #k::Version,
+                ) -> ::core::result::Result<(), #k::DecodeError> {
+                    #vcheck_dec
+                    let __start = #k::bytes::Buf::remaining(__buf);
+                    #(#in_place)*
+                    ::core::result::Result::Ok(())
+                }
+            }
+        } else {
+            quote!()
+        };
         let fns = quote! {
+            #in_place_fn
             #[inline]
             fn __decode_fixed(__c: &[u8], __v: #k::Version) -> ::core::result::Result<Self, #k::DecodeError> {
                 #vcheck_dec

@@ -26,7 +26,7 @@ pub fn shutdown(cx: &Ctx) -> Reply {
 
 /// CLUSTER_INFO: the full `cluster_info`.
 pub fn cluster_info(cx: &Ctx) -> Reply {
-    let ci = lock(&cx.st.cluster).cluster_info();
+    let ci = crate::daemon::members::cluster_info(&cx.st);
     Reply::encoded(&ci)
 }
 
@@ -40,15 +40,30 @@ pub fn stat_cluster(cx: &Ctx, a: ClusterReq) -> Reply {
     let slots = (a.nodes_nr as usize).min(SD_MAX_NODES);
     let rec = EpochLog::FIXED_SIZE.unwrap_or(48) + slots * SdNode::SIZE;
     let fit = cx.hdr.data_length as usize / rec;
-    let records: Vec<EpochRecord> = (1..=c.epoch)
-        .rev()
-        .filter(|&e| c.has_epoch(e))
-        .take(fit)
-        .map(|e| EpochRecord {
-            log: c.epoch_log(e, c.epoch_time(e)),
-            nodes: vec![c.node.sd_node()],
-        })
-        .collect();
+    let records: Vec<EpochRecord> = if let Some(v) = cx.st.replicas.view() {
+        // Clustered: the current membership epoch (older epochs are not
+        // logged with their node lists yet).
+        let mut log = c.epoch_log(v.epoch, crate::daemon::cluster::now_secs());
+        log.nr_nodes = v.nodes.len() as u32;
+        let n = v.nodes.len().min(slots);
+        (fit > 0)
+            .then(|| EpochRecord {
+                log,
+                nodes: v.nodes[..n].to_vec(),
+            })
+            .into_iter()
+            .collect()
+    } else {
+        (1..=c.epoch)
+            .rev()
+            .filter(|&e| c.has_epoch(e))
+            .take(fit)
+            .map(|e| EpochRecord {
+                log: c.epoch_log(e, c.epoch_time(e)),
+                nodes: vec![c.node.sd_node()],
+            })
+            .collect()
+    };
     if records.is_empty() && c.epoch > 0 {
         return Reply::code(SdResult::BufferSmall);
     }
@@ -61,11 +76,12 @@ pub fn stat_cluster(cx: &Ctx, a: ClusterReq) -> Reply {
     )
 }
 
-/// GET_NODE_LIST: this node, `rsp.node.nr_nodes` = 1.
+/// GET_NODE_LIST: the members (this node alone when not clustered).
 pub fn get_node_list(cx: &Ctx) -> Reply {
-    let node = lock(&cx.st.cluster).node.sd_node();
-    Reply::encoded(&NodeList { nodes: vec![node] }).arm(RspArm::Node(NodeRsp {
-        nr_nodes: 1,
+    let nodes = crate::daemon::members::nodes(&cx.st);
+    let nr = nodes.len() as u32;
+    Reply::encoded(&NodeList { nodes }).arm(RspArm::Node(NodeRsp {
+        nr_nodes: nr,
         ..NodeRsp::default()
     }))
 }
@@ -129,6 +145,89 @@ pub async fn make_fs(cx: &Ctx, a: ClusterReq) -> Reply {
         block_size_shift: shift,
         store,
     };
+    if let Some(m) = st.membership.get() {
+        // Clustered: every member formats, in the driver's order, with the
+        // same parameters; answer once this node has applied it.
+        let mut f = f;
+        if f.ctime == 0 {
+            f.ctime = crate::daemon::cluster::now_ctime();
+        }
+        let mut epochs = st.epoch_tx.subscribe();
+        let _ = epochs.borrow_and_update();
+        if let Err(e) = m
+            .driver()
+            .notify(crate::daemon::members::encode_make_fs(&f))
+            .await
+        {
+            tracing::error!(error = %e, "broadcasting MAKE_FS failed");
+            return Reply::code(SdResult::SystemError);
+        }
+        let applied = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+            loop {
+                if st.format().as_ref() == Some(&f) {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+        if applied.is_err() {
+            return Reply::code(SdResult::SystemError);
+        }
+        // Answer only once every member applied it, so that a VDI op sent
+        // to any gateway right after cannot race a member's wipe.
+        return if formatted_everywhere(st, f.ctime).await {
+            Reply::ok()
+        } else {
+            Reply::code(SdResult::SystemError)
+        };
+    }
+    apply_make_fs(st, f).await
+}
+
+/// Waits (at most 30 s) until every other member reports the format `ctime`
+/// in its CLUSTER_INFO.
+async fn formatted_everywhere(st: &crate::daemon::State, ctime: u64) -> bool {
+    let Some(v) = st.replicas.view() else {
+        return true;
+    };
+    let t0 = std::time::Instant::now();
+    for (i, n) in v.nodes.iter().enumerate() {
+        if v.me == Some(i) {
+            continue;
+        }
+        loop {
+            let h = crate::proto::Request::Admin(crate::proto::AdminOp::ClusterInfo(
+                crate::proto::NoArgs::default(),
+            ))
+            .to_header(
+                crate::proto::ReqFlags::EMPTY,
+                crate::proto::ClusterInfo::SIZE as u32,
+            );
+            let got = match st.replicas.client(n.socket_addr()).await {
+                Ok(c) => match c.raw(h, bytes::Bytes::new()).await {
+                    Ok((_, p)) => sdwire::from_slice::<crate::proto::ClusterInfo>(&p, 0)
+                        .map(|ci| ci.header.ctime)
+                        .ok(),
+                    Err(_) => None,
+                },
+                Err(_) => None,
+            };
+            if got == Some(ctime) {
+                break;
+            }
+            if t0.elapsed() > std::time::Duration::from_secs(30) {
+                tracing::error!(node = %n.socket_addr(), "member did not apply the format");
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+    true
+}
+
+/// Formats this node with `f`: wipes every object, persists the format.
+pub async fn apply_make_fs(st: &crate::daemon::State, f: Format) -> Reply {
     // Re-formatting wipes the cluster, like sheepdog: no VDI op may run
     // concurrently.
     let _g = st.vdi_ops.lock().await;
@@ -149,10 +248,17 @@ pub async fn make_fs(cx: &Ctx, a: ClusterReq) -> Reply {
         .vdis
         .clear();
     lock(&st.locks).clear();
+    let copies = f.copies;
     let r = lock(&st.cluster).make_fs(f);
     match r {
         Ok(()) => {
-            st.epoch_tx.send_replace(1);
+            st.replicas
+                .fan
+                .default_copies
+                .store(copies, std::sync::atomic::Ordering::Relaxed);
+            if !st.clustered() {
+                st.epoch_tx.send_replace(1);
+            }
             tracing::info!("cluster formatted");
             Reply::ok()
         }

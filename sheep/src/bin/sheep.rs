@@ -8,7 +8,7 @@ use std::sync::Arc;
 use clap::Parser;
 use sheep::cluster::join::Versions;
 use sheep::cluster::membership::{JoinError, Membership};
-use sheep::cluster::{open_driver, parse_driver_spec, ClusterEvent, DriverSpec};
+use sheep::cluster::{open_driver, parse_driver_spec, DriverSpec};
 use sheep::daemon::{self, Config};
 use sheep::net::Listeners;
 use sheep::proto::SdNode;
@@ -100,7 +100,13 @@ async fn main() -> ExitCode {
         }
     };
     let sock = a.store_dir.join("sock");
-    let r = daemon::run(cfg, listeners, shutdown).await;
+    let r = match daemon::State::open(cfg) {
+        Ok(st) => {
+            daemon::members::attach(&st, membership.clone(), me_of(&a, addr));
+            daemon::serve(st, listeners, shutdown).await
+        }
+        Err(e) => Err(e),
+    };
     if let Err(e) = membership.driver().leave().await {
         tracing::warn!(error = %e, "leaving the cluster failed");
     }
@@ -120,6 +126,21 @@ fn parse_ver(s: &str) -> Result<u8, String> {
         None => s.parse(),
     };
     r.map_err(|e| format!("bad version {s:?}: {e}"))
+}
+
+/// This node as announced to the cluster: an unspecified bind address is
+/// announced as loopback (single-machine clusters); `-z` sets the zone.
+fn me_of(a: &Args, addr: SocketAddr) -> SdNode {
+    let ann = if addr.ip().is_unspecified() {
+        SocketAddr::new(IpAddr::from([127, 0, 0, 1]), addr.port())
+    } else {
+        addr
+    };
+    let mut me = SdNode::new(ann, 128, 1 << 40);
+    if let Some(z) = a.zone {
+        me.zone = z;
+    }
+    me
 }
 
 /// Joins the cluster selected by `-c`. A refusal (disjoint version window,
@@ -146,14 +167,7 @@ async fn join_cluster(
     if let Some(c) = a.peer_compat {
         versions.peer.compat = c;
     }
-    // The announced identity: an unspecified bind address is announced as
-    // loopback (single-machine clusters).
-    let ann = if addr.ip().is_unspecified() {
-        SocketAddr::new(IpAddr::from([127, 0, 0, 1]), addr.port())
-    } else {
-        addr
-    };
-    let me = SdNode::new(ann, 128, 1 << 40);
+    let me = me_of(a, addr);
     match Membership::join(driver, me, versions, a.store_dir.clone()).await {
         Ok(m) => {
             let v = m.view();
@@ -163,26 +177,6 @@ async fn join_cluster(
                 peer = %versions.peer,
                 "joined the cluster"
             );
-            let mut events = m.events.lock().unwrap_or_else(|e| e.into_inner()).take();
-            let watch = m.clone();
-            tokio::spawn(async move {
-                while let Some(ev) = events.as_mut()?.recv().await {
-                    match ev {
-                        ClusterEvent::Join { node, .. } => {
-                            tracing::info!(node = %node.socket_addr(), epoch = watch.view().epoch, "node joined");
-                        }
-                        ClusterEvent::Leave { node, .. } => {
-                            if node.nid.key() == me.nid.key() {
-                                tracing::error!("this node was removed from the cluster, exiting");
-                                std::process::exit(1);
-                            }
-                            tracing::info!(node = %node.socket_addr(), epoch = watch.view().epoch, "node left");
-                        }
-                        ClusterEvent::Notify { .. } => {}
-                    }
-                }
-                Some(())
-            });
             Ok(m)
         }
         Err(JoinError::Refused(r)) => {

@@ -23,6 +23,7 @@ use crate::vdi::VdiTable;
 
 pub mod cluster;
 pub mod dispatch;
+pub mod members;
 
 use cluster::{ClusterState, NodeInfo};
 
@@ -146,14 +147,16 @@ pub struct State {
     pub cluster: Mutex<ClusterState>,
     /// Epoch changes, for parked peer requests.
     pub epoch_tx: watch::Sender<u32>,
-    /// Inode headers by vid.
-    pub vdis: RwLock<VdiTable>,
+    /// Inode headers by vid (shared with [`Replicas`] for placement).
+    pub vdis: Arc<RwLock<VdiTable>>,
     /// Serializes VDI creation, snapshot, deletion and attribute updates.
     pub vdi_ops: tokio::sync::Mutex<()>,
     /// VDI locks.
     pub locks: Mutex<LockTable>,
     /// Set to true to stop the daemon.
     pub shutdown_tx: watch::Sender<bool>,
+    /// The cluster membership, once attached ([`members::attach`]).
+    pub membership: std::sync::OnceLock<Arc<crate::cluster::membership::Membership>>,
 }
 
 impl std::fmt::Debug for State {
@@ -196,15 +199,25 @@ impl State {
         );
         let (epoch_tx, _) = watch::channel(cluster.epoch);
         let (shutdown_tx, _) = watch::channel(false);
+        let vdis = Arc::new(RwLock::new(vdis));
+        let replicas = Replicas::local(store.clone());
+        replicas.set_vdi_table(vdis.clone());
+        if let Some(f) = &cluster.format {
+            replicas
+                .fan
+                .default_copies
+                .store(f.copies, std::sync::atomic::Ordering::Relaxed);
+        }
         Ok(Arc::new(State {
-            replicas: Replicas::local(store.clone()),
+            replicas,
             store,
             cluster: Mutex::new(cluster),
             epoch_tx,
-            vdis: RwLock::new(vdis),
+            vdis,
             vdi_ops: tokio::sync::Mutex::new(()),
             locks: Mutex::new(LockTable::default()),
             shutdown_tx,
+            membership: std::sync::OnceLock::new(),
             cfg,
         }))
     }
@@ -225,6 +238,11 @@ impl State {
             .map(|f| f.block_size_shift)
             .filter(|&s| s != 0)
             .unwrap_or(crate::proto::oid::DEFAULT_BLOCK_SIZE_SHIFT)
+    }
+
+    /// Whether a cluster membership drives this daemon.
+    pub fn clustered(&self) -> bool {
+        self.membership.get().is_some()
     }
 
     /// Asks the daemon to stop.

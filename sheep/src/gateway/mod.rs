@@ -84,12 +84,12 @@ pub async fn create_and_write_obj(cx: &Ctx, a: ObjReq) -> Reply {
         return Reply::code(SdResult::Readonly);
     }
     let cow = cow_source(&cx.hdr, &a);
-    create_and_write(&cx.st, a, cx.payload.clone(), cow).await
+    create_and_write(&cx.st, a, cx.payload.clone(), cow, Via::Replicas).await
 }
 
 /// READ_OBJ.
 pub async fn read_obj(cx: &Ctx, a: ObjReq) -> Reply {
-    read(&cx.st, a, cx.hdr.data_length as usize).await
+    read(&cx.st, a, cx.hdr.data_length as usize, Via::Replicas).await
 }
 
 /// WRITE_OBJ.
@@ -97,12 +97,12 @@ pub async fn write_obj(cx: &Ctx, a: ObjReq) -> Reply {
     if readonly(&cx.st, a.oid) {
         return Reply::code(SdResult::Readonly);
     }
-    write(&cx.st, a, cx.payload.clone()).await
+    write(&cx.st, a, cx.payload.clone(), Via::Replicas).await
 }
 
 /// REMOVE_OBJ.
 pub async fn remove_obj(cx: &Ctx, a: ObjReq) -> Reply {
-    remove(&cx.st, a.oid).await
+    remove(&cx.st, a.oid, Via::Replicas).await
 }
 
 /// DISCARD_OBJ.
@@ -138,22 +138,42 @@ pub async fn exist(cx: &Ctx, a: ObjReq) -> Reply {
     }
 }
 
+/// Where an op acts: the gateway path fans out to every replica, the peer
+/// path acts on this node's store only (a forwarded request never fans out
+/// again).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// Placement: all replicas (client ops).
+    Replicas,
+    /// The local store (peer ops).
+    Local,
+}
+
 /// Creates (or, if it exists, writes) an object.
 pub async fn create_and_write(
     st: &State,
     a: ObjReq,
     data: bytes::Bytes,
     cow: Option<u64>,
+    via: Via,
 ) -> Reply {
     let size = match in_range(st, a.oid, a.offset, data.len()) {
         Ok(s) => s,
         Err(c) => return Reply::code(c),
     };
-    match st
-        .replicas
-        .create_and_write(a.oid.0, size, u64::from(a.offset), data, cow)
-        .await
-    {
+    let r = match via {
+        Via::Replicas => {
+            st.replicas
+                .create_and_write_copies(a.oid.0, a.copies, size, u64::from(a.offset), data, cow)
+                .await
+        }
+        Via::Local => {
+            st.replicas
+                .local_create_and_write(a.oid.0, size, u64::from(a.offset), data, cow)
+                .await
+        }
+    };
+    match r {
         Ok(()) => {
             if a.oid.is_inode() {
                 after_inode_write(st, a.oid, 0);
@@ -165,11 +185,16 @@ pub async fn create_and_write(
 }
 
 /// Writes into an existing object.
-pub async fn write(st: &State, a: ObjReq, data: bytes::Bytes) -> Reply {
+pub async fn write(st: &State, a: ObjReq, data: bytes::Bytes, via: Via) -> Reply {
     if let Err(c) = in_range(st, a.oid, a.offset, data.len()) {
         return Reply::code(c);
     }
-    match st.replicas.write(a.oid.0, u64::from(a.offset), data).await {
+    let off = u64::from(a.offset);
+    let r = match via {
+        Via::Replicas => st.replicas.write_copies(a.oid.0, a.copies, off, data).await,
+        Via::Local => st.replicas.local_write(a.oid.0, off, data).await,
+    };
+    match r {
         Ok(()) => {
             after_inode_write(st, a.oid, a.offset);
             Reply::ok()
@@ -179,19 +204,28 @@ pub async fn write(st: &State, a: ObjReq, data: bytes::Bytes) -> Reply {
 }
 
 /// Reads `len` bytes (allocated only after the range is validated).
-pub async fn read(st: &State, a: ObjReq, len: usize) -> Reply {
+pub async fn read(st: &State, a: ObjReq, len: usize, via: Via) -> Reply {
     if let Err(c) = in_range(st, a.oid, a.offset, len) {
         return Reply::code(c);
     }
-    match st.replicas.read(a.oid.0, u64::from(a.offset), len).await {
+    let off = u64::from(a.offset);
+    let r = match via {
+        Via::Replicas => st.replicas.read_copies(a.oid.0, a.copies, off, len).await,
+        Via::Local => st.replicas.local_read(a.oid.0, off, len).await,
+    };
+    match r {
         Ok(v) => Reply::data(v),
         Err(e) => Reply::code(store_err(&e)),
     }
 }
 
 /// Removes an object.
-pub async fn remove(st: &State, oid: Oid) -> Reply {
-    match st.replicas.remove(oid.0).await {
+pub async fn remove(st: &State, oid: Oid, via: Via) -> Reply {
+    let r = match via {
+        Via::Replicas => st.replicas.remove(oid.0).await,
+        Via::Local => st.replicas.local_remove(oid.0).await,
+    };
+    match r {
         Ok(()) => {
             if oid.is_inode() {
                 after_inode_write(st, oid, 0);

@@ -1,23 +1,118 @@
-//! Where the gateway sends object I/O. On one node every object has exactly
-//! one replica, the local store; a cluster build fans these calls out over
-//! the peer protocol to the nodes placement picks. Every call runs the
-//! blocking store on tokio's blocking pool.
+//! Where object I/O goes.
+//!
+//! [`Replicas`] has two faces:
+//!
+//! * the `local_*` methods act on this node's store only; the peer handlers
+//!   (`*_PEER`) use them, so a forwarded request never fans out again;
+//! * the plain methods ([`Replicas::create_and_write`], [`Replicas::write`],
+//!   [`Replicas::read`], [`Replicas::remove`]) are the gateway path: they
+//!   place the object on the vnode ring of the current membership and send
+//!   CREATE_AND_WRITE_PEER / WRITE_PEER / REMOVE_PEER to every replica in
+//!   parallel (`ec_index` = replica index), answering only when all of them
+//!   answered SUCCESS; READ goes to the local replica if this node holds one,
+//!   else READ_PEER to the replicas in order until one answers.
+//!
+//! The gateway short-circuits its own replica to the local store (no
+//! loop-back connection). Other peers are reached over one pooled,
+//! multiplexed [`Client`] connection per peer, reused by every request and
+//! dropped on a transport error.
+//!
+//! Inode objects (and VDI attribute objects) are the cluster's VDI metadata:
+//! they are written to every member, so that every node's VDI table (the
+//! in-use vid bitmap) sees a NEW_VDI/DEL_VDI/snapshot done through any
+//! gateway: each peer write of an inode header refreshes the receiver's
+//! table. Data objects follow sheepdog's placement exactly.
+//!
+//! Without a membership (a daemon started by [`crate::daemon::run`] without a
+//! cluster) everything is local.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
 use bytes::Bytes;
 
+use crate::client::{Client, ClientError, Target};
+use crate::cluster::placement::{auto_vnodes, PlacementNode, VnodeRing};
+use crate::proto::oid::{Oid, OidKind};
+use crate::proto::{ObjReq, PeerOp, ReqFlags, Request, SdNode, SdResult};
 use crate::store::{ObjectStore, StoreError};
+use crate::vdi::VdiTable;
+
+/// One membership as the gateway sees it.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterView {
+    /// Members, oldest first (with the vnode counts placement uses).
+    pub nodes: Vec<SdNode>,
+    /// Their ring.
+    pub ring: VnodeRing,
+    /// Membership epoch.
+    pub epoch: u32,
+    /// Index of this node in `nodes`.
+    pub me: Option<usize>,
+}
+
+impl ClusterView {
+    /// Builds the view of `members` (auto vnodes from their space) for the
+    /// node announced as `me`.
+    pub fn new(members: &[SdNode], epoch: u32, me: SocketAddr) -> ClusterView {
+        let spaces: Vec<u64> = members.iter().map(|n| n.space).collect();
+        let vn = auto_vnodes(&spaces);
+        let nodes: Vec<SdNode> = members
+            .iter()
+            .zip(vn)
+            .map(|(n, v)| SdNode { nr_vnodes: v, ..*n })
+            .collect();
+        let pn: Vec<PlacementNode> = nodes
+            .iter()
+            .map(|n| PlacementNode {
+                addr: n.nid.addr,
+                port: n.nid.port,
+                zone: n.zone,
+                nr_vnodes: n.nr_vnodes,
+            })
+            .collect();
+        let me = nodes.iter().position(|n| n.socket_addr() == me);
+        ClusterView {
+            ring: VnodeRing::new(&pn),
+            nodes,
+            epoch,
+            me,
+        }
+    }
+
+    /// The replica holders of `oid` (indices into `nodes`), `copies` capped
+    /// at the number of zones.
+    pub fn replicas(&self, oid: u64, copies: usize) -> Vec<usize> {
+        self.ring.replicas(oid, copies.max(1))
+    }
+}
+
+/// The membership-dependent part of [`Replicas`].
+#[derive(Default)]
+pub struct Fanout {
+    /// The current membership, `None` when not clustered.
+    pub view: RwLock<Option<ClusterView>>,
+    /// Cluster default copies (the format's).
+    pub default_copies: std::sync::atomic::AtomicU8,
+    pool: Mutex<HashMap<SocketAddr, Arc<Client>>>,
+    vdis: RwLock<Option<Arc<RwLock<VdiTable>>>>,
+    /// Signalled when the view changes (for OLD_NODE_VER retries).
+    changed: tokio::sync::Notify,
+}
 
 /// The replica set of the objects this gateway serves.
 #[derive(Clone)]
 pub struct Replicas {
     store: Arc<dyn ObjectStore>,
+    /// Membership, ring and peer connections.
+    pub fan: Arc<Fanout>,
 }
 
 impl std::fmt::Debug for Replicas {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Replicas(local)")
+        f.write_str("Replicas")
     }
 }
 
@@ -29,19 +124,469 @@ async fn blocking<T: Send + 'static>(
         .unwrap_or_else(|e| Err(StoreError::Io(std::io::Error::other(e.to_string()))))
 }
 
+/// A replica's failure as a store error (for callers written against the
+/// store API).
+fn code_err(c: SdResult) -> StoreError {
+    match c {
+        SdResult::NoObj => StoreError::NoObj(0),
+        SdResult::NoSpace => StoreError::NoSpace,
+        SdResult::InvalidParms => StoreError::OutOfRange {
+            oid: 0,
+            offset: 0,
+            len: 0,
+            size: 0,
+        },
+        other => StoreError::Io(std::io::Error::other(format!("replica answered {other:?}"))),
+    }
+}
+
+/// How many times an OLD_NODE_VER / NEW_NODE_VER answer is retried.
+const EPOCH_RETRIES: usize = 20;
+
 impl Replicas {
-    /// All objects on the local store.
+    /// All objects on the local store (until a membership is attached).
     pub fn local(store: Arc<dyn ObjectStore>) -> Replicas {
-        Replicas { store }
+        Replicas {
+            store,
+            fan: Arc::default(),
+        }
+    }
+
+    /// Lets placement find a VDI's copies.
+    pub fn set_vdi_table(&self, t: Arc<RwLock<VdiTable>>) {
+        *self.fan.vdis.write().unwrap_or_else(|e| e.into_inner()) = Some(t);
+    }
+
+    /// Installs a new membership view.
+    pub fn set_view(&self, v: ClusterView) {
+        *self.fan.view.write().unwrap_or_else(|e| e.into_inner()) = Some(v);
+        self.fan.changed.notify_waiters();
+    }
+
+    /// The current view (`None` when not clustered).
+    pub fn view(&self) -> Option<ClusterView> {
+        self.fan
+            .view
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The replica count of `oid`: `req` if non-zero, else its VDI's, else
+    /// the cluster default.
+    pub fn copies_of(&self, oid: u64, req: u8) -> usize {
+        if req != 0 {
+            return usize::from(req);
+        }
+        let vid = Oid(oid).vid();
+        let vdi = self
+            .fan
+            .vdis
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .and_then(|t| {
+                t.read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .vdis
+                    .get(&vid)
+                    .map(|m| m.copies)
+            })
+            .filter(|&c| c != 0);
+        usize::from(vdi.unwrap_or_else(|| {
+            self.fan
+                .default_copies
+                .load(std::sync::atomic::Ordering::Relaxed)
+                .max(1)
+        }))
+    }
+
+    /// The targets of `oid` in the current view: (epoch, [(ec_index, node)]),
+    /// `None` when not clustered. Metadata objects go to every member.
+    fn targets(&self, oid: u64, copies: u8) -> Option<(ClusterView, Vec<usize>)> {
+        let v = self.view()?;
+        if v.nodes.is_empty() {
+            return None;
+        }
+        let all = matches!(Oid(oid).kind(), OidKind::Inode | OidKind::Attr);
+        let t = if all {
+            (0..v.nodes.len()).collect()
+        } else {
+            v.replicas(oid, self.copies_of(oid, copies))
+        };
+        Some((v, t))
+    }
+
+    /// The pooled connection to the peer at `addr`.
+    ///
+    /// # Errors
+    ///
+    /// Connect errors.
+    pub async fn client(&self, addr: SocketAddr) -> Result<Arc<Client>, ClientError> {
+        if let Some(c) = self
+            .fan
+            .pool
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&addr)
+        {
+            return Ok(c.clone());
+        }
+        let c = Arc::new(Client::connect(&Target::Tcp(addr)).await?);
+        let mut p = self.fan.pool.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(p.entry(addr).or_insert(c).clone())
+    }
+
+    fn drop_client(&self, addr: SocketAddr) {
+        self.fan
+            .pool
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&addr);
+    }
+
+    /// Sends one peer op to `addr` at `epoch`: the result code and payload.
+    async fn send(
+        &self,
+        addr: SocketAddr,
+        epoch: u32,
+        op: PeerOp,
+        flags: ReqFlags,
+        data_length: u32,
+        payload: Bytes,
+    ) -> (SdResult, Bytes) {
+        let c = match self.client(addr).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(%addr, error = %e, "cannot reach peer");
+                return (SdResult::NetworkError, Bytes::new());
+            }
+        };
+        let mut h = Request::Peer(op).to_header(flags, data_length);
+        h.epoch = epoch;
+        match c.raw(h, payload).await {
+            Ok((rh, p)) => (rh.result, p),
+            Err(e) => {
+                tracing::warn!(%addr, error = %e, "peer request failed");
+                self.drop_client(addr);
+                (SdResult::NetworkError, Bytes::new())
+            }
+        }
+    }
+
+    /// Waits (briefly) for a membership change after an epoch mismatch.
+    async fn await_view_change(&self, seen: u32) {
+        let _ = tokio::time::timeout(Duration::from_millis(200), async {
+            loop {
+                let n = self.fan.changed.notified();
+                if self.view().is_some_and(|v| v.epoch != seen) {
+                    return;
+                }
+                n.await;
+            }
+        })
+        .await;
+    }
+
+    /// Runs a mutating op on every target of `oid`, in parallel; succeeds
+    /// only when every replica succeeded. `Ok(false)` = not clustered.
+    #[allow(clippy::too_many_arguments)] // one op's whole description
+    async fn fan_write(
+        &self,
+        oid: u64,
+        copies: u8,
+        local: impl Fn() -> futures::future::BoxFuture<'static, Result<(), StoreError>>,
+        mk: impl Fn(ObjReq) -> PeerOp,
+        base: ObjReq,
+        flags: ReqFlags,
+        payload: Bytes,
+    ) -> Result<bool, StoreError> {
+        for _ in 0..EPOCH_RETRIES {
+            let Some((v, targets)) = self.targets(oid, copies) else {
+                return Ok(false);
+            };
+            if targets.is_empty() {
+                return Err(code_err(SdResult::Halt));
+            }
+            let futs = targets.iter().enumerate().map(|(i, &n)| {
+                let node = v.nodes[n];
+                let is_me = v.me == Some(n);
+                let op = mk(ObjReq {
+                    ec_index: i as u8,
+                    ..base
+                });
+                let payload = payload.clone();
+                let local = if is_me { Some(local()) } else { None };
+                async move {
+                    match local {
+                        Some(f) => f
+                            .await
+                            .map_err(|e| (crate::gateway::store_err(&e), Some(e))),
+                        None => {
+                            let (r, _) = self
+                                .send(node.socket_addr(), v.epoch, op, flags, 0, payload)
+                                .await;
+                            if r == SdResult::Success {
+                                Ok(())
+                            } else {
+                                Err((r, None))
+                            }
+                        }
+                    }
+                }
+            });
+            let results = futures::future::join_all(futs).await;
+            let mut stale = false;
+            let mut first_err = None;
+            for r in results {
+                match r {
+                    Ok(()) => {}
+                    Err((SdResult::OldNodeVer | SdResult::NewNodeVer, _)) => stale = true,
+                    Err((c, e)) => {
+                        if first_err.is_none() {
+                            first_err = Some(e.unwrap_or_else(|| code_err(c)));
+                        }
+                    }
+                }
+            }
+            if let Some(e) = first_err {
+                return Err(e);
+            }
+            if !stale {
+                return Ok(true);
+            }
+            self.await_view_change(v.epoch).await;
+        }
+        Err(code_err(SdResult::OldNodeVer))
     }
 
     /// Creates `oid` (`full_size` bytes, zero-filled or copied from
-    /// `cow_from`) with `data` at `offset`; an existing object is written.
+    /// `cow_from`) with `data` at `offset` on every replica; an existing
+    /// object is written.
+    ///
+    /// # Errors
+    ///
+    /// As [`ObjectStore::create_and_write`]; a replica's failure.
+    pub async fn create_and_write(
+        &self,
+        oid: u64,
+        full_size: usize,
+        offset: u64,
+        data: Bytes,
+        cow_from: Option<u64>,
+    ) -> Result<(), StoreError> {
+        self.create_and_write_copies(oid, 0, full_size, offset, data, cow_from)
+            .await
+    }
+
+    /// [`create_and_write`](Self::create_and_write) with the request's copies.
+    ///
+    /// # Errors
+    ///
+    /// As [`create_and_write`](Self::create_and_write).
+    pub async fn create_and_write_copies(
+        &self,
+        oid: u64,
+        copies: u8,
+        full_size: usize,
+        offset: u64,
+        data: Bytes,
+        cow_from: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let me = self.clone();
+        let d = data.clone();
+        let local = move || -> futures::future::BoxFuture<'static, Result<(), StoreError>> {
+            let me = me.clone();
+            let d = d.clone();
+            Box::pin(async move {
+                me.local_create_and_write(oid, full_size, offset, d, cow_from)
+                    .await
+            })
+        };
+        let base = ObjReq {
+            oid: Oid(oid),
+            cow_oid: Oid(cow_from.unwrap_or(0)),
+            copies,
+            offset: u32::try_from(offset).unwrap_or(u32::MAX),
+            ..ObjReq::default()
+        };
+        let flags = if cow_from.is_some() {
+            ReqFlags::COW
+        } else {
+            ReqFlags::EMPTY
+        };
+        if self
+            .fan_write(
+                oid,
+                copies,
+                &local,
+                PeerOp::CreateAndWritePeer,
+                base,
+                flags,
+                data.clone(),
+            )
+            .await?
+        {
+            return Ok(());
+        }
+        local().await
+    }
+
+    /// Writes into an existing object on every replica.
+    ///
+    /// # Errors
+    ///
+    /// As [`ObjectStore::write`]; a replica's failure.
+    pub async fn write(&self, oid: u64, offset: u64, data: Bytes) -> Result<(), StoreError> {
+        self.write_copies(oid, 0, offset, data).await
+    }
+
+    /// [`write`](Self::write) with the request's copies.
+    ///
+    /// # Errors
+    ///
+    /// As [`write`](Self::write).
+    pub async fn write_copies(
+        &self,
+        oid: u64,
+        copies: u8,
+        offset: u64,
+        data: Bytes,
+    ) -> Result<(), StoreError> {
+        let me = self.clone();
+        let d = data.clone();
+        let local = move || -> futures::future::BoxFuture<'static, Result<(), StoreError>> {
+            let me = me.clone();
+            let d = d.clone();
+            Box::pin(async move { me.local_write(oid, offset, d).await })
+        };
+        let base = ObjReq {
+            oid: Oid(oid),
+            copies,
+            offset: u32::try_from(offset).unwrap_or(u32::MAX),
+            ..ObjReq::default()
+        };
+        if self
+            .fan_write(
+                oid,
+                copies,
+                &local,
+                PeerOp::WritePeer,
+                base,
+                ReqFlags::EMPTY,
+                data,
+            )
+            .await?
+        {
+            return Ok(());
+        }
+        local().await
+    }
+
+    /// Removes an object from every replica.
+    ///
+    /// # Errors
+    ///
+    /// As [`ObjectStore::remove`]; a replica's failure.
+    pub async fn remove(&self, oid: u64) -> Result<(), StoreError> {
+        let me = self.clone();
+        let local = move || -> futures::future::BoxFuture<'static, Result<(), StoreError>> {
+            let me = me.clone();
+            Box::pin(async move { me.local_remove(oid).await })
+        };
+        let base = ObjReq {
+            oid: Oid(oid),
+            ..ObjReq::default()
+        };
+        if self
+            .fan_write(
+                oid,
+                0,
+                &local,
+                PeerOp::RemovePeer,
+                base,
+                ReqFlags::EMPTY,
+                Bytes::new(),
+            )
+            .await?
+        {
+            return Ok(());
+        }
+        local().await
+    }
+
+    /// Reads `len` bytes at `offset`: from the local replica if this node
+    /// holds one, else from the other replicas in order.
+    ///
+    /// # Errors
+    ///
+    /// As [`ObjectStore::read`]; every replica failed.
+    pub async fn read(&self, oid: u64, offset: u64, len: usize) -> Result<Vec<u8>, StoreError> {
+        self.read_copies(oid, 0, offset, len).await
+    }
+
+    /// [`read`](Self::read) with the request's copies.
+    ///
+    /// # Errors
+    ///
+    /// As [`read`](Self::read).
+    pub async fn read_copies(
+        &self,
+        oid: u64,
+        copies: u8,
+        offset: u64,
+        len: usize,
+    ) -> Result<Vec<u8>, StoreError> {
+        let mut last = StoreError::NoObj(oid);
+        for _ in 0..EPOCH_RETRIES {
+            let Some((v, targets)) = self.targets(oid, copies) else {
+                return self.local_read(oid, offset, len).await;
+            };
+            if let Some(me) = v.me.filter(|m| targets.contains(m)) {
+                let _ = me;
+                match self.local_read(oid, offset, len).await {
+                    Ok(d) => return Ok(d),
+                    Err(e) => last = e,
+                }
+            }
+            let mut stale = false;
+            for &n in targets.iter().filter(|&&n| v.me != Some(n)) {
+                let op = PeerOp::ReadPeer(ObjReq {
+                    oid: Oid(oid),
+                    copies,
+                    offset: u32::try_from(offset).unwrap_or(u32::MAX),
+                    ..ObjReq::default()
+                });
+                let (r, p) = self
+                    .send(
+                        v.nodes[n].socket_addr(),
+                        v.epoch,
+                        op,
+                        ReqFlags::EMPTY,
+                        u32::try_from(len).unwrap_or(u32::MAX),
+                        Bytes::new(),
+                    )
+                    .await;
+                match r {
+                    SdResult::Success => return Ok(p.to_vec()),
+                    SdResult::OldNodeVer | SdResult::NewNodeVer => stale = true,
+                    c => last = code_err(c),
+                }
+            }
+            if !stale {
+                return Err(last);
+            }
+            self.await_view_change(v.epoch).await;
+        }
+        Err(last)
+    }
+
+    /// Creates `oid` on the local store only.
     ///
     /// # Errors
     ///
     /// As [`ObjectStore::create_and_write`].
-    pub async fn create_and_write(
+    pub async fn local_create_and_write(
         &self,
         oid: u64,
         full_size: usize,
@@ -53,32 +598,37 @@ impl Replicas {
         blocking(move || s.create_and_write(oid, full_size, offset, &data, cow_from)).await
     }
 
-    /// Writes into an existing object.
+    /// Writes into an existing object of the local store.
     ///
     /// # Errors
     ///
     /// As [`ObjectStore::write`].
-    pub async fn write(&self, oid: u64, offset: u64, data: Bytes) -> Result<(), StoreError> {
+    pub async fn local_write(&self, oid: u64, offset: u64, data: Bytes) -> Result<(), StoreError> {
         let s = self.store.clone();
         blocking(move || s.write(oid, offset, &data)).await
     }
 
-    /// Reads `len` bytes at `offset`.
+    /// Reads from the local store.
     ///
     /// # Errors
     ///
     /// As [`ObjectStore::read`].
-    pub async fn read(&self, oid: u64, offset: u64, len: usize) -> Result<Vec<u8>, StoreError> {
+    pub async fn local_read(
+        &self,
+        oid: u64,
+        offset: u64,
+        len: usize,
+    ) -> Result<Vec<u8>, StoreError> {
         let s = self.store.clone();
         blocking(move || s.read(oid, offset, len)).await
     }
 
-    /// Removes an object.
+    /// Removes an object from the local store.
     ///
     /// # Errors
     ///
     /// As [`ObjectStore::remove`].
-    pub async fn remove(&self, oid: u64) -> Result<(), StoreError> {
+    pub async fn local_remove(&self, oid: u64) -> Result<(), StoreError> {
         let s = self.store.clone();
         blocking(move || s.remove(oid)).await
     }

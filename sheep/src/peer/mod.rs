@@ -3,7 +3,7 @@
 //! sheet §9.
 
 use crate::daemon::{lock, Ctx, Reply, State};
-use crate::gateway::{self, cow_source, store_err};
+use crate::gateway::{self, cow_source, store_err, Via};
 use crate::proto::payload::{NodeList, OidList};
 use crate::proto::{ObjReq, Oid, ReqFlags, SdNode, SdResult};
 
@@ -43,7 +43,7 @@ pub async fn create_and_write_peer(cx: &Ctx, a: ObjReq) -> Reply {
         return Reply::code(c);
     }
     let cow = cow_source(&cx.hdr, &a);
-    gateway::create_and_write(&cx.st, a, cx.payload.clone(), cow).await
+    gateway::create_and_write(&cx.st, a, cx.payload.clone(), cow, Via::Local).await
 }
 
 /// READ_PEER.
@@ -51,7 +51,7 @@ pub async fn read_peer(cx: &Ctx, a: ObjReq) -> Reply {
     if let Err(c) = epoch_ok(cx, &a).await {
         return Reply::code(c);
     }
-    gateway::read(&cx.st, a, cx.hdr.data_length as usize).await
+    gateway::read(&cx.st, a, cx.hdr.data_length as usize, Via::Local).await
 }
 
 /// WRITE_PEER.
@@ -59,7 +59,7 @@ pub async fn write_peer(cx: &Ctx, a: ObjReq) -> Reply {
     if let Err(c) = epoch_ok(cx, &a).await {
         return Reply::code(c);
     }
-    gateway::write(&cx.st, a, cx.payload.clone()).await
+    gateway::write(&cx.st, a, cx.payload.clone(), Via::Local).await
 }
 
 /// REMOVE_PEER.
@@ -67,7 +67,7 @@ pub async fn remove_peer(cx: &Ctx, a: ObjReq) -> Reply {
     if let Err(c) = epoch_ok(cx, &a).await {
         return Reply::code(c);
     }
-    gateway::remove(&cx.st, a.oid).await
+    gateway::remove(&cx.st, a.oid, Via::Local).await
 }
 
 /// GET_OBJ_LIST: every oid stored here, as an [`OidList`].

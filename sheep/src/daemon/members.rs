@@ -1,0 +1,122 @@
+//! Connects the cluster membership ([`Membership`]) to the daemon: every
+//! Join/Leave rebuilds the node list, the epoch and the vnode ring the
+//! gateway places objects with; cluster-wide ops (MAKE_FS) travel as driver
+//! notifications, applied by every member (the sender included) in the
+//! driver's total order.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::cluster::Format;
+use super::{lock, State};
+use crate::cluster::membership::Membership;
+use crate::cluster::ClusterEvent;
+use crate::gateway::replicas::ClusterView;
+use crate::proto::{ClusterInfo, SdNode};
+
+/// Prefix of a MAKE_FS notification.
+const MKFS_MAGIC: &[u8] = b"SHEEP-MKFS-1\0";
+
+/// Encodes a MAKE_FS notification.
+pub fn encode_make_fs(f: &Format) -> Bytes {
+    let mut b = MKFS_MAGIC.to_vec();
+    b.extend_from_slice(&f.ctime.to_le_bytes());
+    b.extend_from_slice(&f.flags.to_le_bytes());
+    b.extend_from_slice(&[f.copies, f.copy_policy, f.block_size_shift]);
+    b.extend_from_slice(f.store.as_bytes());
+    Bytes::from(b)
+}
+
+/// Decodes a MAKE_FS notification.
+pub fn decode_make_fs(b: &[u8]) -> Option<Format> {
+    let b = b.strip_prefix(MKFS_MAGIC)?;
+    if b.len() < 13 {
+        return None;
+    }
+    Some(Format {
+        ctime: u64::from_le_bytes(b[..8].try_into().ok()?),
+        flags: u16::from_le_bytes(b[8..10].try_into().ok()?),
+        copies: b[10],
+        copy_policy: b[11],
+        block_size_shift: b[12],
+        store: String::from_utf8_lossy(&b[13..]).into_owned(),
+    })
+}
+
+fn install(st: &State, me: &SdNode, members: &[SdNode], epoch: u32) {
+    let v = ClusterView::new(members, epoch, me.socket_addr());
+    if v.me.is_none() {
+        tracing::warn!(addr = %me.socket_addr(), "this node is not in the member list");
+    }
+    st.replicas.set_view(v);
+    st.epoch_tx.send_replace(epoch);
+}
+
+/// Attaches `m` to `st`: installs the current view and follows the
+/// membership's events for the life of the daemon. A Leave of this node
+/// itself (eviction) ends the process.
+pub fn attach(st: &Arc<State>, m: Arc<Membership>, me: SdNode) {
+    let v = m.view();
+    install(st, &me, &v.members, v.epoch);
+    let mut events = m.events.lock().unwrap_or_else(|e| e.into_inner()).take();
+    let _ = st.membership.set(m.clone());
+    let st = st.clone();
+    tokio::spawn(async move {
+        let Some(ev) = events.as_mut() else { return };
+        while let Some(ev) = ev.recv().await {
+            match ev {
+                ClusterEvent::Join {
+                    node,
+                    members,
+                    epoch,
+                    ..
+                } => {
+                    install(&st, &me, &members, epoch);
+                    tracing::info!(node = %node.socket_addr(), epoch, nodes = members.len(), "node joined");
+                }
+                ClusterEvent::Leave {
+                    node,
+                    members,
+                    epoch,
+                } => {
+                    if node.nid.key() == me.nid.key() {
+                        tracing::error!("this node was removed from the cluster, exiting");
+                        std::process::exit(1);
+                    }
+                    install(&st, &me, &members, epoch);
+                    tracing::info!(node = %node.socket_addr(), epoch, nodes = members.len(), "node left");
+                }
+                ClusterEvent::Notify { sender, msg } => {
+                    if let Some(f) = decode_make_fs(&msg) {
+                        tracing::info!(from = %sender.socket_addr(), copies = f.copies, "cluster format");
+                        let r = crate::admin::apply_make_fs(&st, f).await;
+                        if !r.result.is_success() {
+                            tracing::error!(result = ?r.result, "applying the cluster format failed");
+                        }
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// The `cluster_info` of this node: the format from the local state, the
+/// node list and epoch from the membership when clustered.
+pub fn cluster_info(st: &State) -> ClusterInfo {
+    let mut ci = lock(&st.cluster).cluster_info();
+    if let Some(v) = st.replicas.view() {
+        ci.header.nr_nodes = u16::try_from(v.nodes.len()).unwrap_or(u16::MAX);
+        ci.header.epoch = v.epoch;
+        ci.nodes = v.nodes;
+    }
+    ci
+}
+
+/// The current node list: the members when clustered, else this node.
+pub fn nodes(st: &State) -> Vec<SdNode> {
+    match st.replicas.view() {
+        Some(v) => v.nodes,
+        None => vec![lock(&st.cluster).node.sd_node()],
+    }
+}

@@ -202,6 +202,26 @@ async fn three_nodes_replicate_and_read_back_everywhere() {
         assert!(holds(c, ci_epoch, Oid::inode(vid).0).await);
         assert_eq!(c.get_vdi_info("multi", "", 0).await.unwrap(), vid);
     }
+    // Every node reports the same epoch and node list in CLUSTER_INFO.
+    for c in &clients {
+        let h = Request::Admin(AdminOp::ClusterInfo(NoArgs::default()))
+            .to_header(ReqFlags::EMPTY, sheep::proto::ClusterInfo::SIZE as u32);
+        let (_, p) = c.call(h, Bytes::new()).await.unwrap();
+        let ci = sdwire::from_slice::<sheep::proto::ClusterInfo>(&p, 0).unwrap();
+        assert_eq!(ci.header.epoch, ci_epoch);
+        assert_eq!(ci.nodes, members);
+    }
+    // REMOVE_OBJ through one gateway removes every replica.
+    let victim = Oid::data(vid, 4).0;
+    let h = Request::Client(sheep::proto::ClientOp::RemoveObj(ObjReq {
+        oid: Oid(victim),
+        ..ObjReq::default()
+    }))
+    .to_header(ReqFlags::EMPTY, 0);
+    clients[2].call(h, Bytes::new()).await.unwrap();
+    for c in &clients {
+        assert!(!holds(c, ci_epoch, victim).await);
+    }
     assert!(t0.elapsed() < Duration::from_secs(60));
     drop(nodes);
 }

@@ -75,9 +75,11 @@ fn log_mark() -> usize {
 }
 
 /// The tests measure process-wide memory and latency: run them one at a time.
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    static M: Mutex<()> = Mutex::new(());
-    M.lock().unwrap_or_else(|e| e.into_inner())
+/// Runs the abuse tests one at a time (they measure memory and latency).
+/// An async mutex: the guard is held across awaits.
+async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
+    static M: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    M.lock().await
 }
 
 fn vm_rss_kib() -> u64 {
@@ -106,11 +108,7 @@ async fn fixture() -> Fixture {
     good.create_and_write_obj(SENTINEL_OID, None, 0, SENTINEL)
         .await
         .unwrap();
-    Fixture {
-        d,
-        good,
-        _dir: dir,
-    }
+    Fixture { d, good, _dir: dir }
 }
 
 impl Fixture {
@@ -118,8 +116,7 @@ impl Fixture {
         let t = Instant::now();
         let b = tokio::time::timeout(
             PROBE_LIMIT,
-            self.good
-                .read_obj(SENTINEL_OID, 0, SENTINEL.len() as u32),
+            self.good.read_obj(SENTINEL_OID, 0, SENTINEL.len() as u32),
         )
         .await
         .expect("well-behaved client answered within 5 s")
@@ -212,7 +209,7 @@ async fn expect_closed(s: &mut TcpStream, what: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thousands_of_connections_dropped_mid_frame() {
-    let _g = serial();
+    let _g = serial().await;
     let f = fixture().await;
     let mark = log_mark();
     let rss0 = vm_rss_kib();
@@ -235,7 +232,7 @@ async fn thousands_of_connections_dropped_mid_frame() {
             x ^= x >> 17;
             x ^= x << 5;
             // Cut inside the header (1..47) or inside the payload.
-            let cut = if x % 2 == 0 {
+            let cut = if x.is_multiple_of(2) {
                 1 + (x as usize >> 4) % 47
             } else {
                 48 + (x as usize >> 4) % 65536
@@ -279,7 +276,7 @@ async fn thousands_of_connections_dropped_mid_frame() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn header_promising_4gib_then_stall() {
-    let _g = serial();
+    let _g = serial().await;
     let f = fixture().await;
     let mark = log_mark();
     let rss0 = vm_rss_kib();
@@ -340,7 +337,7 @@ async fn header_promising_4gib_then_stall() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_loris_byte_at_a_time() {
-    let _g = serial();
+    let _g = serial().await;
     let f = fixture().await;
     let stop = Arc::new(AtomicBool::new(false));
     let probe = spawn_probe(f.d.addr, stop.clone());
@@ -385,7 +382,9 @@ async fn slow_loris_byte_at_a_time() {
     let elapsed = t0.elapsed();
     stop.store(true, Ordering::Relaxed);
     report("slow loris", probe.await.unwrap());
-    println!("slow loris: 40 byte-at-a-time connections answered, 200 idle half-headers, in {elapsed:?}");
+    println!(
+        "slow loris: 40 byte-at-a-time connections answered, 200 idle half-headers, in {elapsed:?}"
+    );
     f.check_sentinel().await;
     drop(idle);
     f.d.stop().await;
@@ -393,7 +392,7 @@ async fn slow_loris_byte_at_a_time() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn interleaved_valid_and_invalid_on_one_connection() {
-    let _g = serial();
+    let _g = serial().await;
     let f = fixture().await;
     let mark = log_mark();
     let stop = Arc::new(AtomicBool::new(false));
@@ -413,7 +412,11 @@ async fn interleaved_valid_and_invalid_on_one_connection() {
         // Valid read.
         push(read_sentinel_req(0), SdResult::Success, &mut id);
         // Unknown opcode.
-        push(header(0x7e, ReqFlags::EMPTY, 0, 0).to_bytes().to_vec(), SdResult::InvalidParms, &mut id);
+        push(
+            header(0x7e, ReqFlags::EMPTY, 0, 0).to_bytes().to_vec(),
+            SdResult::InvalidParms,
+            &mut id,
+        );
         // Client op with a future proto_ver.
         let mut h = read_sentinel_req(0);
         h[0] = 3;
@@ -439,7 +442,11 @@ async fn interleaved_valid_and_invalid_on_one_connection() {
             &mut id,
         );
         // An opcode defined without a handler.
-        push(header(0x91, ReqFlags::EMPTY, 0, 0).to_bytes().to_vec(), SdResult::InvalidParms, &mut id);
+        push(
+            header(0x91, ReqFlags::EMPTY, 0, 0).to_bytes().to_vec(),
+            SdResult::InvalidParms,
+            &mut id,
+        );
         // WRITE_OBJ past the end of a 4 MiB object onto the sentinel: refused, data unchanged.
         push(
             {
@@ -487,9 +494,15 @@ async fn interleaved_valid_and_invalid_on_one_connection() {
     let refused = log_count(mark, "request refused");
     let closed = log_count(mark, "exceeds the maximum");
     println!("interleaved: {got} answers; log: {refused} 'request refused', {closed} oversized-frame closes");
-    assert!(mismatched.is_empty(), "unexpected results (id, opcode, got, want): {mismatched:?}");
+    assert!(
+        mismatched.is_empty(),
+        "unexpected results (id, opcode, got, want): {mismatched:?}"
+    );
     // 50 unknown opcodes + 100 version mismatches.
-    assert!(refused >= 150, "refused requests are not all reported in the log");
+    assert!(
+        refused >= 150,
+        "refused requests are not all reported in the log"
+    );
     assert!(closed >= 1);
     f.d.stop().await;
 }

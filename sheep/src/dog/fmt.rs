@@ -37,12 +37,6 @@ pub(crate) fn time(secs: u64, pat: &str) -> String {
     }
 }
 
-/// A NUL-padded C string field.
-pub(crate) fn cstr(b: &[u8]) -> String {
-    let n = b.iter().position(|&c| c == 0).unwrap_or(b.len());
-    String::from_utf8_lossy(&b[..n]).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     #[test]

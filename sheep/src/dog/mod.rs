@@ -13,7 +13,7 @@ use clap::{Args, Parser, Subcommand};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::client::{ClientError, Target};
-use crate::proto::SdResult;
+use crate::proto::{ClusterFlags, SdResult};
 
 mod fmt;
 mod verbs;
@@ -77,9 +77,12 @@ impl DogError {
         match self {
             DogError::Usage(_) => 64,
             DogError::Conn(_) => 2,
-            DogError::Sd { code: 0x04, .. } => 3,
-            DogError::Sd { code: 0x08, .. } | DogError::Sd { code: 0x0e, .. } => 5,
-            _ => 1,
+            DogError::Sd { code, .. } => match SdResult::from_code(*code) {
+                SdResult::VdiExist => 3,
+                SdResult::NoVdi | SdResult::NoTag => 5,
+                _ => 1,
+            },
+            DogError::Other(_) => 1,
         }
     }
     pub(crate) fn client(what: &str, e: ClientError) -> DogError {
@@ -417,9 +420,13 @@ where
             } => {
                 let (nr, policy) = copies(&cp)?;
                 let nr = if nr == 0 { 3 } else { nr };
-                let mut flags = if fixed_vnodes { 0 } else { 0x0004 };
+                let mut flags = if fixed_vnodes {
+                    ClusterFlags::EMPTY
+                } else {
+                    ClusterFlags::AUTO_VNODES
+                };
                 if strict {
-                    flags |= 0x0001;
+                    flags |= ClusterFlags::STRICT;
                 }
                 d.cluster_format(
                     nr,

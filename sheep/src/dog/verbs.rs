@@ -6,67 +6,79 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use sdwire::Wire;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::wire::{send, Hdr, RspHdr};
+use super::wire::{self, admin, client, decode, encode, send, IndexRun};
 use super::{fmt, DogError, Env, Snap};
 use crate::client::Client;
-use crate::proto::node::addr_from_bytes;
+use crate::proto::cluster_info::{padded, SD_MAX_NODES};
+use crate::proto::inode::data_vdi_id_offset;
+use crate::proto::oid::{Oid, SD_ATTR_OBJ_SIZE, SD_INODE_DATA_INDEX};
+use crate::proto::payload::{
+    MakeFsPayload, NodeList, StatClusterReply, VdiBitmap, VdiName, VdiNameTag,
+};
+use crate::proto::{
+    AdminOp, ClientOp, ClusterFlags, ClusterInfo, ClusterReq, EpochLog, Inode as WireInode,
+    InodeHeader, NoArgs, ObjReq, RecoveryState, ReqFlags, ReqHeader, RspHeader, SdNode, SdResult,
+    VdiAttr, VdiReq,
+};
 
-const WRITE: u16 = 0x0001;
-const COW: u16 = 0x0002;
-const DIRECT: u16 = 0x0008;
-const CREAT: u16 = 0x0100;
-const EXCL: u16 = 0x0200;
-const DEL: u16 = 0x0400;
+const WRITE: ReqFlags = ReqFlags::WRITE;
+const COW: ReqFlags = ReqFlags::COW;
+const DIRECT: ReqFlags = ReqFlags::DIRECT;
+const CREAT: ReqFlags = ReqFlags::CREAT;
+const EXCL: ReqFlags = ReqFlags::EXCL;
+const DEL: ReqFlags = ReqFlags::DEL;
+const NONE: ReqFlags = ReqFlags::EMPTY;
 
-const CREATE_AND_WRITE_OBJ: u8 = 0x01;
-const READ_OBJ: u8 = 0x02;
-const WRITE_OBJ: u8 = 0x03;
-const NEW_VDI: u8 = 0x11;
-const GET_VDI_INFO: u8 = 0x14;
-const READ_VDIS: u8 = 0x15;
-const DEL_VDI: u8 = 0x17;
-const GET_NODE_LIST: u8 = 0x82;
-const MAKE_FS: u8 = 0x84;
-const SHUTDOWN: u8 = 0x85;
-const STAT_SHEEP: u8 = 0x86;
-const STAT_CLUSTER: u8 = 0x87;
-const GET_VDI_ATTR: u8 = 0x89;
-const STAT_RECOVERY: u8 = 0x97;
-const GET_HASH: u8 = 0xB4;
-const CLUSTER_INFO: u8 = 0xBE;
-const READ_DEL_VDIS: u8 = 0xC9;
+const NODE_LIST_SIZE: u32 = (SD_MAX_NODES * SdNode::SIZE) as u32;
+const EPOCH_LOG_SIZE: usize = match EpochLog::FIXED_SIZE {
+    Some(n) => n,
+    None => 48,
+};
+const CLUSTER_INFO_SIZE: u32 = ClusterInfo::SIZE as u32;
+const INODE_SIZE: u32 = WireInode::SIZE as u32;
+const HDR_SIZE: u32 = InodeHeader::SIZE as u32;
+const ATTR_SIZE: usize = SD_ATTR_OBJ_SIZE;
 
-const SD_MAX_NODES: u32 = 6144;
-const SD_NODE_SIZE: usize = 80;
-const EPOCH_LOG_SIZE: usize = 48;
-const CLUSTER_INFO_SIZE: u32 = 48 + SD_MAX_NODES * SD_NODE_SIZE as u32;
-const INODE_SIZE: u32 = 12_587_576;
-const HDR_SIZE: u32 = 4664;
-const BITMAP_SIZE: u32 = 1 << 21;
-const ATTR_SIZE: usize = 66_320;
+const BITMAP_SIZE: u32 = match VdiBitmap::FIXED_SIZE {
+    Some(n) => n as u32,
+    None => 1 << 21,
+};
 
 fn inode_oid(vid: u32) -> u64 {
-    1 << 63 | u64::from(vid) << 32
+    Oid::inode(vid).0
 }
 fn data_oid(vid: u32, idx: u32) -> u64 {
-    u64::from(vid) << 32 | u64::from(idx)
+    Oid::data(vid, idx).0
 }
 fn attr_oid(vid: u32, id: u32) -> u64 {
-    1 << 61 | u64::from(vid) << 32 | u64::from(id)
+    Oid::attr(vid, id).0
+}
+fn obj(oid: u64, offset: u32) -> ObjReq {
+    ObjReq {
+        oid: Oid(oid),
+        offset,
+        ..ObjReq::default()
+    }
 }
 
+/// NEW_VDI payload: the name alone; lookups: name and tag.
 fn name_buf(name: &str, tag: Option<&str>) -> Bytes {
-    let mut b = vec![0u8; if tag.is_some() { 512 } else { 256 }];
-    let n = name.len().min(255);
-    b[..n].copy_from_slice(&name.as_bytes()[..n]);
-    if let Some(t) = tag {
-        let n = t.len().min(255);
-        b[256..256 + n].copy_from_slice(&t.as_bytes()[..n]);
+    match tag {
+        None => encode(&VdiName::new(name.as_bytes())),
+        Some(t) => encode(&VdiNameTag::new(name.as_bytes(), t.as_bytes())),
     }
-    b.into()
+}
+
+/// The offset of a named inode header field, from its wire layout.
+fn header_field(name: &str) -> u32 {
+    InodeHeader::LAYOUT
+        .field(name)
+        .and_then(|f| f.offset)
+        .unwrap_or_else(|| panic!("InodeHeader field {name}")) as u32
 }
 
 /// A node from GET_NODE_LIST.
@@ -78,13 +90,11 @@ struct Node {
 }
 
 impl Node {
-    fn parse(b: &[u8]) -> Node {
-        let a: [u8; 16] = b[24..40].try_into().unwrap_or_default();
-        let port = u16::from_le_bytes([b[40], b[41]]);
+    fn from_wire(n: &SdNode) -> Node {
         Node {
-            addr: SocketAddr::new(addr_from_bytes(&a), port),
-            vnodes: u16::from_le_bytes([b[64], b[65]]),
-            zone: u32::from_le_bytes(b[68..72].try_into().unwrap_or_default()),
+            addr: n.socket_addr(),
+            vnodes: n.nr_vnodes,
+            zone: n.zone,
         }
     }
 }
@@ -102,6 +112,8 @@ struct Inode {
     store_policy: u8,
     copies: u8,
     shift: u8,
+    /// block_size_shift as stored (0 = the cluster default).
+    raw_shift: u8,
     snap_id: u32,
     parent: u32,
     /// data_vdi_id, as far as it was read.
@@ -109,33 +121,38 @@ struct Inode {
 }
 
 impl Inode {
-    fn parse(b: &[u8]) -> Inode {
-        let u32_at = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap_or_default());
-        let u64_at = |o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap_or_default());
-        let index = if b.len() > HDR_SIZE as usize {
-            b[HDR_SIZE as usize..]
-                .chunks_exact(4)
-                .take(1 << 20)
-                .map(|c| u32::from_le_bytes(c.try_into().unwrap_or_default()))
-                .collect()
-        } else {
-            Vec::new()
-        };
+    /// The header fields of `h` and the index entries in `index`.
+    fn from_header(h: &InodeHeader, index: Vec<u32>) -> Inode {
         Inode {
-            vid: u32_at(560),
-            name: fmt::cstr(&b[..256]),
-            tag: fmt::cstr(&b[256..512]),
-            ctime: u64_at(512),
-            snap_ctime: u64_at(520),
-            size: u64_at(536),
-            copy_policy: b[552],
-            store_policy: b[553],
-            copies: b[554],
-            shift: if b[555] == 0 { 22 } else { b[555] },
-            snap_id: u32_at(556),
-            parent: u32_at(564),
+            vid: h.vdi_id,
+            name: String::from_utf8_lossy(h.name_bytes()).into_owned(),
+            tag: String::from_utf8_lossy(h.tag_bytes()).into_owned(),
+            ctime: h.create_time,
+            snap_ctime: h.snap_ctime,
+            size: h.vdi_size,
+            copy_policy: h.copy_policy,
+            store_policy: h.store_policy,
+            copies: h.nr_copies,
+            shift: if h.block_size_shift == 0 {
+                22
+            } else {
+                h.block_size_shift
+            },
+            raw_shift: h.block_size_shift,
+            snap_id: h.snap_id,
+            parent: h.parent_vdi_id,
             index,
         }
+    }
+    /// An inode header read (a prefix of the inode object).
+    fn header(b: &[u8]) -> Result<Inode, DogError> {
+        let h: InodeHeader = decode(b, "inode")?;
+        Ok(Inode::from_header(&h, Vec::new()))
+    }
+    /// A whole inode object.
+    fn full(b: &[u8]) -> Result<Inode, DogError> {
+        let ino: WireInode = decode(b, "inode")?;
+        Ok(Inode::from_header(&ino.header, ino.data_vdi_id.to_vec()))
     }
     fn obj_size(&self) -> u64 {
         1 << self.shift
@@ -156,23 +173,31 @@ pub(crate) struct Dog<'a> {
     pub inflight: usize,
 }
 
-async fn call(c: &Client, h: Hdr, p: Bytes, what: &str) -> Result<(RspHdr, Bytes), DogError> {
+async fn call(
+    c: &Client,
+    h: ReqHeader,
+    p: Bytes,
+    what: &str,
+) -> Result<(RspHeader, Bytes), DogError> {
     let (r, b) = send(c, h, p).await.map_err(|e| DogError::client(what, e))?;
-    match r.result() {
-        0 => Ok((r, b)),
-        code => Err(DogError::Sd {
+    if r.result.is_success() {
+        Ok((r, b))
+    } else {
+        Err(DogError::Sd {
             what: what.to_string(),
-            code,
-        }),
+            code: r.result.code(),
+        })
     }
 }
 
-async fn read_obj(c: &Client, oid: u64, off: u32, len: u32, fl: u16) -> Result<Bytes, DogError> {
-    let h = Hdr::new(READ_OBJ)
-        .flags(fl)
-        .len(len)
-        .u64(16, oid)
-        .u32(40, off);
+async fn read_obj(
+    c: &Client,
+    oid: u64,
+    off: u32,
+    len: u32,
+    fl: ReqFlags,
+) -> Result<Bytes, DogError> {
+    let h = client(ClientOp::ReadObj(obj(oid, off)), fl, len);
     Ok(call(
         c,
         h,
@@ -186,23 +211,22 @@ async fn read_obj(c: &Client, oid: u64, off: u32, len: u32, fl: u16) -> Result<B
 #[allow(clippy::too_many_arguments)]
 async fn write_obj(
     c: &Client,
-    op: u8,
+    op: fn(ObjReq) -> ClientOp,
     oid: u64,
     cow: u64,
     off: u32,
     data: Bytes,
-    fl: u16,
+    fl: ReqFlags,
     copies: u8,
     policy: u8,
 ) -> Result<(), DogError> {
-    let h = Hdr::new(op)
-        .flags(WRITE | fl)
-        .len(data.len() as u32)
-        .u64(16, oid)
-        .u64(24, cow)
-        .u8(32, copies)
-        .u8(33, policy)
-        .u32(40, off);
+    let a = ObjReq {
+        cow_oid: Oid(cow),
+        copies,
+        copy_policy: policy,
+        ..obj(oid, off)
+    };
+    let h = client(op(a), WRITE | fl, data.len() as u32);
     call(c, h, data, &format!("Failed to write object {oid:x}"))
         .await
         .map(|_| ())
@@ -222,17 +246,19 @@ async fn write_piece(
     let oid = data_oid(ino.vid, idx);
     let (cp, pol) = (ino.copies, ino.copy_policy);
     if owner == ino.vid {
-        return write_obj(c, WRITE_OBJ, oid, 0, off, data, 0, cp, pol).await;
+        return write_obj(c, ClientOp::WriteObj, oid, 0, off, data, NONE, cp, pol).await;
     }
     let (fl, cow) = if owner != 0 {
         (COW, data_oid(owner, idx))
     } else {
-        (0, 0)
+        (NONE, 0)
     };
-    write_obj(c, CREATE_AND_WRITE_OBJ, oid, cow, off, data, fl, cp, pol).await?;
-    let ioff = HDR_SIZE + 4 * idx;
-    let v = Bytes::copy_from_slice(&ino.vid.to_le_bytes());
-    write_obj(c, WRITE_OBJ, inode_oid(ino.vid), 0, ioff, v, 0, cp, pol).await
+    let create = ClientOp::CreateAndWriteObj;
+    write_obj(c, create, oid, cow, off, data, fl, cp, pol).await?;
+    let ioff = data_vdi_id_offset(idx) as u32;
+    let v = IndexRun::bytes(vec![ino.vid]);
+    let iw = ClientOp::WriteObj;
+    write_obj(c, iw, inode_oid(ino.vid), 0, ioff, v, NONE, cp, pol).await
 }
 
 fn progress(on: bool, total: u64) -> indicatif::ProgressBar {
@@ -272,19 +298,29 @@ impl Dog<'_> {
     /// GET_NODE_LIST then STAT_CLUSTER (48 bytes): what the C dog sends
     /// before every command that needs the node list.
     async fn nodes(&self, c: &Client) -> Result<(Vec<Node>, u32), DogError> {
-        let h = Hdr::new(GET_NODE_LIST).len(SD_MAX_NODES * SD_NODE_SIZE as u32);
+        let h = admin(
+            AdminOp::GetNodeList(NoArgs::default()),
+            NONE,
+            NODE_LIST_SIZE,
+        );
         let (r, p) = call(c, h, Bytes::new(), "Failed to get node list").await?;
-        let nodes = p.chunks_exact(SD_NODE_SIZE).map(Node::parse).collect();
-        let h = Hdr::new(STAT_CLUSTER).len(EPOCH_LOG_SIZE as u32);
+        let list: NodeList = decode(&p, "Failed to get node list")?;
+        let nodes = list.nodes.iter().map(Node::from_wire).collect();
+        let stat = AdminOp::StatCluster(ClusterReq::default());
+        let h = admin(stat, NONE, EPOCH_LOG_SIZE as u32);
         send(c, h, Bytes::new())
             .await
             .map_err(|e| DogError::client("Failed to get cluster status", e))?;
-        Ok((nodes, r.epoch()))
+        Ok((nodes, r.epoch))
     }
 
     /// GET_VDI_INFO: name, tag, snapid → vid.
     async fn find(&self, c: &Client, name: &str, s: &Snap) -> Result<u32, DogError> {
-        let h = Hdr::new(GET_VDI_INFO).u32(32, s.id);
+        let a = VdiReq {
+            snapid: s.id,
+            ..VdiReq::default()
+        };
+        let h = client(ClientOp::GetVdiInfo(a), NONE, 0);
         let what = if s.id == 0 && s.tag.is_empty() {
             format!("Failed to open VDI {name}")
         } else {
@@ -294,28 +330,17 @@ impl Dog<'_> {
             )
         };
         let (r, _) = call(c, h, name_buf(name, Some(&s.tag)), &what).await?;
-        Ok(r.u32(24))
+        Ok(wire::vdi_rsp(&r).vdi_id)
     }
 
     async fn bitmaps(&self, c: &Client) -> Result<Vec<u32>, DogError> {
-        let h = Hdr::new(READ_VDIS).len(BITMAP_SIZE);
+        let h = client(ClientOp::ReadVdis(NoArgs::default()), NONE, BITMAP_SIZE);
         let (_, inuse) = call(c, h, Bytes::new(), "Failed to read VDIs").await?;
-        let h = Hdr::new(READ_DEL_VDIS).len(BITMAP_SIZE);
+        let inuse: VdiBitmap = decode(&inuse, "Failed to read VDIs")?;
+        let h = admin(AdminOp::ReadDelVdis(NoArgs::default()), NONE, BITMAP_SIZE);
         let (_, del) = call(c, h, Bytes::new(), "Failed to read deleted VDIs").await?;
-        let mut out = Vec::new();
-        for (i, &b) in inuse.iter().enumerate() {
-            if b == 0 {
-                continue;
-            }
-            for bit in 0..8 {
-                let vid = (i * 8 + bit) as u32;
-                let deleted = del.get(i).is_some_and(|d| d & (1 << bit) != 0);
-                if b & (1 << bit) != 0 && !deleted {
-                    out.push(vid);
-                }
-            }
-        }
-        Ok(out)
+        let del: VdiBitmap = decode(&del, "Failed to read deleted VDIs")?;
+        Ok(inuse.iter().filter(|&v| !del.test(v)).collect())
     }
 
     /// All live inodes: header (4672 bytes) plus the used index.
@@ -323,18 +348,17 @@ impl Dog<'_> {
         let mut out = Vec::new();
         for vid in self.bitmaps(c).await? {
             let b = read_obj(c, inode_oid(vid), 0, HDR_SIZE + 8, DIRECT).await?;
-            let mut ino = Inode::parse(&b);
+            let mut ino = Inode::header(&b)?;
             if ino.name.is_empty() {
                 continue;
             }
             ino.vid = vid;
             if ino.store_policy == 0 && ino.nr_objs() > 0 {
-                let n = (ino.nr_objs() * 4) as u32;
-                let idx = read_obj(c, inode_oid(vid), HDR_SIZE, n, DIRECT).await?;
-                ino.index = idx
-                    .chunks_exact(4)
-                    .map(|c| u32::from_le_bytes(c.try_into().unwrap_or_default()))
-                    .collect();
+                let n = ino.nr_objs() as u32;
+                let at = data_vdi_id_offset(0) as u32;
+                let len = (data_vdi_id_offset(n) - data_vdi_id_offset(0)) as u32;
+                let idx = read_obj(c, inode_oid(vid), at, len, DIRECT).await?;
+                ino.index = decode::<IndexRun>(&idx, "index")?.vids();
             }
             out.push(ino);
         }
@@ -345,7 +369,7 @@ impl Dog<'_> {
         &mut self,
         copies: u8,
         policy: u8,
-        flags: u16,
+        flags: ClusterFlags,
         shift: u8,
         store: &str,
         yes: bool,
@@ -358,7 +382,11 @@ impl Dog<'_> {
             } else {
                 Some(self.conn(n.addr).await?)
             };
-            let h = Hdr::new(CLUSTER_INFO).len(CLUSTER_INFO_SIZE);
+            let h = admin(
+                AdminOp::ClusterInfo(NoArgs::default()),
+                NONE,
+                CLUSTER_INFO_SIZE,
+            );
             call(
                 nc.as_ref().unwrap_or(&c),
                 h,
@@ -367,9 +395,10 @@ impl Dog<'_> {
             )
             .await?;
         }
-        let h = Hdr::new(READ_VDIS).len(BITMAP_SIZE);
+        let h = client(ClientOp::ReadVdis(NoArgs::default()), NONE, BITMAP_SIZE);
         let (_, inuse) = call(&c, h, Bytes::new(), "Failed to read VDIs").await?;
-        if !yes && inuse.iter().any(|&b| b != 0) {
+        let inuse: VdiBitmap = decode(&inuse, "Failed to read VDIs")?;
+        if !yes && inuse.iter().next().is_some() {
             eprint!("The cluster has VDIs; formatting destroys them. Type 'yes' to go on: ");
             let mut line = Vec::new();
             let mut b = [0u8; 1];
@@ -380,14 +409,19 @@ impl Dog<'_> {
                 return Err(DogError::Other("Format cancelled".into()));
             }
         }
-        let mut sb = store.as_bytes().to_vec();
-        sb.push(0);
-        let h = Hdr::new(MAKE_FS)
-            .u64(24, crate::daemon::cluster::now_ctime())
-            .u8(32, copies)
-            .u8(33, policy)
-            .u16(34, flags)
-            .u8(44, shift);
+        let sb = MakeFsPayload {
+            store: store.as_bytes().to_vec(),
+        }
+        .encode();
+        let a = ClusterReq {
+            ctime: crate::daemon::cluster::now_ctime(),
+            copies,
+            copy_policy: policy,
+            flags,
+            block_size_shift: shift,
+            ..ClusterReq::default()
+        };
+        let h = admin(AdminOp::MakeFs(a), NONE, 0);
         call(&c, h, sb.into(), "Format failed").await?;
         Ok(())
     }
@@ -395,47 +429,37 @@ impl Dog<'_> {
     pub(crate) async fn cluster_info(&mut self) -> Result<(), DogError> {
         let c = self.conn(self.gw).await?;
         let (nodes, epoch) = self.nodes(&c).await?;
-        let rec = EPOCH_LOG_SIZE + nodes.len() * SD_NODE_SIZE;
-        let h = Hdr::new(STAT_CLUSTER)
-            .len(epoch * rec as u32)
-            .u32(40, nodes.len() as u32);
+        let slots = nodes.len() as u32;
+        let rec = EPOCH_LOG_SIZE + nodes.len() * SdNode::SIZE;
+        let a = ClusterReq {
+            nodes_nr: slots,
+            ..ClusterReq::default()
+        };
+        let h = admin(AdminOp::StatCluster(a), NONE, epoch * rec as u32);
         let (r, p) = send(&c, h, Bytes::new())
             .await
             .map_err(|e| DogError::client("Failed to get cluster status", e))?;
-        let status = match r.result() {
-            0 => "running, auto-recovery enabled".to_string(),
-            code => crate::proto::SdResult::from_code(code)
-                .description()
-                .to_string(),
+        let status = if r.result.is_success() {
+            "running, auto-recovery enabled".to_string()
+        } else {
+            r.result.description().to_string()
         };
         let mut logs = Vec::new();
-        if r.result() == 0 {
-            for recb in p.chunks(rec) {
-                if recb.len() < EPOCH_LOG_SIZE {
-                    break;
-                }
-                let u32_at =
-                    |o: usize| u32::from_le_bytes(recb[o..o + 4].try_into().unwrap_or_default());
-                let ctime = u64::from_le_bytes(recb[0..8].try_into().unwrap_or_default());
-                let time = u64::from_le_bytes(recb[8..16].try_into().unwrap_or_default());
-                let ep = u32_at(16);
-                let nr = (u32_at(20) as usize).min(nodes.len());
-                let ns: Vec<Node> = (0..nr)
-                    .filter_map(|i| {
-                        recb.get(
-                            EPOCH_LOG_SIZE + i * SD_NODE_SIZE
-                                ..EPOCH_LOG_SIZE + (i + 1) * SD_NODE_SIZE,
-                        )
-                        .map(Node::parse)
-                    })
-                    .collect();
-                logs.push((ctime, time, ep, ns, recb[25]));
+        if r.result.is_success() {
+            // Whole records only: a short reply keeps the records it has.
+            let whole = p.len() - p.len() % rec;
+            let reply = StatClusterReply::decode(&p[..whole], slots)
+                .map_err(|e| DogError::Other(format!("Failed to get cluster status: {e}")))?;
+            for er in reply.records {
+                let ns: Vec<Node> = er.nodes.iter().map(Node::from_wire).collect();
+                let l = er.log;
+                logs.push((l.ctime, l.time, l.epoch, ns, l.nr_copies));
             }
         }
         if self.json {
             let v = json!({
                 "status": status,
-                "result": crate::proto::SdResult::from_code(r.result()).name(),
+                "result": r.result.name(),
                 "epochs": logs.iter().map(|(ct, t, e, ns, cp)| json!({
                     "ctime": ct >> 32, "time": t, "epoch": e, "copies": cp,
                     "nodes": ns.iter().map(|n| json!({"addr": n.addr.to_string(), "vnodes": n.vnodes})).collect::<Vec<_>>(),
@@ -467,7 +491,8 @@ impl Dog<'_> {
 
     pub(crate) async fn cluster_shutdown(&mut self) -> Result<(), DogError> {
         let c = self.conn(self.gw).await?;
-        call(&c, Hdr::new(SHUTDOWN), Bytes::new(), "Failed to shutdown").await?;
+        let h = admin(AdminOp::Shutdown(NoArgs::default()), NONE, 0);
+        call(&c, h, Bytes::new(), "Failed to shutdown").await?;
         Ok(())
     }
 
@@ -506,12 +531,13 @@ impl Dog<'_> {
             };
             let (r, _) = call(
                 nc.as_ref().unwrap_or(&c),
-                Hdr::new(STAT_SHEEP),
+                admin(AdminOp::StatSheep(NoArgs::default()), NONE, 0),
                 Bytes::new(),
                 &format!("Failed to get node info of {}", n.addr),
             )
             .await?;
-            rows.push((r.u64(32), r.u64(40)));
+            let n = wire::node_rsp(&r);
+            rows.push((n.store_size, n.store_free));
         }
         let vdis = self.all_vdis(&c).await?;
         let vsize: u64 = vdis.iter().map(|v| v.size).sum();
@@ -560,17 +586,20 @@ impl Dog<'_> {
             };
             let (_, p) = call(
                 nc.as_ref().unwrap_or(&c),
-                Hdr::new(STAT_RECOVERY).len(24),
+                admin(
+                    AdminOp::StatRecovery(NoArgs::default()),
+                    NONE,
+                    RecoveryState::FIXED_SIZE.unwrap_or(24) as u32,
+                ),
                 Bytes::new(),
                 &format!("Failed to get recovery status of {}", n.addr),
             )
             .await?;
-            let mut b = [0u8; 24];
-            let k = p.len().min(24);
-            b[..k].copy_from_slice(&p[..k]);
-            let done = u64::from_le_bytes(b[8..16].try_into().unwrap_or_default());
-            let total = u64::from_le_bytes(b[16..24].try_into().unwrap_or_default());
-            rows.push((n.clone(), b[0] != 0, done, total));
+            // A short (older sheep) reply reads as zeros past its end.
+            let mut b = p.to_vec();
+            b.resize(b.len().max(RecoveryState::FIXED_SIZE.unwrap_or(24)), 0);
+            let rs: RecoveryState = decode(&b, "Failed to get recovery status")?;
+            rows.push((n.clone(), rs.in_recovery != 0, rs.nr_finished, rs.nr_total));
         }
         if self.json {
             let v: Vec<_> = rows.iter().enumerate().map(|(i, (n, r, d, t))| json!({"id": i, "addr": n.addr.to_string(), "in_recovery": r, "finished": d, "total": t})).collect();
@@ -617,14 +646,21 @@ impl Dog<'_> {
         }
         let c = self.conn(self.gw).await?;
         self.nodes(&c).await?;
-        let h = Hdr::new(CLUSTER_INFO).len(CLUSTER_INFO_SIZE);
+        let h = admin(
+            AdminOp::ClusterInfo(NoArgs::default()),
+            NONE,
+            CLUSTER_INFO_SIZE,
+        );
         call(&c, h, Bytes::new(), "Failed to get cluster info").await?;
-        let h = Hdr::new(NEW_VDI)
-            .u64(16, size)
-            .u8(28, copies)
-            .u8(29, policy)
-            .u8(30, store_policy)
-            .u8(31, shift);
+        let a = VdiReq {
+            vdi_size: size,
+            copies,
+            copy_policy: policy,
+            store_policy,
+            block_size_shift: shift,
+            ..VdiReq::default()
+        };
+        let h = client(ClientOp::NewVdi(a), NONE, 0);
         let (r, _) = call(
             &c,
             h,
@@ -633,9 +669,9 @@ impl Dog<'_> {
         )
         .await?;
         if prealloc {
-            let vid = r.u32(24);
+            let vid = wire::vdi_rsp(&r).vdi_id;
             let b = read_obj(&c, inode_oid(vid), 0, INODE_SIZE, DIRECT).await?;
-            let ino = Inode::parse(&b);
+            let ino = Inode::full(&b)?;
             self.write_stream(Arc::new(c), ino, 0, size, true).await?;
         }
         Ok(())
@@ -699,25 +735,35 @@ impl Dog<'_> {
     pub(crate) async fn vdi_delete(&mut self, name: &str, s: &Snap) -> Result<(), DogError> {
         let c = self.conn(self.gw).await?;
         let vid = self.find(&c, name, s).await?;
-        let b = read_obj(&c, inode_oid(vid), 0, INODE_SIZE, 0).await?;
-        let ino = Inode::parse(&b);
-        let n = (ino.nr_objs() * 4) as usize;
+        let b = read_obj(&c, inode_oid(vid), 0, INODE_SIZE, NONE).await?;
+        let ino = Inode::full(&b)?;
+        let n = ino.nr_objs() as usize;
         if ino.store_policy == 0 && n > 0 {
-            let zeros = Bytes::from(vec![0u8; n]);
-            write_obj(
+            // Like the C dog, clear the index first; the sheep frees the
+            // objects either way, and refuses this write on a snapshot.
+            let zeros = IndexRun::bytes(vec![0; n]);
+            let r = write_obj(
                 &c,
-                WRITE_OBJ,
+                ClientOp::WriteObj,
                 inode_oid(vid),
                 0,
-                HDR_SIZE,
+                data_vdi_id_offset(0) as u32,
                 zeros,
                 DIRECT,
                 ino.copies,
                 ino.copy_policy,
             )
-            .await?;
+            .await;
+            match r {
+                Err(DogError::Sd { code, .. }) if code == SdResult::Readonly.code() => {}
+                r => r?,
+            }
         }
-        let h = Hdr::new(DEL_VDI).u32(32, s.id);
+        let a = VdiReq {
+            snapid: s.id,
+            ..VdiReq::default()
+        };
+        let h = client(ClientOp::DelVdi(a), NONE, 0);
         call(
             &c,
             h,
@@ -735,12 +781,13 @@ impl Dog<'_> {
                 id: 0,
                 tag: tag.to_string(),
             };
-            let h = Hdr::new(GET_VDI_INFO);
+            let h = client(ClientOp::GetVdiInfo(VdiReq::default()), NONE, 0);
             let (r, _) = send(&c, h, name_buf(name, Some(tag)))
                 .await
                 .map_err(|e| DogError::client("Failed to look up the snapshot tag", e))?;
-            if r.result() == 0 {
-                read_obj(&c, inode_oid(r.u32(24)), 0, HDR_SIZE, DIRECT).await?;
+            if r.result.is_success() {
+                let old = wire::vdi_rsp(&r).vdi_id;
+                read_obj(&c, inode_oid(old), 0, HDR_SIZE, DIRECT).await?;
                 return Err(DogError::Other(format!(
                     "Snapshot tag {} is already used by another snapshot of {name}",
                     s.tag
@@ -749,30 +796,31 @@ impl Dog<'_> {
         }
         let vid = self.find(&c, name, &Snap::default()).await?;
         let b = read_obj(&c, inode_oid(vid), 0, HDR_SIZE, DIRECT).await?;
-        let ino = Inode::parse(&b);
-        let mut tb = vec![0u8; 256];
-        let n = tag.len().min(255);
-        tb[..n].copy_from_slice(&tag.as_bytes()[..n]);
+        let ino = Inode::header(&b)?;
+        let tb: [u8; 256] = padded(&tag.as_bytes()[..tag.len().min(255)]);
         write_obj(
             &c,
-            WRITE_OBJ,
+            ClientOp::WriteObj,
             inode_oid(vid),
             0,
-            256,
-            tb.into(),
-            0,
+            header_field("tag"),
+            Bytes::copy_from_slice(&tb),
+            NONE,
             ino.copies,
             ino.copy_policy,
         )
         .await?;
-        let h = Hdr::new(NEW_VDI)
-            .u64(16, ino.size)
-            .u32(24, vid)
-            .u8(28, ino.copies)
-            .u8(29, ino.copy_policy)
-            .u8(30, ino.store_policy)
-            .u8(31, b[555])
-            .u32(32, 1);
+        let a = VdiReq {
+            vdi_size: ino.size,
+            base_vdi_id: vid,
+            copies: ino.copies,
+            copy_policy: ino.copy_policy,
+            store_policy: ino.store_policy,
+            block_size_shift: ino.raw_shift,
+            snapid: 1,
+            ..VdiReq::default()
+        };
+        let h = client(ClientOp::NewVdi(a), NONE, 0);
         let (r, _) = call(
             &c,
             h,
@@ -782,7 +830,9 @@ impl Dog<'_> {
         .await?;
         if self.json {
             return self
-                .out_json(json!({"snapshot_vid": vid, "new_vid": r.u32(24), "tag": tag}))
+                .out_json(
+                    json!({"snapshot_vid": vid, "new_vid": wire::vdi_rsp(&r).vdi_id, "tag": tag}),
+                )
                 .await;
         }
         Ok(())
@@ -800,7 +850,7 @@ impl Dog<'_> {
         let c = self.conn(self.gw).await?;
         let vid = self.find(&c, src, s).await?;
         let b = read_obj(&c, inode_oid(vid), 0, INODE_SIZE, DIRECT).await?;
-        let ino = Inode::parse(&b);
+        let ino = Inode::full(&b)?;
         if ino.snap_ctime == 0 {
             return Err(DogError::Other(format!(
                 "Only snapshot VDIs can be cloned; {src} is not a snapshot"
@@ -811,13 +861,16 @@ impl Dog<'_> {
         } else {
             (copies, policy)
         };
-        let h = Hdr::new(NEW_VDI)
-            .u64(16, ino.size)
-            .u32(24, vid)
-            .u8(28, cp)
-            .u8(29, pol)
-            .u8(30, ino.store_policy)
-            .u8(31, b[555]);
+        let a = VdiReq {
+            vdi_size: ino.size,
+            base_vdi_id: vid,
+            copies: cp,
+            copy_policy: pol,
+            store_policy: ino.store_policy,
+            block_size_shift: ino.raw_shift,
+            ..VdiReq::default()
+        };
+        let h = client(ClientOp::NewVdi(a), NONE, 0);
         let (r, _) = call(
             &c,
             h,
@@ -827,16 +880,16 @@ impl Dog<'_> {
         .await?;
         if prealloc {
             // Copy every allocated object of the snapshot into the clone.
-            let new_vid = r.u32(24);
+            let new_vid = wire::vdi_rsp(&r).vdi_id;
             let nb = read_obj(&c, inode_oid(new_vid), 0, INODE_SIZE, DIRECT).await?;
-            let nino = Inode::parse(&nb);
+            let nino = Inode::full(&nb)?;
             let osz = ino.obj_size() as u32;
             for idx in 0..ino.nr_objs() as u32 {
                 let owner = ino.owner(idx);
                 if owner == 0 {
                     continue;
                 }
-                let data = read_obj(&c, data_oid(owner, idx), 0, osz, 0).await?;
+                let data = read_obj(&c, data_oid(owner, idx), 0, osz, NONE).await?;
                 write_piece(&c, &nino, idx, 0, data).await?;
             }
         }
@@ -847,25 +900,26 @@ impl Dog<'_> {
         let c = self.conn(self.gw).await?;
         let vid = self.find(&c, name, &Snap::default()).await?;
         let b = read_obj(&c, inode_oid(vid), 0, HDR_SIZE, DIRECT).await?;
-        let ino = Inode::parse(&b);
+        let mut h: InodeHeader = decode(&b, "inode")?;
+        let ino = Inode::from_header(&h, Vec::new());
         if size < ino.size {
             return Err(DogError::Other("Shrinking VDIs is not implemented".into()));
         }
-        let max = (1u64 << 20) * ino.obj_size();
+        let max = u64::from(SD_INODE_DATA_INDEX) * ino.obj_size();
         if size > max {
             return Err(DogError::Other(format!(
                 "New VDI size is too large. This size should not exceed {max} bytes"
             )));
         }
-        let mut nb = b.to_vec();
-        nb[536..544].copy_from_slice(&size.to_le_bytes());
+        h.vdi_size = size;
+        let nb = encode(&h);
         write_obj(
             &c,
-            WRITE_OBJ,
+            ClientOp::WriteObj,
             inode_oid(vid),
             0,
             0,
-            nb.into(),
+            nb,
             DIRECT,
             ino.copies,
             ino.copy_policy,
@@ -883,7 +937,7 @@ impl Dog<'_> {
         let c = Arc::new(self.conn(self.gw).await?);
         let vid = self.find(&c, name, s).await?;
         let b = read_obj(&c, inode_oid(vid), 0, INODE_SIZE, DIRECT).await?;
-        let mut ino = Inode::parse(&b);
+        let mut ino = Inode::full(&b)?;
         ino.vid = vid;
         let len = len.unwrap_or(ino.size.saturating_sub(off));
         if off.checked_add(len).is_none_or(|e| e > ino.size) {
@@ -909,7 +963,7 @@ impl Dog<'_> {
                     if owner == 0 {
                         Ok(Bytes::from(vec![0u8; n as usize]))
                     } else {
-                        read_obj(&c2, data_oid(owner, idx), inoff as u32, n as u32, 0).await
+                        read_obj(&c2, data_oid(owner, idx), inoff as u32, n as u32, NONE).await
                     }
                 }));
                 pos += n;
@@ -938,7 +992,7 @@ impl Dog<'_> {
         let c = self.conn(self.gw).await?;
         let vid = self.find(&c, name, &Snap::default()).await?;
         let b = read_obj(&c, inode_oid(vid), 0, INODE_SIZE, DIRECT).await?;
-        let mut ino = Inode::parse(&b);
+        let mut ino = Inode::full(&b)?;
         ino.vid = vid;
         let len = len.unwrap_or(ino.size.saturating_sub(off));
         if off.checked_add(len).is_none_or(|e| e > ino.size) {
@@ -1030,33 +1084,36 @@ impl Dog<'_> {
         s: &Snap,
         key: &str,
         value: Option<&[u8]>,
-        fl: u16,
-    ) -> Result<(RspHdr, u32), DogError> {
-        let mut a = vec![0u8; ATTR_SIZE];
-        let put = |a: &mut [u8], at: usize, v: &[u8]| {
-            let n = v.len().min(255);
-            a[at..at + n].copy_from_slice(&v[..n]);
+        fl: ReqFlags,
+    ) -> Result<(RspHeader, u32), DogError> {
+        let c255 = |v: &str| padded::<256>(&v.as_bytes()[..v.len().min(255)]);
+        let mut a = VdiAttr {
+            name: c255(name),
+            tag: c255(&s.tag),
+            snap_id: s.id,
+            key: c255(key),
+            ..VdiAttr::default()
         };
-        put(&mut a, 0, name.as_bytes());
-        put(&mut a, 256, s.tag.as_bytes());
-        a[520..524].copy_from_slice(&s.id.to_le_bytes());
-        put(&mut a, 528, key.as_bytes());
         if let Some(v) = value {
-            if v.len() > 65536 {
+            if v.len() > a.value.len() {
                 return Err(DogError::Usage("Attribute value is too long".into()));
             }
-            a[524..528].copy_from_slice(&(v.len() as u32).to_le_bytes());
-            a[784..784 + v.len()].copy_from_slice(v);
+            a.value_len = v.len() as u32;
+            a.value[..v.len()].copy_from_slice(v);
         }
-        let h = Hdr::new(GET_VDI_ATTR).flags(fl).u32(32, s.id);
+        let va = VdiReq {
+            snapid: s.id,
+            ..VdiReq::default()
+        };
+        let h = admin(AdminOp::GetVdiAttr(va), fl, 0);
         let (r, _) = call(
             c,
             h,
-            a.into(),
+            encode(&a),
             &format!("Failed to access attribute '{key}' of {name}"),
         )
         .await?;
-        let oid_id = r.u32(28);
+        let oid_id = wire::vdi_rsp(&r).attr_id;
         Ok((r, oid_id))
     }
 
@@ -1086,7 +1143,7 @@ impl Dog<'_> {
                 v
             }
         };
-        let fl = WRITE | CREAT | if excl { EXCL } else { 0 };
+        let fl = WRITE | CREAT | if excl { EXCL } else { NONE };
         self.attr(&c, name, s, key, Some(&v), fl).await?;
         Ok(())
     }
@@ -1099,10 +1156,11 @@ impl Dog<'_> {
     ) -> Result<(), DogError> {
         let c = self.conn(self.gw).await?;
         let (r, id) = self.attr(&c, name, s, key, None, WRITE).await?;
-        let b = read_obj(&c, attr_oid(r.u32(24), id), 0, ATTR_SIZE as u32, 0).await?;
-        let n =
-            (u32::from_le_bytes(b[524..528].try_into().unwrap_or_default()) as usize).min(65536);
-        let v = b[784..784 + n].to_vec();
+        let vid = wire::vdi_rsp(&r).vdi_id;
+        let b = read_obj(&c, attr_oid(vid, id), 0, ATTR_SIZE as u32, NONE).await?;
+        let at: VdiAttr = decode(&b, "Failed to read the attribute")?;
+        let n = (at.value_len as usize).min(at.value.len());
+        let v = at.value[..n].to_vec();
         if self.json {
             return self
                 .out_json(json!({"key": key, "value": String::from_utf8_lossy(&v)}))
@@ -1120,7 +1178,7 @@ impl Dog<'_> {
         let (nodes, _) = self.nodes(&c).await?;
         let vid = self.find(&c, name, s).await?;
         let b = read_obj(&c, inode_oid(vid), 0, INODE_SIZE, DIRECT).await?;
-        let ino = Inode::parse(&b);
+        let ino = Inode::full(&b)?;
         let mut conns = Vec::new();
         for n in &nodes {
             conns.push((n.addr, self.conn(n.addr).await?));
@@ -1136,12 +1194,15 @@ impl Dog<'_> {
         for oid in oids {
             let mut hashes: BTreeMap<Vec<u8>, Vec<usize>> = BTreeMap::new();
             for (i, (_, nc)) in conns.iter().enumerate() {
-                let h = Hdr::new(GET_HASH).u64(16, oid);
+                let h = admin(AdminOp::GetHash(obj(oid, 0)), NONE, 0);
                 let (r, _) = send(nc, h, Bytes::new())
                     .await
                     .map_err(|e| DogError::client("Failed to get object hash", e))?;
-                if r.result() == 0 {
-                    hashes.entry(r.0[24..44].to_vec()).or_default().push(i);
+                if r.result.is_success() {
+                    hashes
+                        .entry(wire::hash_rsp(&r).digest.to_vec())
+                        .or_default()
+                        .push(i);
                 }
             }
             checked += 1;
@@ -1159,7 +1220,7 @@ impl Dog<'_> {
                 let data = read_obj(&c, oid, 0, osz, DIRECT).await?;
                 write_obj(
                     &c,
-                    WRITE_OBJ,
+                    ClientOp::WriteObj,
                     oid,
                     0,
                     0,

@@ -1,66 +1,87 @@
-//! The only place the dog touches the client's header types: requests are
-//! built as plain 48-byte C `struct sd_req` images and answers come back as
-//! `struct sd_rsp` images, so the verb code only knows byte offsets from the
-//! fact sheet.
+//! The dog's only contact with the wire: requests are typed ops from
+//! [`crate::proto::ops`] turned into [`ReqHeader`]s, answers are
+//! [`RspHeader`]s whose union is read through the typed response arms, and
+//! payloads are encoded/decoded with the `proto` payload types. No byte
+//! offsets live here or in the verbs.
 
 use bytes::Bytes;
+use sdwire::Wire;
 
-use crate::client::{Client, ClientError};
-use crate::net::frame::Req;
+use super::DogError;
+use crate::client::{rsp_arm, Client, ClientError};
+use crate::proto::{
+    AdminOp, ClientOp, HashRsp, NodeRsp, ReqFlags, ReqHeader, Request, RspArm, RspHeader, VdiRsp,
+};
 
-/// A request header under construction (`struct sd_req`).
-#[derive(Clone, Copy)]
-pub(crate) struct Hdr(pub [u8; 48]);
+/// A client-protocol request header: `op`'s opcode and union arm, `flags`
+/// and `data_length` (the reply size, or the payload size with WRITE).
+pub(crate) fn client(op: ClientOp, flags: ReqFlags, len: u32) -> ReqHeader {
+    Request::Client(op).to_header(flags, len)
+}
 
-impl Hdr {
-    /// A header for `opcode` with the proto_ver the C helper picks.
-    pub(crate) fn new(opcode: u8) -> Hdr {
-        let mut b = [0u8; 48];
-        b[0] = if opcode >= 0x80 { 0x0a } else { 0x02 };
-        b[1] = opcode;
-        Hdr(b)
-    }
-    pub(crate) fn flags(mut self, f: u16) -> Hdr {
-        self.0[2..4].copy_from_slice(&f.to_le_bytes());
-        self
-    }
-    pub(crate) fn len(mut self, n: u32) -> Hdr {
-        self.0[12..16].copy_from_slice(&n.to_le_bytes());
-        self
-    }
-    pub(crate) fn u8(mut self, off: usize, v: u8) -> Hdr {
-        self.0[off] = v;
-        self
-    }
-    pub(crate) fn u16(mut self, off: usize, v: u16) -> Hdr {
-        self.0[off..off + 2].copy_from_slice(&v.to_le_bytes());
-        self
-    }
-    pub(crate) fn u32(mut self, off: usize, v: u32) -> Hdr {
-        self.0[off..off + 4].copy_from_slice(&v.to_le_bytes());
-        self
-    }
-    pub(crate) fn u64(mut self, off: usize, v: u64) -> Hdr {
-        self.0[off..off + 8].copy_from_slice(&v.to_le_bytes());
-        self
+/// An internal (admin) request header; see [`client`].
+pub(crate) fn admin(op: AdminOp, flags: ReqFlags, len: u32) -> ReqHeader {
+    Request::Admin(op).to_header(flags, len)
+}
+
+/// The `vdi` arm of an answer (zero for other kinds).
+pub(crate) fn vdi_rsp(r: &RspHeader) -> VdiRsp {
+    crate::client::vdi_rsp(r)
+}
+
+/// The `node` arm of an answer (zero for other kinds).
+pub(crate) fn node_rsp(r: &RspHeader) -> NodeRsp {
+    match rsp_arm(r) {
+        RspArm::Node(n) => n,
+        _ => NodeRsp::default(),
     }
 }
 
-/// An answer header (`struct sd_rsp`).
-pub(crate) struct RspHdr(pub [u8; 48]);
+/// The `hash` arm of an answer (zero for other kinds).
+pub(crate) fn hash_rsp(r: &RspHeader) -> HashRsp {
+    match rsp_arm(r) {
+        RspArm::Hash(h) => h,
+        _ => HashRsp::default(),
+    }
+}
 
-impl RspHdr {
-    pub(crate) fn epoch(&self) -> u32 {
-        self.u32(4)
+/// The wire bytes of a payload value.
+pub(crate) fn encode<T: Wire>(v: &T) -> Bytes {
+    sdwire::to_vec(v, 0)
+        .expect("encoding into a Vec cannot run out of room")
+        .into()
+}
+
+/// Decodes a payload value from the start of `b`.
+pub(crate) fn decode<T: Wire>(b: &[u8], what: &str) -> Result<T, DogError> {
+    sdwire::from_slice(b, 0).map_err(|e| DogError::Other(format!("{what}: bad reply: {e}")))
+}
+
+/// One `data_vdi_id` entry: the vid owning an object.
+#[derive(Wire, Clone, Copy, PartialEq, Eq, Default, Debug)]
+#[wire(le, size = 4)]
+pub(crate) struct IndexEntry(pub u32);
+
+/// A run of `data_vdi_id` entries (a slice of [`crate::proto::Inode`]'s
+/// index, as read from [`crate::proto::inode::data_vdi_id_offset`]).
+#[derive(Wire, Clone, PartialEq, Eq, Default, Debug)]
+#[wire(le)]
+pub(crate) struct IndexRun {
+    /// The vids, one per object.
+    #[wire(rest)]
+    pub entries: Vec<IndexEntry>,
+}
+
+impl IndexRun {
+    /// The wire bytes of `vids`.
+    pub(crate) fn bytes(vids: Vec<u32>) -> Bytes {
+        encode(&IndexRun {
+            entries: vids.into_iter().map(IndexEntry).collect(),
+        })
     }
-    pub(crate) fn result(&self) -> u32 {
-        self.u32(16)
-    }
-    pub(crate) fn u32(&self, off: usize) -> u32 {
-        u32::from_le_bytes(self.0[off..off + 4].try_into().unwrap_or_default())
-    }
-    pub(crate) fn u64(&self, off: usize) -> u64 {
-        u64::from_le_bytes(self.0[off..off + 8].try_into().unwrap_or_default())
+    /// The vids.
+    pub(crate) fn vids(self) -> Vec<u32> {
+        self.entries.into_iter().map(|e| e.0).collect()
     }
 }
 
@@ -68,9 +89,8 @@ impl RspHdr {
 /// payload) and returns the answer whatever its result.
 pub(crate) async fn send(
     c: &Client,
-    h: Hdr,
+    h: ReqHeader,
     payload: Bytes,
-) -> Result<(RspHdr, Bytes), ClientError> {
-    let (r, p) = c.raw(Req::from_bytes(&h.0), payload).await?;
-    Ok((RspHdr(r.to_bytes()), p))
+) -> Result<(RspHeader, Bytes), ClientError> {
+    c.raw(h, payload).await
 }

@@ -235,6 +235,9 @@ async fn write_obj(
 /// Writes one piece of object `idx` the way the C dog does: WRITE_OBJ into
 /// an object the VDI owns, else CREATE_AND_WRITE_OBJ (COW from the owner)
 /// followed by the 4-byte index update in the inode.
+///
+/// With `defer_index` the index update is left to the caller (see
+/// [`write_index_runs`]); returns whether the object was created.
 async fn write_piece(
     c: &Client,
     ino: &Inode,
@@ -242,11 +245,27 @@ async fn write_piece(
     off: u32,
     data: Bytes,
 ) -> Result<(), DogError> {
+    if write_piece_data(c, ino, idx, off, data).await? {
+        write_index_runs(c, ino, &[idx]).await?;
+    }
+    Ok(())
+}
+
+/// The data half of [`write_piece`]: true when the object was created and
+/// its index entry still has to point at the VDI.
+async fn write_piece_data(
+    c: &Client,
+    ino: &Inode,
+    idx: u32,
+    off: u32,
+    data: Bytes,
+) -> Result<bool, DogError> {
     let owner = ino.owner(idx);
     let oid = data_oid(ino.vid, idx);
     let (cp, pol) = (ino.copies, ino.copy_policy);
     if owner == ino.vid {
-        return write_obj(c, ClientOp::WriteObj, oid, 0, off, data, NONE, cp, pol).await;
+        write_obj(c, ClientOp::WriteObj, oid, 0, off, data, NONE, cp, pol).await?;
+        return Ok(false);
     }
     let (fl, cow) = if owner != 0 {
         (COW, data_oid(owner, idx))
@@ -255,10 +274,27 @@ async fn write_piece(
     };
     let create = ClientOp::CreateAndWriteObj;
     write_obj(c, create, oid, cow, off, data, fl, cp, pol).await?;
-    let ioff = data_vdi_id_offset(idx) as u32;
-    let v = IndexRun::bytes(vec![ino.vid]);
-    let iw = ClientOp::WriteObj;
-    write_obj(c, iw, inode_oid(ino.vid), 0, ioff, v, NONE, cp, pol).await
+    Ok(true)
+}
+
+/// Points the index entries `idxs` (ascending) at the VDI: one WRITE_OBJ
+/// into the inode per run of consecutive entries (the C dog's 4-byte
+/// update when there is one).
+async fn write_index_runs(c: &Client, ino: &Inode, idxs: &[u32]) -> Result<(), DogError> {
+    let mut i = 0;
+    while i < idxs.len() {
+        let mut j = i + 1;
+        while j < idxs.len() && idxs[j] == idxs[j - 1] + 1 {
+            j += 1;
+        }
+        let ioff = data_vdi_id_offset(idxs[i]) as u32;
+        let v = IndexRun::bytes(vec![ino.vid; j - i]);
+        let (cp, pol) = (ino.copies, ino.copy_policy);
+        let iw = ClientOp::WriteObj;
+        write_obj(c, iw, inode_oid(ino.vid), 0, ioff, v, NONE, cp, pol).await?;
+        i = j;
+    }
+    Ok(())
 }
 
 fn progress(on: bool, total: u64) -> indicatif::ProgressBar {
@@ -1021,15 +1057,30 @@ impl Dog<'_> {
         let mut set = tokio::task::JoinSet::new();
         let mut pos = off;
         let end = off + len;
+        // A pipelined transfer over several objects defers the index updates
+        // of the objects it creates and writes them as one WRITE_OBJ per run
+        // of consecutive entries once the data is in (each index write is a
+        // synchronous inode update on the sheep). One object, or
+        // `--inflight 1`, keeps the C dog's create + 4-byte update sequence.
+        let batch = self.inflight > 1 && len > 0 && off / osz != (end - 1) / osz;
+        let mut created: Vec<u32> = Vec::new();
         let mut first_err = None;
+        let mut take = |r: Result<Result<Option<u32>, DogError>, tokio::task::JoinError>,
+                        first_err: &mut Option<DogError>| {
+            match r.unwrap_or_else(|e| Err(DogError::Other(e.to_string()))) {
+                Ok(Some(idx)) => created.push(idx),
+                Ok(None) => {}
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
+            }
+        };
         while pos < end {
             let Ok(permit) = sem.clone().acquire_owned().await else {
                 break;
             };
             while let Some(r) = set.try_join_next() {
-                if let Err(e) = r.unwrap_or_else(|e| Err(DogError::Other(e.to_string()))) {
-                    first_err.get_or_insert(e);
-                }
+                take(r, &mut first_err);
             }
             if first_err.is_some() {
                 break;
@@ -1058,7 +1109,15 @@ impl Dog<'_> {
             }
             let (c2, i2, pb2) = (c.clone(), ino.clone(), pb.clone());
             set.spawn(async move {
-                let r = write_piece(&c2, &i2, idx, inoff as u32, buf.into()).await;
+                let r = if batch {
+                    write_piece_data(&c2, &i2, idx, inoff as u32, buf.into())
+                        .await
+                        .map(|created| created.then_some(idx))
+                } else {
+                    write_piece(&c2, &i2, idx, inoff as u32, buf.into())
+                        .await
+                        .map(|()| None)
+                };
                 pb2.inc(got as u64);
                 drop(permit);
                 r
@@ -1069,12 +1128,17 @@ impl Dog<'_> {
             }
         }
         while let Some(r) = set.join_next().await {
-            if let Err(e) = r.unwrap_or_else(|e| Err(DogError::Other(e.to_string()))) {
-                first_err.get_or_insert(e);
-            }
+            take(r, &mut first_err);
         }
+        // Objects that were created point at the VDI even if another piece
+        // failed, so what was written is readable.
+        created.sort_unstable();
+        let idx_r = write_index_runs(&c, &ino, &created).await;
         pb.finish_and_clear();
-        first_err.map_or(Ok(()), Err)
+        match first_err {
+            Some(e) => Err(e),
+            None => idx_r,
+        }
     }
 
     async fn attr(

@@ -2,7 +2,7 @@
 # Run a sheep cluster on 127.0.0.1 with the embedded `local` cluster driver,
 # format it on first start, and stay in the foreground until Ctrl-C.
 #
-#   scripts/cluster.sh [NODES] [DIR]       defaults: 1 node, ./sheep-cluster
+#   scripts/cluster.sh [NODES] [DIR]       defaults: 3 nodes, ./sheep-cluster
 #
 # Node i listens on TCP 127.0.0.1:$((SHEEP_PORT + i)) (SHEEP_PORT defaults to
 # 7000; tgt keeps only 4 digits of a port) and on the unix socket
@@ -11,7 +11,7 @@
 #   tgtadm ... --bstype sheepdog --backing-store unix:DIR/node0/sock:test
 # Env: SHEEP_PORT, SHEEP_COPIES (default min(NODES, 2)), SHEEP_ARGS (extra sheep flags).
 set -euo pipefail
-nodes="${1:-1}"
+nodes="${1:-3}"
 dir="${2:-./sheep-cluster}"
 base="${SHEEP_PORT:-7000}"
 copies="${SHEEP_COPIES:-$(( nodes < 2 ? nodes : 2 ))}"

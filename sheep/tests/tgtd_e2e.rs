@@ -29,8 +29,8 @@ struct Tgtd {
 }
 
 impl Tgtd {
-    fn start(ctl: u32, portal: u16, log: &Path) -> Tgtd {
-        let log = std::fs::File::create(log).unwrap();
+    fn start(ctl: u32, portal: u16, log_path: &Path) -> Tgtd {
+        let log = std::fs::File::create(log_path).unwrap();
         let child = Command::new(TGTD)
             .args([
                 "-f",
@@ -44,9 +44,14 @@ impl Tgtd {
             .spawn()
             .expect("tgtd must be installed (apt-get install tgt)");
         let t = Tgtd { child, ctl };
-        let deadline = Instant::now() + Duration::from_secs(10);
+        // Generous: tgtd starts 16 worker threads and may be slow on a loaded 2-core machine.
+        let deadline = Instant::now() + Duration::from_secs(30);
         while t.adm_status(&["--mode", "system", "--op", "show"]) != Some(0) {
-            assert!(Instant::now() < deadline, "tgtd did not come up");
+            assert!(
+                Instant::now() < deadline,
+                "tgtd (control port {ctl}, portal 127.0.0.1:{portal}) did not come up; its log:\n{}",
+                std::fs::read_to_string(log_path).unwrap_or_default()
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         t
@@ -252,7 +257,8 @@ fn tgtd_over_sheep() {
     rt.block_on(c.make_fs(1, 22)).unwrap();
     let vid = rt.block_on(c.new_vdi("tgtvol", 64 << 20)).unwrap();
 
-    let ctl = 20_000 + std::process::id() % 20_000;
+    // tgtd refuses control ports above 32767 ("-C argument value out of range").
+    let ctl = 10_000 + std::process::id() % 20_000;
     let portal = free_port();
     let mut tgtd = Tgtd::start(ctl, portal, &work.join("tgtd.log"));
     tgtd.adm(&[

@@ -6,9 +6,7 @@
 //! 127.0.0.1 with free ports and a temporary data dir, and fail if it is
 //! missing.
 
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -17,6 +15,9 @@ use sheep::cluster::driver::{accept_all, ClusterDriver, ClusterEvent, JoinOutcom
 use sheep::cluster::etcd::{etcd_driver, EtcdOptions};
 use sheep::cluster::local::{local_driver, LocalOptions};
 use sheep::proto::SdNode;
+use support::procs::Etcd;
+
+mod support;
 
 type Factory = Box<dyn Fn() -> Box<dyn ClusterDriver>>;
 
@@ -320,92 +321,6 @@ async fn local_driver_refusal_records_nothing() {
         e => panic!("unexpected {e:?}"),
     }
     assert!(events.try_recv().is_err());
-}
-
-/// An etcd server on free loopback ports, killed by PID on drop.
-struct Etcd {
-    child: Option<Child>,
-    client_port: u16,
-    peer_port: u16,
-    dir: tempfile::TempDir,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn etcd_bin() -> String {
-    if Path::new("/usr/bin/etcd").exists() {
-        "/usr/bin/etcd".into()
-    } else {
-        "etcd".into()
-    }
-}
-
-impl Etcd {
-    async fn start() -> Etcd {
-        let mut e = Etcd {
-            child: None,
-            client_port: free_port(),
-            peer_port: free_port(),
-            dir: tempfile::tempdir().unwrap(),
-        };
-        e.spawn().await;
-        e
-    }
-
-    fn endpoint(&self) -> String {
-        format!("127.0.0.1:{}", self.client_port)
-    }
-
-    async fn spawn(&mut self) {
-        let c = format!("http://127.0.0.1:{}", self.client_port);
-        let p = format!("http://127.0.0.1:{}", self.peer_port);
-        let child = Command::new(etcd_bin())
-            .args(["--name", "t", "--data-dir"])
-            .arg(self.dir.path().join("data"))
-            .args(["--listen-client-urls", &c, "--advertise-client-urls", &c])
-            .args([
-                "--listen-peer-urls",
-                &p,
-                "--initial-advertise-peer-urls",
-                &p,
-            ])
-            .args(["--initial-cluster", &format!("t={p}")])
-            .args(["--log-level", "error"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("etcd must be installed (apt-get install etcd-server) to run the etcd tests");
-        self.child = Some(child);
-        let t0 = Instant::now();
-        loop {
-            if let Ok(mut cl) = etcd_client::Client::connect([self.endpoint()], None).await {
-                if cl.get("probe", None).await.is_ok() {
-                    return;
-                }
-            }
-            assert!(t0.elapsed() < Duration::from_secs(15), "etcd did not start");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for Etcd {
-    fn drop(&mut self) {
-        self.kill();
-    }
 }
 
 fn etcd_factory(endpoint: String, cluster: &str, ttl: Duration) -> Factory {

@@ -4,145 +4,32 @@
 //! through every gateway, and check that each data object has exactly
 //! `copies` replicas, on the nodes the vnode ring picks.
 
-use std::net::{SocketAddr, TcpListener};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod support;
+
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use sheep::client::{Client, Target};
 use sheep::gateway::replicas::ClusterView;
 use sheep::proto::oid::Oid;
-use sheep::proto::payload::NodeList;
-use sheep::proto::{AdminOp, NoArgs, ObjReq, PeerOp, ReqFlags, Request, SdNode, SdResult};
-
-const SHEEP: &str = env!("CARGO_BIN_EXE_sheep");
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A sheep process, killed by PID on drop.
-struct Sheep {
-    child: Child,
-    addr: SocketAddr,
-    log: PathBuf,
-}
-
-impl Sheep {
-    fn spawn(store: &Path, cluster: &str, zone: u32) -> Sheep {
-        let port = free_port();
-        std::fs::create_dir_all(store).unwrap();
-        let log = store.with_extension("log");
-        let f = std::fs::File::create(&log).unwrap();
-        let child = Command::new(SHEEP)
-            .args(["-b", "127.0.0.1", "-p", &port.to_string(), "-c", cluster])
-            .args(["-z", &zone.to_string(), "-n"])
-            .arg(store)
-            .stdout(Stdio::null())
-            .stderr(f)
-            .spawn()
-            .expect("spawn sheep");
-        Sheep {
-            child,
-            addr: format!("127.0.0.1:{port}").parse().unwrap(),
-            log,
-        }
-    }
-
-    async fn client(&self) -> Client {
-        let t0 = Instant::now();
-        loop {
-            if let Ok(c) = Client::connect(&Target::Tcp(self.addr)).await {
-                return c;
-            }
-            assert!(
-                t0.elapsed() < Duration::from_secs(15),
-                "sheep at {} did not come up: {}",
-                self.addr,
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Sheep {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn node_list(c: &Client) -> Vec<SdNode> {
-    let h = Request::Admin(AdminOp::GetNodeList(NoArgs::default()))
-        .to_header(ReqFlags::EMPTY, (SdNode::SIZE * 16) as u32);
-    let (_, p) = c.call(h, Bytes::new()).await.unwrap();
-    sdwire::from_slice::<NodeList>(&p, 0).unwrap().nodes
-}
-
-/// READ_PEER of the first bytes of `oid` on one node: whether it stores it.
-async fn holds(c: &Client, epoch: u32, oid: u64) -> bool {
-    let op = Request::Peer(PeerOp::ReadPeer(ObjReq {
-        oid: Oid(oid),
-        ..ObjReq::default()
-    }));
-    let mut h = op.to_header(ReqFlags::EMPTY, 512);
-    h.epoch = epoch;
-    let (rh, _) = c.raw(h, Bytes::new()).await.unwrap();
-    match rh.result {
-        SdResult::Success => true,
-        SdResult::NoObj => false,
-        other => panic!("READ_PEER {oid:016x} answered {other:?}"),
-    }
-}
-
-fn pattern(seed: u8, len: usize) -> Vec<u8> {
-    (0..len)
-        .map(|i| seed.wrapping_mul(31).wrapping_add((i % 251) as u8))
-        .collect()
-}
+use sheep::proto::{ObjReq, ReqFlags, Request};
+use support::procs::{cluster_info, holds, pattern, wait_members, SheepProc};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_nodes_replicate_and_read_back_everywhere() {
     let t0 = Instant::now();
     let tmp = tempfile::tempdir().unwrap();
     let spec = format!("local:{}", tmp.path().join("cluster").display());
-    let nodes: Vec<Sheep> = (0..3)
-        .map(|i| Sheep::spawn(&tmp.path().join(format!("s{i}")), &spec, i + 1))
+    let nodes: Vec<SheepProc> = (0..3)
+        .map(|i| {
+            let z = (i + 1).to_string();
+            SheepProc::spawn(&tmp.path().join(format!("s{i}")), &spec, &["-z", &z, "-n"])
+        })
         .collect();
     let mut clients = Vec::new();
     for n in &nodes {
         clients.push(n.client().await);
     }
-    // Wait until every node sees all three members.
-    loop {
-        let mut ok = true;
-        for c in &clients {
-            ok &= node_list(c).await.len() == 3;
-        }
-        if ok {
-            break;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(20),
-            "members did not converge: {}",
-            nodes[2].log()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let members = node_list(&clients[0]).await;
-    for c in &clients[1..] {
-        assert_eq!(node_list(c).await, members, "every node sees the same list");
-    }
+    let members = wait_members(&clients, 3, Duration::from_secs(20)).await;
 
     // Format through B, copies = 2; create the VDI through A.
     clients[1].make_fs(2, 22).await.unwrap();
@@ -171,15 +58,7 @@ async fn three_nodes_replicate_and_read_back_everywhere() {
     }
 
     // Every data object has exactly 2 replicas, where the ring says.
-    let ci_epoch = {
-        let h = Request::Admin(AdminOp::ClusterInfo(NoArgs::default()))
-            .to_header(ReqFlags::EMPTY, sheep::proto::ClusterInfo::SIZE as u32);
-        let (_, p) = clients[0].call(h, Bytes::new()).await.unwrap();
-        sdwire::from_slice::<sheep::proto::ClusterInfo>(&p, 0)
-            .unwrap()
-            .header
-            .epoch
-    };
+    let ci_epoch = cluster_info(&clients[0]).await.header.epoch;
     let view = ClusterView::new(&members, ci_epoch, nodes[0].addr);
     for idx in 0..9u32 {
         let oid = Oid::data(vid, idx).0;
@@ -204,10 +83,7 @@ async fn three_nodes_replicate_and_read_back_everywhere() {
     }
     // Every node reports the same epoch and node list in CLUSTER_INFO.
     for c in &clients {
-        let h = Request::Admin(AdminOp::ClusterInfo(NoArgs::default()))
-            .to_header(ReqFlags::EMPTY, sheep::proto::ClusterInfo::SIZE as u32);
-        let (_, p) = c.call(h, Bytes::new()).await.unwrap();
-        let ci = sdwire::from_slice::<sheep::proto::ClusterInfo>(&p, 0).unwrap();
+        let ci = cluster_info(c).await;
         assert_eq!(ci.header.epoch, ci_epoch);
         assert_eq!(ci.nodes, members);
     }

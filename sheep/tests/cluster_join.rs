@@ -3,93 +3,11 @@
 //! make the joining sheep exit non-zero with a clear log line; a node inside
 //! the window joins and keeps running.
 
-use std::net::{SocketAddr, TcpListener};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+mod support;
 
-use sheep::client::{Client, Target};
+use std::time::Duration;
 
-const SHEEP: &str = env!("CARGO_BIN_EXE_sheep");
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A sheep process, killed by PID on drop.
-struct Sheep {
-    child: Child,
-    addr: SocketAddr,
-    log: PathBuf,
-}
-
-impl Sheep {
-    fn spawn(store: &Path, cluster: &str, extra: &[&str]) -> Sheep {
-        let port = free_port();
-        std::fs::create_dir_all(store).unwrap();
-        let log = store.with_extension("log");
-        let f = std::fs::File::create(&log).unwrap();
-        let child = Command::new(SHEEP)
-            .args(["-b", "127.0.0.1", "-p", &port.to_string(), "-c", cluster])
-            .args(extra)
-            .arg(store)
-            .stdout(Stdio::null())
-            .stderr(f)
-            .spawn()
-            .expect("spawn sheep");
-        Sheep {
-            child,
-            addr: format!("127.0.0.1:{port}").parse().unwrap(),
-            log,
-        }
-    }
-
-    async fn client(&self) -> Client {
-        let t0 = Instant::now();
-        loop {
-            if let Ok(c) = Client::connect(&Target::Tcp(self.addr)).await {
-                return c;
-            }
-            assert!(
-                t0.elapsed() < Duration::from_secs(15),
-                "sheep at {} did not come up: {}",
-                self.addr,
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    async fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
-        let t0 = Instant::now();
-        loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                return s;
-            }
-            assert!(t0.elapsed() < limit, "sheep did not exit: {}", self.log());
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    fn alive(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
-    }
-}
-
-impl Drop for Sheep {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use support::procs::SheepProc as Sheep;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn store_of_another_cluster_is_refused() {

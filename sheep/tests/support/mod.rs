@@ -1,6 +1,8 @@
 //! Shared helpers for daemon tests: start a sheep on loopback.
 #![allow(dead_code)]
 
+pub mod procs;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 

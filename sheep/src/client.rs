@@ -76,6 +76,8 @@ pub struct Client {
     pending: Pending,
     next_id: AtomicU32,
     reader: tokio::task::JoinHandle<()>,
+    /// Set when the connection's reader ended: no answer can come any more.
+    closed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl std::fmt::Debug for Client {
@@ -157,6 +159,8 @@ impl Client {
         };
         let pending: Pending = Arc::default();
         let p2 = pending.clone();
+        let closed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let closed2 = closed.clone();
         let reader = tokio::spawn(async move {
             let mut fr = FramedRead::new(r, frame::rsp_codec());
             while let Some(Ok(f)) = fr.next().await {
@@ -168,6 +172,7 @@ impl Client {
                     let _ = tx.send((f.header, f.payload));
                 }
             }
+            closed2.store(true, Ordering::SeqCst);
             p2.lock().unwrap_or_else(|e| e.into_inner()).clear();
         });
         Ok(Client {
@@ -175,6 +180,7 @@ impl Client {
             pending,
             next_id: AtomicU32::new(1),
             reader,
+            closed,
         })
     }
 
@@ -206,6 +212,14 @@ impl Client {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(id, tx);
+        // A request sent after the reader ended would wait forever.
+        if self.closed.load(Ordering::SeqCst) {
+            self.pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&id);
+            return Err(ClientError::Closed);
+        }
         {
             let mut w = self.writer.lock().await;
             if let Err(e) = w.send(Frame::new(hdr, payload)).await {

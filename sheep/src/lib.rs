@@ -19,6 +19,7 @@ pub mod gateway;
 pub mod net;
 pub mod peer;
 pub mod proto;
+pub mod recovery;
 pub mod store;
 pub mod trace;
 pub mod vdi;

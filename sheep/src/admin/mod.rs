@@ -40,18 +40,22 @@ pub fn stat_cluster(cx: &Ctx, a: ClusterReq) -> Reply {
     let slots = (a.nodes_nr as usize).min(SD_MAX_NODES);
     let rec = EpochLog::FIXED_SIZE.unwrap_or(48) + slots * SdNode::SIZE;
     let fit = cx.hdr.data_length as usize / rec;
-    let records: Vec<EpochRecord> = if let Some(v) = cx.st.replicas.view() {
-        // Clustered: the current membership epoch (older epochs are not
-        // logged with their node lists yet).
-        let mut log = c.epoch_log(v.epoch, crate::daemon::cluster::now_secs());
-        log.nr_nodes = v.nodes.len() as u32;
-        let n = v.nodes.len().min(slots);
-        (fit > 0)
-            .then(|| EpochRecord {
-                log,
-                nodes: v.nodes[..n].to_vec(),
-            })
+    let records: Vec<EpochRecord> = if cx.st.clustered() {
+        // Clustered: every epoch this node logged with its members, newest
+        // first (a node does not know the epochs before it first joined).
+        c.logged_epochs()
             .into_iter()
+            .filter_map(|e| {
+                let nodes = c.nodes_of_epoch(e)?;
+                let mut log = c.epoch_log(e, c.epoch_time(e));
+                log.nr_nodes = nodes.len().min(slots) as u32;
+                let n = nodes.len().min(slots);
+                Some(EpochRecord {
+                    log,
+                    nodes: nodes[..n].to_vec(),
+                })
+            })
+            .take(fit)
             .collect()
     } else {
         (1..=c.epoch)
@@ -96,9 +100,14 @@ pub fn stat_sheep(cx: &Ctx) -> Reply {
     }))
 }
 
-/// STAT_RECOVERY: never recovering.
-pub fn stat_recovery(_: &Ctx) -> Reply {
-    Reply::encoded(&RecoveryState::default())
+/// STAT_RECOVERY: the progress of the recovery of the current epoch
+/// (`in_recovery` until this node has dropped the objects it no longer
+/// holds; `state` 2 once its own objects are recovered).
+pub fn stat_recovery(cx: &Ctx) -> Reply {
+    if !cx.st.clustered() {
+        return Reply::encoded(&RecoveryState::default());
+    }
+    Reply::encoded(&cx.st.recovery.state())
 }
 
 /// GET_CLUSTER_DEFAULT: the format's copies, policy and object size.
@@ -258,6 +267,13 @@ pub async fn apply_make_fs(st: &crate::daemon::State, f: Format) -> Reply {
                 .store(copies, std::sync::atomic::Ordering::Relaxed);
             if !st.clustered() {
                 st.epoch_tx.send_replace(1);
+            } else {
+                st.recovery.formatted();
+                if let Some(v) = st.replicas.view() {
+                    if let Err(e) = lock(&st.cluster).record_epoch(v.epoch, &v.nodes) {
+                        tracing::error!(error = %e, "logging the epoch failed");
+                    }
+                }
             }
             tracing::info!("cluster formatted");
             Reply::ok()

@@ -76,6 +76,7 @@ async fn main() -> ExitCode {
     let mut cfg = Config::new(&a.store_dir, addr);
     cfg.zone = a.zone;
     cfg.sync = !a.nosync;
+    cfg.clustered = true;
     let listeners = match Listeners::bind(addr, &a.store_dir).await {
         Ok(l) => l,
         Err(e) => {

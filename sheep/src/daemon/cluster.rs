@@ -133,6 +133,17 @@ impl ClusterState {
     ///
     /// I/O errors and corrupt files.
     pub fn load(dir: &Path, node: NodeInfo) -> io::Result<ClusterState> {
+        Self::load_with(dir, node, false)
+    }
+
+    /// Like [`load`](Self::load); a `clustered` node keeps its logged epochs
+    /// as they are (the membership numbers the epochs and logs every one of
+    /// them with its node list, see [`record_epoch`](Self::record_epoch)).
+    ///
+    /// # Errors
+    ///
+    /// I/O errors and corrupt files.
+    pub fn load_with(dir: &Path, node: NodeInfo, clustered: bool) -> io::Result<ClusterState> {
         let format = match read_file_opt(dir.join("config"))? {
             Some(b) => Some(Format::decode(&b)?),
             None => None,
@@ -151,7 +162,7 @@ impl ClusterState {
             format,
             epoch,
         };
-        if st.format.is_some() {
+        if st.format.is_some() && !clustered {
             // A restart of a one-node cluster is a membership change (sheepdog
             // bumps the epoch too when the node list differs); we keep the
             // epoch when the node is unchanged.
@@ -202,6 +213,61 @@ impl ClusterState {
         let mut b = sdwire::to_vec(&self.epoch_log(epoch, now_secs()), 0).expect("fixed-size log");
         b.extend_from_slice(&self.node.epoch_entry());
         write_file_atomic(self.dir.join("epoch").join(format!("{epoch:08}")), &b)
+    }
+
+    /// Logs the membership `nodes` of `epoch` (clustered daemons call this on
+    /// every membership change, so that every member keeps the node list of
+    /// every epoch it lived through), and makes `epoch` current if newer.
+    ///
+    /// # Errors
+    ///
+    /// I/O errors.
+    pub fn record_epoch(&mut self, epoch: u32, nodes: &[SdNode]) -> io::Result<()> {
+        if epoch == 0 {
+            return Ok(());
+        }
+        std::fs::create_dir_all(self.dir.join("epoch"))?;
+        let mut log = self.epoch_log(epoch, now_secs());
+        log.nr_nodes = u32::try_from(nodes.len()).unwrap_or(u32::MAX);
+        let mut b = sdwire::to_vec(&log, 0).expect("fixed-size log");
+        for n in nodes {
+            let mut e = sdwire::to_vec(n, 0).expect("fixed-size sd_node");
+            e.drain(..24);
+            b.extend_from_slice(&e);
+        }
+        write_file_atomic(self.dir.join("epoch").join(format!("{epoch:08}")), &b)?;
+        self.epoch = self.epoch.max(epoch);
+        Ok(())
+    }
+
+    /// The node list logged for `epoch` (`None` if that epoch is not logged
+    /// here or its file is unreadable).
+    pub fn nodes_of_epoch(&self, epoch: u32) -> Option<Vec<SdNode>> {
+        let body = self.epoch_nodes(epoch).ok()??;
+        let entry = SdNode::SIZE - 24;
+        if body.is_empty() || body.len() % entry != 0 {
+            return None;
+        }
+        body.chunks(entry)
+            .map(|c| {
+                let mut full = vec![0u8; 24];
+                full.extend_from_slice(c);
+                sdwire::from_slice::<SdNode>(&full, 0).ok()
+            })
+            .collect()
+    }
+
+    /// The logged epochs, newest first.
+    pub fn logged_epochs(&self) -> Vec<u32> {
+        let mut v: Vec<u32> = std::fs::read_dir(self.dir.join("epoch"))
+            .map(|rd| {
+                rd.flatten()
+                    .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse().ok()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort_unstable_by(|a, b| b.cmp(a));
+        v
     }
 
     /// The identity part (bytes 24..80) of the nodes of `epoch`, if logged.

@@ -44,13 +44,24 @@ pub fn decode_make_fs(b: &[u8]) -> Option<Format> {
     })
 }
 
-fn install(st: &State, me: &SdNode, members: &[SdNode], epoch: u32) {
+/// Installs the membership of `epoch`: logs its node list, lets recovery
+/// update which local copies are authoritative (before any request can see
+/// the new epoch), publishes the view and the epoch, and starts the
+/// recovery of the new epoch (which supersedes a running one).
+fn install(st: &Arc<State>, me: &SdNode, members: &[SdNode], epoch: u32) {
     let v = ClusterView::new(members, epoch, me.socket_addr());
     if v.me.is_none() {
         tracing::warn!(addr = %me.socket_addr(), "this node is not in the member list");
     }
+    if let Err(e) = lock(&st.cluster).record_epoch(epoch, &v.nodes) {
+        tracing::error!(error = %e, epoch, "logging the epoch failed");
+    }
+    let newer = st.recovery.on_view(st, &v);
     st.replicas.set_view(v);
     st.epoch_tx.send_replace(epoch);
+    if newer {
+        crate::recovery::start(st, epoch);
+    }
 }
 
 /// Attaches `m` to `st`: installs the current view and follows the

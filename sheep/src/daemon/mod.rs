@@ -41,6 +41,9 @@ pub struct Config {
     /// How long a peer request with a future epoch is parked before it is
     /// answered NEW_NODE_VER.
     pub park_timeout: Duration,
+    /// A cluster membership drives this daemon (the epochs and their node
+    /// lists come from the membership, see [`members`]).
+    pub clustered: bool,
 }
 
 impl Config {
@@ -52,6 +55,7 @@ impl Config {
             zone: None,
             sync: true,
             park_timeout: Duration::from_secs(10),
+            clustered: false,
         }
     }
 }
@@ -157,6 +161,8 @@ pub struct State {
     pub shutdown_tx: watch::Sender<bool>,
     /// The cluster membership, once attached ([`members::attach`]).
     pub membership: std::sync::OnceLock<Arc<crate::cluster::membership::Membership>>,
+    /// Object recovery after membership changes.
+    pub recovery: crate::recovery::Recovery,
 }
 
 impl std::fmt::Debug for State {
@@ -188,7 +194,7 @@ impl State {
             zone,
             space,
         };
-        let cluster = ClusterState::load(&cfg.dir, node)?;
+        let cluster = ClusterState::load_with(&cfg.dir, node, cfg.clustered)?;
         let vdis = VdiTable::load(store.as_ref()).map_err(std::io::Error::other)?;
         tracing::info!(
             dir = %cfg.dir.display(),
@@ -208,7 +214,7 @@ impl State {
                 .default_copies
                 .store(f.copies, std::sync::atomic::Ordering::Relaxed);
         }
-        Ok(Arc::new(State {
+        let st = Arc::new(State {
             replicas,
             store,
             cluster: Mutex::new(cluster),
@@ -218,8 +224,11 @@ impl State {
             locks: Mutex::new(LockTable::default()),
             shutdown_tx,
             membership: std::sync::OnceLock::new(),
+            recovery: crate::recovery::Recovery::default(),
             cfg,
-        }))
+        });
+        st.replicas.set_state(&st);
+        Ok(st)
     }
 
     /// The current epoch.

@@ -100,6 +100,8 @@ pub struct Fanout {
     vdis: RwLock<Option<Arc<RwLock<VdiTable>>>>,
     /// Signalled when the view changes (for OLD_NODE_VER retries).
     changed: tokio::sync::Notify,
+    /// The daemon, for the recovery guard of local accesses.
+    state: std::sync::OnceLock<std::sync::Weak<crate::daemon::State>>,
 }
 
 /// The replica set of the objects this gateway serves.
@@ -143,6 +145,10 @@ fn code_err(c: SdResult) -> StoreError {
 /// How many times an OLD_NODE_VER / NEW_NODE_VER answer is retried.
 const EPOCH_RETRIES: usize = 20;
 
+/// How long an op keeps retrying while a replica is unreachable (the local
+/// driver declares a dead node left after about 5 s of silence).
+const NETWORK_PATIENCE: Duration = Duration::from_secs(30);
+
 impl Replicas {
     /// All objects on the local store (until a membership is attached).
     pub fn local(store: Arc<dyn ObjectStore>) -> Replicas {
@@ -155,6 +161,27 @@ impl Replicas {
     /// Lets placement find a VDI's copies.
     pub fn set_vdi_table(&self, t: Arc<RwLock<VdiTable>>) {
         *self.fan.vdis.write().unwrap_or_else(|e| e.into_inner()) = Some(t);
+    }
+
+    /// Lets local accesses take the daemon's recovery guard
+    /// ([`crate::recovery::guard`]).
+    pub fn set_state(&self, st: &Arc<crate::daemon::State>) {
+        let _ = self.fan.state.set(Arc::downgrade(st));
+    }
+
+    /// The recovery guard of a local access to `oid` sent in `epoch` (no-op
+    /// without a daemon).
+    async fn local_guard(
+        &self,
+        oid: u64,
+        copies: u8,
+        kind: crate::recovery::IoKind,
+        epoch: u32,
+    ) -> Result<crate::recovery::IoGuard, SdResult> {
+        match self.fan.state.get().and_then(std::sync::Weak::upgrade) {
+            Some(st) => crate::recovery::guard(&st, oid, copies, kind, Some(epoch)).await,
+            None => Ok(crate::recovery::IoGuard::None),
+        }
     }
 
     /// Installs a new membership view.
@@ -209,6 +236,7 @@ impl Replicas {
             return None;
         }
         let all = matches!(Oid(oid).kind(), OidKind::Inode | OidKind::Attr);
+        // Keep in line with crate::recovery::holders.
         let t = if all {
             (0..v.nodes.len()).collect()
         } else {
@@ -235,6 +263,11 @@ impl Replicas {
         let c = Arc::new(Client::connect(&Target::Tcp(addr)).await?);
         let mut p = self.fan.pool.lock().unwrap_or_else(|e| e.into_inner());
         Ok(p.entry(addr).or_insert(c).clone())
+    }
+
+    /// Drops the pooled connection to `addr` (after a transport error).
+    pub fn forget_client(&self, addr: SocketAddr) {
+        self.drop_client(addr);
     }
 
     fn drop_client(&self, addr: SocketAddr) {
@@ -276,7 +309,13 @@ impl Replicas {
 
     /// Waits (briefly) for a membership change after an epoch mismatch.
     async fn await_view_change(&self, seen: u32) {
-        let _ = tokio::time::timeout(Duration::from_millis(200), async {
+        self.await_view_change_for(seen, Duration::from_millis(200))
+            .await;
+    }
+
+    /// Waits at most `limit` for the view to leave epoch `seen`.
+    async fn await_view_change_for(&self, seen: u32, limit: Duration) {
+        let _ = tokio::time::timeout(limit, async {
             loop {
                 let n = self.fan.changed.notified();
                 if self.view().is_some_and(|v| v.epoch != seen) {
@@ -301,7 +340,19 @@ impl Replicas {
         flags: ReqFlags,
         payload: Bytes,
     ) -> Result<bool, StoreError> {
-        for _ in 0..EPOCH_RETRIES {
+        let kind = match mk(base) {
+            PeerOp::CreateAndWritePeer(_) => crate::recovery::IoKind::Create,
+            PeerOp::RemovePeer(_) => crate::recovery::IoKind::Remove,
+            _ => crate::recovery::IoKind::Write,
+        };
+        // A replica that cannot be reached is waited out: once the
+        // membership drops it (or it comes back) the op is sent again to
+        // the replicas of the new view, so an acknowledged write is durable
+        // on every replica of the view it completed in.
+        let deadline = std::time::Instant::now() + NETWORK_PATIENCE;
+        let mut tries = 0;
+        loop {
+            tries += 1;
             let Some((v, targets)) = self.targets(oid, copies) else {
                 return Ok(false);
             };
@@ -319,9 +370,14 @@ impl Replicas {
                 let local = if is_me { Some(local()) } else { None };
                 async move {
                     match local {
-                        Some(f) => f
-                            .await
-                            .map_err(|e| (crate::gateway::store_err(&e), Some(e))),
+                        Some(f) => {
+                            let _g = self
+                                .local_guard(oid, copies, kind, v.epoch)
+                                .await
+                                .map_err(|c| (c, None))?;
+                            f.await
+                                .map_err(|e| (crate::gateway::store_err(&e), Some(e)))
+                        }
                         None => {
                             let (r, _) = self
                                 .send(node.socket_addr(), v.epoch, op, flags, 0, payload)
@@ -337,11 +393,13 @@ impl Replicas {
             });
             let results = futures::future::join_all(futs).await;
             let mut stale = false;
+            let mut unreachable = false;
             let mut first_err = None;
             for r in results {
                 match r {
                     Ok(()) => {}
                     Err((SdResult::OldNodeVer | SdResult::NewNodeVer, _)) => stale = true,
+                    Err((SdResult::NetworkError, _)) => unreachable = true,
                     Err((c, e)) => {
                         if first_err.is_none() {
                             first_err = Some(e.unwrap_or_else(|| code_err(c)));
@@ -352,12 +410,24 @@ impl Replicas {
             if let Some(e) = first_err {
                 return Err(e);
             }
-            if !stale {
+            if !stale && !unreachable {
                 return Ok(true);
             }
-            self.await_view_change(v.epoch).await;
+            let now = std::time::Instant::now();
+            if now >= deadline || (!unreachable && tries >= EPOCH_RETRIES) {
+                return Err(code_err(if unreachable {
+                    SdResult::NetworkError
+                } else {
+                    SdResult::OldNodeVer
+                }));
+            }
+            if unreachable {
+                self.await_view_change_for(v.epoch, (deadline - now).min(Duration::from_secs(2)))
+                    .await;
+            } else {
+                self.await_view_change(v.epoch).await;
+            }
         }
-        Err(code_err(SdResult::OldNodeVer))
     }
 
     /// Creates `oid` (`full_size` bytes, zero-filled or copied from
@@ -538,18 +608,27 @@ impl Replicas {
         len: usize,
     ) -> Result<Vec<u8>, StoreError> {
         let mut last = StoreError::NoObj(oid);
-        for _ in 0..EPOCH_RETRIES {
+        let deadline = std::time::Instant::now() + NETWORK_PATIENCE;
+        let mut tries = 0;
+        loop {
+            tries += 1;
             let Some((v, targets)) = self.targets(oid, copies) else {
                 return self.local_read(oid, offset, len).await;
             };
-            if let Some(me) = v.me.filter(|m| targets.contains(m)) {
-                let _ = me;
-                match self.local_read(oid, offset, len).await {
-                    Ok(d) => return Ok(d),
-                    Err(e) => last = e,
+            let mut stale = false;
+            let mut unreachable = false;
+            if v.me.is_some_and(|m| targets.contains(&m)) {
+                match self
+                    .local_guard(oid, copies, crate::recovery::IoKind::Read, v.epoch)
+                    .await
+                {
+                    Ok(_g) => match self.local_read(oid, offset, len).await {
+                        Ok(d) => return Ok(d),
+                        Err(e) => last = e,
+                    },
+                    Err(_) => stale = true,
                 }
             }
-            let mut stale = false;
             for &n in targets.iter().filter(|&&n| v.me != Some(n)) {
                 let op = PeerOp::ReadPeer(ObjReq {
                     oid: Oid(oid),
@@ -570,15 +649,29 @@ impl Replicas {
                 match r {
                     SdResult::Success => return Ok(p.to_vec()),
                     SdResult::OldNodeVer | SdResult::NewNodeVer => stale = true,
+                    SdResult::NetworkError => {
+                        unreachable = true;
+                        last = code_err(SdResult::NetworkError);
+                    }
                     c => last = code_err(c),
                 }
             }
-            if !stale {
+            // An unreachable replica is waited out like an epoch change:
+            // the membership drops it soon.
+            if !stale && !unreachable {
                 return Err(last);
             }
-            self.await_view_change(v.epoch).await;
+            let now = std::time::Instant::now();
+            if now >= deadline || (!unreachable && tries >= EPOCH_RETRIES) {
+                return Err(last);
+            }
+            if unreachable && !stale {
+                self.await_view_change_for(v.epoch, (deadline - now).min(Duration::from_secs(2)))
+                    .await;
+            } else {
+                self.await_view_change(v.epoch).await;
+            }
         }
-        Err(last)
     }
 
     /// Creates `oid` on the local store only.

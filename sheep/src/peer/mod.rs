@@ -6,6 +6,7 @@ use crate::daemon::{lock, Ctx, Reply, State};
 use crate::gateway::{self, cow_source, store_err, Via};
 use crate::proto::payload::{NodeList, OidList};
 use crate::proto::{ObjReq, Oid, ReqFlags, SdNode, SdResult};
+use crate::recovery::IoKind;
 
 /// Applies the epoch rules to a peer request carrying `epoch`: an older
 /// epoch answers OLD_NODE_VER at once; a newer one waits (at most the
@@ -37,20 +38,43 @@ async fn epoch_ok(cx: &Ctx, a: &ObjReq) -> Result<(), SdResult> {
     Ok(())
 }
 
+/// The recovery guard of a peer op's local access (see
+/// [`crate::recovery::guard`]): recovers the object on demand, holds its
+/// lock, and refuses the op if the epoch moved on meanwhile.
+async fn io_guard(
+    cx: &Ctx,
+    a: &ObjReq,
+    kind: IoKind,
+) -> Result<crate::recovery::IoGuard, SdResult> {
+    crate::recovery::guard(&cx.st, a.oid.0, a.copies, kind, Some(cx.hdr.epoch)).await
+}
+
 /// CREATE_AND_WRITE_PEER.
 pub async fn create_and_write_peer(cx: &Ctx, a: ObjReq) -> Reply {
     if let Err(c) = epoch_ok(cx, &a).await {
         return Reply::code(c);
     }
+    let _g = match io_guard(cx, &a, IoKind::Create).await {
+        Ok(g) => g,
+        Err(c) => return Reply::code(c),
+    };
     let cow = cow_source(&cx.hdr, &a);
     gateway::create_and_write(&cx.st, a, cx.payload.clone(), cow, Via::Local).await
 }
 
-/// READ_PEER.
+/// READ_PEER (with RECOVERY: a recovering member's fetch, see
+/// [`crate::recovery::serve_read`]).
 pub async fn read_peer(cx: &Ctx, a: ObjReq) -> Reply {
+    if cx.hdr.flags.contains(ReqFlags::RECOVERY) && cx.st.clustered() {
+        return crate::recovery::serve_read(cx, a).await;
+    }
     if let Err(c) = epoch_ok(cx, &a).await {
         return Reply::code(c);
     }
+    let _g = match io_guard(cx, &a, IoKind::Read).await {
+        Ok(g) => g,
+        Err(c) => return Reply::code(c),
+    };
     gateway::read(&cx.st, a, cx.hdr.data_length as usize, Via::Local).await
 }
 
@@ -59,6 +83,10 @@ pub async fn write_peer(cx: &Ctx, a: ObjReq) -> Reply {
     if let Err(c) = epoch_ok(cx, &a).await {
         return Reply::code(c);
     }
+    let _g = match io_guard(cx, &a, IoKind::Write).await {
+        Ok(g) => g,
+        Err(c) => return Reply::code(c),
+    };
     gateway::write(&cx.st, a, cx.payload.clone(), Via::Local).await
 }
 
@@ -67,6 +95,10 @@ pub async fn remove_peer(cx: &Ctx, a: ObjReq) -> Reply {
     if let Err(c) = epoch_ok(cx, &a).await {
         return Reply::code(c);
     }
+    let _g = match io_guard(cx, &a, IoKind::Remove).await {
+        Ok(g) => g,
+        Err(c) => return Reply::code(c),
+    };
     gateway::remove(&cx.st, a.oid, Via::Local).await
 }
 
@@ -90,7 +122,9 @@ pub async fn get_obj_list(cx: &Ctx, a: ObjReq) -> Reply {
     }
 }
 
-/// GET_EPOCH: the node list of `obj.tgt_epoch`, as a [`NodeList`].
+/// GET_EPOCH: the node list of `obj.tgt_epoch`, as a [`NodeList`] (the
+/// members of that epoch as logged here; NO_OBJ for an epoch this node did
+/// not live through).
 pub async fn get_epoch(cx: &Ctx, a: ObjReq) -> Reply {
     if let Err(c) = epoch_ok(cx, &a).await {
         return Reply::code(c);
@@ -99,10 +133,12 @@ pub async fn get_epoch(cx: &Ctx, a: ObjReq) -> Reply {
     if !c.has_epoch(a.tgt_epoch) {
         return Reply::code(SdResult::NoObj);
     }
-    if (cx.hdr.data_length as usize) < SdNode::SIZE {
+    let nodes = c
+        .nodes_of_epoch(a.tgt_epoch)
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| vec![c.node.sd_node()]);
+    if (cx.hdr.data_length as usize) < SdNode::SIZE * nodes.len() {
         return Reply::code(SdResult::BufferSmall);
     }
-    Reply::encoded(&NodeList {
-        nodes: vec![c.node.sd_node()],
-    })
+    Reply::encoded(&NodeList { nodes })
 }

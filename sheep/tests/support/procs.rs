@@ -290,3 +290,54 @@ impl Drop for Etcd {
         self.kill();
     }
 }
+
+/// STAT_RECOVERY through `c`: the responder's epoch and its recovery state.
+pub async fn recovery_state(c: &Client) -> (u32, sheep::proto::RecoveryState) {
+    let h = Request::Admin(AdminOp::StatRecovery(NoArgs::default())).to_header(ReqFlags::EMPTY, 24);
+    let (rh, p) = c.raw(h, Bytes::new()).await.unwrap();
+    assert_eq!(rh.result, SdResult::Success, "STAT_RECOVERY failed");
+    (
+        rh.epoch,
+        sdwire::from_slice::<sheep::proto::RecoveryState>(&p, 0).unwrap(),
+    )
+}
+
+/// Waits until every client reports the same epoch and no recovery in
+/// progress; returns that epoch.
+pub async fn wait_recovered(clients: &[Client], limit: Duration) -> u32 {
+    let t0 = Instant::now();
+    loop {
+        let mut states = Vec::new();
+        for c in clients {
+            states.push(recovery_state(c).await);
+        }
+        if states
+            .iter()
+            .all(|(e, s)| *e == states[0].0 && s.in_recovery == 0)
+        {
+            return states[0].0;
+        }
+        assert!(
+            t0.elapsed() < limit,
+            "recovery did not finish everywhere: {states:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// READ_PEER of `len` bytes of `oid` on one node (its own copy), `None` if it
+/// has none.
+pub async fn read_peer(c: &Client, epoch: u32, oid: u64, len: u32) -> Option<Bytes> {
+    let op = Request::Peer(PeerOp::ReadPeer(ObjReq {
+        oid: Oid(oid),
+        ..ObjReq::default()
+    }));
+    let mut h = op.to_header(ReqFlags::EMPTY, len);
+    h.epoch = epoch;
+    let (rh, p) = c.raw(h, Bytes::new()).await.unwrap();
+    match rh.result {
+        SdResult::Success => Some(p),
+        SdResult::NoObj => None,
+        other => panic!("READ_PEER {oid:016x} answered {other:?}"),
+    }
+}

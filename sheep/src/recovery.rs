@@ -1,0 +1,775 @@
+//! Object recovery after a membership change (sheepdog's `recovery.c`,
+//! re-designed).
+//!
+//! Every membership change installs a new view (epoch + vnode ring, see
+//! [`crate::daemon::members`]) and starts a recovery task for that epoch on
+//! every member; a newer change supersedes a running task (each step checks
+//! the epoch and stops when it moved on).
+//!
+//! # Which copies are up to date
+//!
+//! Every node keeps, in memory, the *authority* of the objects it has decided
+//! on (`settled`): `oid -> epoch`. An entry `CURRENT` (`u32::MAX`) means "I
+//! am a replica of this object in the current view and my copy (or its
+//! absence) is up to date": the node was a replica when the object was last
+//! written, or it fetched the object from an up-to-date node under the
+//! object's lock. An entry `e` means "my copy was up to date when epoch `e`
+//! began; I am no longer a replica, so it is valid only as a recovery source
+//! for epoch `e`". On every view change ([`Recovery::on_view`]):
+//!
+//! * `CURRENT` stays `CURRENT` where the node is still a replica (every
+//!   write of the new epoch reaches it), becomes `e` where it is not;
+//! * any older authority of an object the node is (again) a replica of is
+//!   dropped: the node may have missed writes, the object must be recovered.
+//!
+//! A started (or restarted) daemon has no entries at all: every copy on its
+//! disk is *suspect*. That is how a rejoining node's stale replicas are
+//! handled: a node killed and restarted on the same store refetches every
+//! object it must hold from a node whose copy is authoritative (one that
+//! stayed a replica, or handed it over). Its own copy is kept only when no
+//! live member has an authoritative copy or an authoritative absence, e.g.
+//! the first node of a full cluster restart (all copies are suspect then, and
+//! the first node's copies are as good as any: nothing was written while the
+//! cluster was down). Known limit: if the cluster is stopped entirely while a
+//! node was down, and that node is started first, its older copies win.
+//!
+//! # The task of epoch `e`
+//!
+//! 1. If this store was never formatted but the cluster is, adopt the
+//!    cluster's format (a new node joining a formatted cluster).
+//! 2. Gather GET_OBJ_LIST from every member; the objects this node must hold
+//!    under the view of `e` (data objects by the ring, VDI metadata on every
+//!    member) and has not settled are the work list; VDI metadata first.
+//! 3. Recover each ([`recover_one`]): under the object's exclusive lock, ask
+//!    the members (replicas of `e` first) with READ_PEER + RECOVERY +
+//!    `tgt_epoch = e`. A member answers SUCCESS with the whole object when
+//!    its copy is authoritative for `e`, NO_OBJ when it authoritatively has
+//!    none (the object was removed, or never existed), STALE_OBJ when it has
+//!    a copy it has not settled yet, NOT_FOUND when it knows nothing. The
+//!    first SUCCESS is stored durably; authoritative absences remove the
+//!    local copy; when only unsettled copies exist the object is retried and,
+//!    after a while, any copy is accepted (WILDCARD), preferring the local one.
+//! 4. Report completion (STAT_RECOVERY state `RW_NOTIFY_COMPLETION`), wait
+//!    until every member reports completion of `e`, then remove the local
+//!    objects this node no longer has to hold: only then do their new holders
+//!    have them. They are removed, not kept aside.
+//!
+//! # Concurrent client I/O
+//!
+//! Every local object access of the gateway and of the peer ops goes through
+//! [`guard`]: an object this node must hold but has not settled is recovered
+//! on demand first (so a read never returns a stale copy, and a write never
+//! lands on a copy that an older recovered copy would later overwrite), then
+//! the access holds the object's shared lock while it runs, and checks that
+//! the epoch it was sent in is still current (else OLD_NODE_VER and the
+//! gateway retries in the new view). A recovery source takes the object's
+//! exclusive lock before reading, so writes of the previous epoch still in
+//! flight finish first; writes that arrive later carry an old epoch and are
+//! refused. A recovery source never waits for its own recovery, so two nodes
+//! recovering each other's objects cannot deadlock.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::sync::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock};
+
+use crate::daemon::cluster::Format;
+use crate::daemon::{lock, Ctx, Reply, State};
+use crate::gateway::replicas::ClusterView;
+use crate::proto::oid::{Oid, OidKind};
+use crate::proto::payload::OidList;
+use crate::proto::{
+    AdminOp, ClusterInfo, NoArgs, ObjReq, PeerOp, RecoveryState, ReqFlags, Request, SdResult,
+    SdStatus,
+};
+
+/// Authority of a copy held as a replica of the current view.
+const CURRENT: u32 = u32::MAX;
+/// Largest payload a peer answers (an object read in one piece).
+const MAX_OBJECT: u32 = crate::net::frame::MAX_PAYLOAD as u32;
+/// How long a recovery request to a peer may take (a hung peer must not
+/// stall recovery forever).
+const PEER_TIMEOUT: Duration = Duration::from_secs(30);
+/// Work-list rounds with unsettled sources before any copy is accepted.
+const PATIENT_ROUNDS: u32 = 10;
+/// How long an on-demand recovery waits for an authoritative source before
+/// it accepts any copy.
+const ON_DEMAND_PATIENCE: Duration = Duration::from_secs(3);
+
+/// `recovery_state.state` values (sheepdog's `enum rw_state`).
+const RW_PREPARE_LIST: u32 = 0;
+const RW_RECOVER_OBJ: u32 = 1;
+const RW_NOTIFY_COMPLETION: u32 = 2;
+
+/// What a local object access does (decides the lock and the on-demand
+/// recovery).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IoKind {
+    /// A read.
+    Read,
+    /// A write into an existing object.
+    Write,
+    /// A create (or write if it exists).
+    Create,
+    /// A removal: settles the object without fetching it.
+    Remove,
+}
+
+/// Recovery state of one daemon.
+#[derive(Debug, Default)]
+pub struct Recovery {
+    inner: Mutex<Inner>,
+    locks: Mutex<HashMap<u64, Arc<RwLock<()>>>>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    /// The epoch the state below refers to.
+    epoch: u32,
+    /// Authority of decided objects (see the module doc).
+    settled: HashMap<u64, u32>,
+    /// The work list of `epoch` is done.
+    complete: bool,
+    /// A task of `epoch` is running (STAT_RECOVERY's in_recovery).
+    running: bool,
+    /// STAT_RECOVERY's state.
+    state: u32,
+    finished: u64,
+    total: u64,
+}
+
+/// Holds an object's lock for the duration of one local access.
+#[derive(Debug)]
+pub enum IoGuard {
+    /// Not clustered: nothing to hold.
+    None,
+    /// Shared (reads, writes).
+    Shared(OwnedRwLockReadGuard<()>),
+    /// Exclusive (removals).
+    Exclusive(OwnedRwLockWriteGuard<()>),
+}
+
+/// The replica holders (indices into `v.nodes`) of `oid` in `v`: VDI
+/// metadata on every member, everything else on the ring.
+pub fn holders(st: &State, v: &ClusterView, oid: u64, copies: u8) -> Vec<usize> {
+    if matches!(Oid(oid).kind(), OidKind::Inode | OidKind::Attr) {
+        (0..v.nodes.len()).collect()
+    } else {
+        v.replicas(oid, st.replicas.copies_of(oid, copies))
+    }
+}
+
+/// Whether this node holds a replica of `oid` in `v`.
+fn is_holder(st: &State, v: &ClusterView, oid: u64, copies: u8) -> bool {
+    v.me.is_some_and(|m| holders(st, v, oid, copies).contains(&m))
+}
+
+impl Recovery {
+    fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
+        lock(&self.inner)
+    }
+
+    fn lock_of(&self, oid: u64) -> Arc<RwLock<()>> {
+        let mut m = lock(&self.locks);
+        if m.len() > 4096 {
+            m.retain(|_, l| Arc::strong_count(l) > 1);
+        }
+        m.entry(oid).or_default().clone()
+    }
+
+    /// Applies a new view (called before the epoch becomes visible): updates
+    /// the authorities and marks the recovery of `v.epoch` as started.
+    /// `false` (nothing done) for a view that is not newer than the last.
+    pub fn on_view(&self, st: &State, v: &ClusterView) -> bool {
+        let mut g = self.inner();
+        if v.epoch <= g.epoch {
+            return false;
+        }
+        let old = std::mem::take(&mut g.settled);
+        g.settled = old
+            .into_iter()
+            .filter_map(|(oid, auth)| {
+                let holder = is_holder(st, v, oid, 0);
+                match (auth == CURRENT, holder) {
+                    (true, true) => Some((oid, CURRENT)),
+                    (true, false) => Some((oid, v.epoch)),
+                    (false, true) => None,
+                    (false, false) => Some((oid, auth)),
+                }
+            })
+            .collect();
+        g.epoch = v.epoch;
+        g.complete = false;
+        g.running = true;
+        g.state = RW_PREPARE_LIST;
+        g.finished = 0;
+        g.total = 0;
+        true
+    }
+
+    /// After MAKE_FS: every store is empty, nothing to recover.
+    pub fn formatted(&self) {
+        let mut g = self.inner();
+        g.settled.clear();
+        g.complete = true;
+        g.running = false;
+        g.state = RW_PREPARE_LIST;
+        g.finished = 0;
+        g.total = 0;
+    }
+
+    /// The STAT_RECOVERY reply.
+    pub fn state(&self) -> RecoveryState {
+        let g = self.inner();
+        RecoveryState {
+            in_recovery: u8::from(g.running),
+            state: g.state,
+            nr_finished: g.finished,
+            nr_total: g.total,
+            ..RecoveryState::default()
+        }
+    }
+
+    fn current(&self, e: u32) -> bool {
+        self.inner().epoch == e
+    }
+
+    fn is_settled(&self, oid: u64) -> bool {
+        self.inner().settled.get(&oid) == Some(&CURRENT)
+    }
+
+    fn settle(&self, e: u32, oid: u64) {
+        let mut g = self.inner();
+        if g.epoch == e {
+            g.settled.insert(oid, CURRENT);
+        }
+    }
+}
+
+/// Starts the recovery task of epoch `e` (after [`Recovery::on_view`]).
+pub fn start(st: &Arc<State>, e: u32) {
+    let st = st.clone();
+    tokio::spawn(async move {
+        run(&st, e).await;
+    });
+}
+
+/// Takes the lock of `oid` for one local access, recovering the object
+/// first if this node must hold it and has not settled it; `epoch` is the
+/// epoch the access was sent in (OLD_NODE_VER if the view moved on).
+///
+/// # Errors
+///
+/// OLD_NODE_VER when `epoch` is no longer current.
+pub async fn guard(
+    st: &State,
+    oid: u64,
+    copies: u8,
+    kind: IoKind,
+    epoch: Option<u32>,
+) -> Result<IoGuard, SdResult> {
+    if !st.clustered() || oid == 0 {
+        return Ok(IoGuard::None);
+    }
+    let rec = &st.recovery;
+    let stale = |st: &State| epoch.is_some_and(|e| st.epoch() != e);
+    if kind == IoKind::Remove {
+        let w = rec.lock_of(oid).write_owned().await;
+        if stale(st) {
+            return Err(SdResult::OldNodeVer);
+        }
+        if let Some(v) = st.replicas.view() {
+            if is_holder(st, &v, oid, copies) {
+                rec.settle(v.epoch, oid);
+            }
+        }
+        return Ok(IoGuard::Exclusive(w));
+    }
+    let t0 = Instant::now();
+    loop {
+        let Some(v) = st.replicas.view() else { break };
+        let needed = {
+            let g = rec.inner();
+            g.epoch == v.epoch && !g.complete && g.settled.get(&oid) != Some(&CURRENT)
+        } && is_holder(st, &v, oid, copies);
+        if !needed || t0.elapsed() > Duration::from_secs(30) {
+            break;
+        }
+        let wildcard = t0.elapsed() > ON_DEMAND_PATIENCE;
+        match recover_one(st, oid, v.epoch, copies, wildcard).await {
+            Outcome::Done | Outcome::Superseded => {}
+            Outcome::NotReady => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    let r = rec.lock_of(oid).read_owned().await;
+    if stale(st) {
+        return Err(SdResult::OldNodeVer);
+    }
+    if kind != IoKind::Read {
+        // Written as a replica of a view whose recovery is complete: this
+        // copy is up to date (objects created after the recovery have no
+        // entry yet).
+        if let Some(v) = st.replicas.view() {
+            let complete = {
+                let g = rec.inner();
+                g.epoch == v.epoch && g.complete
+            };
+            if complete && is_holder(st, &v, oid, copies) {
+                rec.settle(v.epoch, oid);
+            }
+        }
+    }
+    Ok(IoGuard::Shared(r))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Done,
+    NotReady,
+    Superseded,
+}
+
+/// One request to a peer: result and payload (NETWORK_ERROR on transport
+/// failures).
+async fn ask(
+    st: &State,
+    addr: SocketAddr,
+    req: Request,
+    flags: ReqFlags,
+    epoch: u32,
+    data_length: u32,
+) -> (SdResult, Bytes) {
+    let c = match st.replicas.client(addr).await {
+        Ok(c) => c,
+        Err(_) => return (SdResult::NetworkError, Bytes::new()),
+    };
+    let mut h = req.to_header(flags, data_length);
+    h.epoch = epoch;
+    match tokio::time::timeout(PEER_TIMEOUT, c.raw(h, Bytes::new())).await {
+        Ok(Ok((rh, p))) => (rh.result, p),
+        _ => {
+            st.replicas.forget_client(addr);
+            (SdResult::NetworkError, Bytes::new())
+        }
+    }
+}
+
+/// Stores a recovered object durably (replacing any local copy).
+async fn store_object(st: &State, oid: u64, data: Bytes) -> Result<(), SdResult> {
+    let s = st.store.clone();
+    let r = tokio::task::spawn_blocking(move || {
+        if s.exists(oid) && s.size(oid).ok() != Some(data.len() as u64) {
+            s.remove(oid)?;
+        }
+        s.create_and_write(oid, data.len(), 0, &data, None)
+    })
+    .await;
+    match r {
+        Ok(Ok(())) => {
+            if Oid(oid).is_inode() {
+                crate::gateway::after_inode_write(st, Oid(oid), 0);
+            }
+            Ok(())
+        }
+        Ok(Err(e)) => Err(crate::gateway::store_err(&e)),
+        Err(_) => Err(SdResult::SystemError),
+    }
+}
+
+async fn local_exists(st: &State, oid: u64) -> bool {
+    let s = st.store.clone();
+    tokio::task::spawn_blocking(move || s.exists(oid))
+        .await
+        .unwrap_or(false)
+}
+
+/// Recovers `oid` for epoch `e` under its exclusive lock (see the module
+/// doc for the answers and the decision).
+async fn recover_one(st: &State, oid: u64, e: u32, copies: u8, wildcard: bool) -> Outcome {
+    let rec = &st.recovery;
+    let _w = rec.lock_of(oid).write_owned().await;
+    if !rec.current(e) {
+        return Outcome::Superseded;
+    }
+    if rec.is_settled(oid) {
+        return Outcome::Done;
+    }
+    let Some(v) = st.replicas.view().filter(|v| v.epoch == e) else {
+        return Outcome::Superseded;
+    };
+    let Some(me) = v.me else {
+        return Outcome::Done;
+    };
+    let hs = holders(st, &v, oid, copies);
+    if !hs.contains(&me) {
+        return Outcome::Done;
+    }
+    // Replicas of the new view first, then every other member.
+    let order: Vec<usize> = hs
+        .iter()
+        .copied()
+        .chain((0..v.nodes.len()).filter(|n| !hs.contains(n)))
+        .filter(|&n| n != me)
+        .collect();
+    let have = local_exists(st, oid).await;
+    let mut absent = false;
+    let mut unsettled = Vec::new();
+    for &n in &order {
+        let addr = v.nodes[n].socket_addr();
+        let req = Request::Peer(PeerOp::ReadPeer(ObjReq {
+            oid: Oid(oid),
+            tgt_epoch: e,
+            ..ObjReq::default()
+        }));
+        let (r, data) = ask(st, addr, req, ReqFlags::RECOVERY, e, MAX_OBJECT).await;
+        match r {
+            SdResult::Success => {
+                if let Err(c) = store_object(st, oid, data).await {
+                    tracing::warn!(oid = format_args!("{oid:016x}"), result = ?c, "storing a recovered object failed");
+                    return Outcome::NotReady;
+                }
+                tracing::debug!(oid = format_args!("{oid:016x}"), from = %addr, epoch = e, "object recovered");
+                rec.settle(e, oid);
+                return Outcome::Done;
+            }
+            SdResult::NoObj => absent = true,
+            SdResult::StaleObj => unsettled.push(addr),
+            SdResult::OldNodeVer => return Outcome::Superseded,
+            _ => {}
+        }
+    }
+    if absent {
+        // Removed (or never created) while this copy was away.
+        if have {
+            let s = st.store.clone();
+            let _ = tokio::task::spawn_blocking(move || s.remove(oid)).await;
+            if Oid(oid).is_inode() {
+                crate::gateway::after_inode_write(st, Oid(oid), 0);
+            }
+        }
+        rec.settle(e, oid);
+        return Outcome::Done;
+    }
+    if !unsettled.is_empty() && !have {
+        if !wildcard {
+            return Outcome::NotReady;
+        }
+        for addr in unsettled {
+            let req = Request::Peer(PeerOp::ReadPeer(ObjReq {
+                oid: Oid(oid),
+                tgt_epoch: e,
+                ..ObjReq::default()
+            }));
+            let flags = ReqFlags::RECOVERY | ReqFlags::WILDCARD;
+            let (r, data) = ask(st, addr, req, flags, e, MAX_OBJECT).await;
+            if r == SdResult::Success && store_object(st, oid, data).await.is_ok() {
+                rec.settle(e, oid);
+                return Outcome::Done;
+            }
+        }
+        return Outcome::NotReady;
+    }
+    if !unsettled.is_empty() && !wildcard {
+        return Outcome::NotReady;
+    }
+    // No member has an authoritative copy: the local one (if any) is the
+    // best there is.
+    rec.settle(e, oid);
+    Outcome::Done
+}
+
+/// READ_PEER with the RECOVERY flag: the whole object for a recovering
+/// member, if this node's copy is authoritative for `tgt_epoch`.
+pub async fn serve_read(cx: &Ctx, a: ObjReq) -> Reply {
+    let st = &cx.st;
+    let t = if a.tgt_epoch != 0 {
+        a.tgt_epoch
+    } else {
+        cx.hdr.epoch
+    };
+    if let Err(c) = crate::peer::check_epoch(st, t).await {
+        return Reply::code(c);
+    }
+    let oid = a.oid.0;
+    let holder = st
+        .replicas
+        .view()
+        .is_some_and(|v| is_holder(st, &v, oid, a.copies));
+    let (auth, complete) = {
+        let g = st.recovery.inner();
+        let auth = g.epoch == t
+            && match g.settled.get(&oid) {
+                Some(&v) => v >= t,
+                None => g.complete && holder,
+            };
+        (auth, g.complete)
+    };
+    let read_all = || {
+        let s = st.store.clone();
+        tokio::task::spawn_blocking(move || -> Result<Vec<u8>, crate::store::StoreError> {
+            let n = s.size(oid)?;
+            s.read(oid, 0, n as usize)
+        })
+    };
+    if auth {
+        // Let accesses of the previous epoch still in flight finish.
+        let _w = st.recovery.lock_of(oid).write_owned().await;
+        if st.epoch() != t {
+            return Reply::code(SdResult::OldNodeVer);
+        }
+        return match read_all().await {
+            Ok(Ok(d)) => Reply::data(d),
+            Ok(Err(crate::store::StoreError::NoObj(_))) => Reply::code(SdResult::NoObj),
+            Ok(Err(e)) => Reply::code(crate::gateway::store_err(&e)),
+            Err(_) => Reply::code(SdResult::SystemError),
+        };
+    }
+    let have = local_exists(st, oid).await;
+    if have && cx.hdr.flags.contains(ReqFlags::WILDCARD) {
+        return match read_all().await {
+            Ok(Ok(d)) => Reply::data(d),
+            _ => Reply::code(SdResult::StaleObj),
+        };
+    }
+    if have || (holder && !complete) {
+        Reply::code(SdResult::StaleObj)
+    } else {
+        Reply::code(SdResult::NotFound)
+    }
+}
+
+/// GET_OBJ_LIST of `addr` at epoch `e` (`None` on failure).
+async fn obj_list(st: &State, addr: SocketAddr, e: u32) -> Option<Vec<u64>> {
+    let req = Request::Peer(PeerOp::GetObjList(ObjReq::default()));
+    let (r, p) = ask(st, addr, req, ReqFlags::EMPTY, e, MAX_OBJECT).await;
+    match r {
+        SdResult::Success => sdwire::from_slice::<OidList>(&p, 0)
+            .ok()
+            .map(|l| l.oids.iter().map(|o| o.0).collect()),
+        SdResult::WaitForFormat => Some(Vec::new()),
+        _ => None,
+    }
+}
+
+/// A member's STAT_RECOVERY: whether it finished the work list of `e`.
+async fn member_done(st: &State, addr: SocketAddr, e: u32) -> bool {
+    let c = match st.replicas.client(addr).await {
+        Ok(c) => c,
+        Err(_) => return false,
+    };
+    let h = Request::Admin(AdminOp::StatRecovery(NoArgs::default()))
+        .to_header(ReqFlags::EMPTY, 24);
+    match tokio::time::timeout(PEER_TIMEOUT, c.raw(h, Bytes::new())).await {
+        Ok(Ok((rh, p))) if rh.result == SdResult::Success && rh.epoch == e => {
+            sdwire::from_slice::<RecoveryState>(&p, 0)
+                .is_ok_and(|r| r.in_recovery == 0 || r.state == RW_NOTIFY_COMPLETION)
+        }
+        Ok(Ok(_)) => false,
+        _ => {
+            st.replicas.forget_client(addr);
+            false
+        }
+    }
+}
+
+/// A never formatted store joining a formatted cluster takes the cluster's
+/// format from a member.
+async fn adopt_format(st: &State, v: &ClusterView) {
+    for (i, n) in v.nodes.iter().enumerate() {
+        if v.me == Some(i) {
+            continue;
+        }
+        let req = Request::Admin(AdminOp::ClusterInfo(NoArgs::default()));
+        let (r, p) = ask(
+            st,
+            n.socket_addr(),
+            req,
+            ReqFlags::EMPTY,
+            v.epoch,
+            ClusterInfo::SIZE as u32,
+        )
+        .await;
+        if r != SdResult::Success {
+            continue;
+        }
+        let Ok(ci) = sdwire::from_slice::<ClusterInfo>(&p, 0) else {
+            continue;
+        };
+        let h = ci.header;
+        if h.status != SdStatus::Ok || h.ctime == 0 {
+            continue;
+        }
+        let f = Format {
+            ctime: h.ctime,
+            flags: h.flags.bits(),
+            copies: h.nr_copies,
+            copy_policy: h.copy_policy,
+            block_size_shift: h.block_size_shift,
+            store: String::from_utf8_lossy(crate::proto::cluster_info::c_str(&h.default_store))
+                .into_owned(),
+        };
+        let mut c = lock(&st.cluster);
+        if c.format.is_some() {
+            return;
+        }
+        let copies = f.copies;
+        match c.make_fs(f) {
+            Ok(()) => {
+                let _ = c.record_epoch(v.epoch, &v.nodes);
+                st.replicas
+                    .fan
+                    .default_copies
+                    .store(copies, std::sync::atomic::Ordering::Relaxed);
+                tracing::info!(from = %n.socket_addr(), "adopted the cluster's format");
+            }
+            Err(e) => tracing::error!(error = %e, "adopting the cluster's format failed"),
+        }
+        return;
+    }
+}
+
+/// The recovery task of epoch `e`.
+async fn run(st: &Arc<State>, e: u32) {
+    let rec = &st.recovery;
+    let Some(v) = st.replicas.view().filter(|v| v.epoch == e) else {
+        return;
+    };
+    let t0 = Instant::now();
+    if st.format().is_none() {
+        adopt_format(st, &v).await;
+    }
+    if st.format().is_none() {
+        // Nothing stored anywhere yet; MAKE_FS settles everything.
+        let mut g = rec.inner();
+        if g.epoch == e {
+            g.complete = true;
+            g.running = false;
+        }
+        return;
+    }
+    // 1. Everything the members store.
+    let mut all: HashSet<u64> = HashSet::new();
+    for (i, n) in v.nodes.iter().enumerate() {
+        if v.me == Some(i) {
+            let s = st.store.clone();
+            if let Ok(Ok(l)) = tokio::task::spawn_blocking(move || s.list()).await {
+                all.extend(l);
+            }
+            continue;
+        }
+        let mut got = None;
+        for _ in 0..20 {
+            if !rec.current(e) {
+                return;
+            }
+            got = obj_list(st, n.socket_addr(), e).await;
+            if got.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        match got {
+            Some(l) => all.extend(l),
+            None => tracing::warn!(node = %n.socket_addr(), epoch = e, "no object list from member"),
+        }
+    }
+    // 2. The work list: what this node must hold and has not settled,
+    // VDI metadata first (data object sizes depend on it).
+    let mut todo: Vec<u64> = all
+        .into_iter()
+        .filter(|&oid| is_holder(st, &v, oid, 0) && !rec.is_settled(oid))
+        .collect();
+    todo.sort_unstable_by_key(|&oid| (Oid(oid).is_data(), oid));
+    {
+        let mut g = rec.inner();
+        if g.epoch != e {
+            return;
+        }
+        g.total = todo.len() as u64;
+        g.finished = 0;
+        g.state = RW_RECOVER_OBJ;
+    }
+    tracing::info!(epoch = e, objects = todo.len(), "recovery started");
+    let mut round = 0;
+    while !todo.is_empty() {
+        let mut again = Vec::new();
+        for oid in todo {
+            match recover_one(st, oid, e, 0, round >= PATIENT_ROUNDS).await {
+                Outcome::Superseded => return,
+                Outcome::NotReady => again.push(oid),
+                Outcome::Done => {
+                    let mut g = rec.inner();
+                    if g.epoch != e {
+                        return;
+                    }
+                    g.finished += 1;
+                }
+            }
+        }
+        todo = again;
+        round += 1;
+        if !todo.is_empty() {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+    {
+        let mut g = rec.inner();
+        if g.epoch != e {
+            return;
+        }
+        g.complete = true;
+        g.state = RW_NOTIFY_COMPLETION;
+    }
+    tracing::info!(epoch = e, ms = t0.elapsed().as_millis() as u64, "objects recovered, waiting for the other members");
+    // 3. Drop what this node no longer holds, once every member has what it
+    // must hold.
+    for (i, n) in v.nodes.iter().enumerate() {
+        if v.me == Some(i) {
+            continue;
+        }
+        while !member_done(st, n.socket_addr(), e).await {
+            if !rec.current(e) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    let s = st.store.clone();
+    let local = tokio::task::spawn_blocking(move || s.list())
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
+    let mut removed = 0usize;
+    for oid in local {
+        if is_holder(st, &v, oid, 0) {
+            continue;
+        }
+        let _w = rec.lock_of(oid).write_owned().await;
+        if !rec.current(e) {
+            return;
+        }
+        let s = st.store.clone();
+        if let Ok(Ok(())) = tokio::task::spawn_blocking(move || s.remove(oid)).await {
+            removed += 1;
+        }
+        rec.inner().settled.remove(&oid);
+        if Oid(oid).is_inode() {
+            crate::gateway::after_inode_write(st, Oid(oid), 0);
+        }
+    }
+    let mut g = rec.inner();
+    if g.epoch == e {
+        g.running = false;
+    }
+    drop(g);
+    tracing::info!(
+        epoch = e,
+        removed,
+        ms = t0.elapsed().as_millis() as u64,
+        "recovery done"
+    );
+}

@@ -1,0 +1,329 @@
+//! Recovery with real sheep processes (local driver, copies = 2): a node
+//! killed with SIGKILL under a continuous write load and restarted, a fourth
+//! node joining a cluster with data, and a rejoining node's stale replica.
+
+mod support;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use sheep::client::Client;
+use sheep::gateway::replicas::ClusterView;
+use sheep::proto::oid::Oid;
+use support::procs::{
+    holds, node_list, pattern, read_peer, recovery_state, wait_members, SheepProc,
+};
+
+/// Object size of the tests (block_size_shift 22).
+const OSZ: usize = 4 << 20;
+
+struct Cluster {
+    _tmp: tempfile::TempDir,
+    spec: String,
+    root: std::path::PathBuf,
+    nodes: Vec<SheepProc>,
+    clients: Vec<Client>,
+}
+
+impl Cluster {
+    async fn start(n: usize) -> Cluster {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().to_path_buf();
+        let spec = format!("local:{}", root.join("cluster").display());
+        let mut c = Cluster {
+            _tmp: tmp,
+            spec,
+            root,
+            nodes: Vec::new(),
+            clients: Vec::new(),
+        };
+        for _ in 0..n {
+            c.add().await;
+        }
+        wait_members(&c.clients, n, Duration::from_secs(20)).await;
+        c
+    }
+
+    /// Spawns one more node (zone = its index + 1).
+    async fn add(&mut self) {
+        let i = self.nodes.len();
+        let z = (i + 1).to_string();
+        let p = SheepProc::spawn(
+            &self.root.join(format!("s{i}")),
+            &self.spec,
+            &["-z", &z, "-n"],
+        );
+        self.clients.push(p.client().await);
+        self.nodes.push(p);
+    }
+
+    /// The view of the current membership and its epoch.
+    async fn view(&self) -> (ClusterView, Vec<sheep::proto::SdNode>, u32) {
+        let members = node_list(&self.clients[0]).await;
+        let epoch = recovery_state(&self.clients[0]).await.0;
+        (
+            ClusterView::new(&members, epoch, self.nodes[0].addr),
+            members,
+            epoch,
+        )
+    }
+
+    /// Index into `nodes` of a member.
+    fn index_of(&self, m: &sheep::proto::SdNode) -> usize {
+        self.nodes
+            .iter()
+            .position(|n| n.addr == m.socket_addr())
+            .unwrap()
+    }
+
+    /// Every data object `0..objects` of `vid` has exactly `copies`
+    /// replicas, on the nodes the current ring picks; the inode is on every
+    /// member.
+    async fn check_placement(&self, vid: u32, objects: u32) {
+        let (view, members, epoch) = self.view().await;
+        for idx in 0..objects {
+            let oid = Oid::data(vid, idx).0;
+            let want = view.replicas(oid, 2);
+            assert_eq!(want.len(), 2);
+            for (i, m) in members.iter().enumerate() {
+                let c = &self.clients[self.index_of(m)];
+                assert_eq!(
+                    holds(c, epoch, oid).await,
+                    want.contains(&i),
+                    "object {idx} on member {i} ({}) at epoch {epoch}: placement {want:?}",
+                    m.socket_addr()
+                );
+            }
+        }
+        for m in &members {
+            assert!(holds(&self.clients[self.index_of(m)], epoch, Oid::inode(vid).0).await);
+        }
+    }
+
+    /// Waits until recovery finished on every node (the logs on failure).
+    async fn recovered(&self, limit: Duration) -> u32 {
+        let t0 = Instant::now();
+        loop {
+            let mut states = Vec::new();
+            for c in &self.clients {
+                states.push(recovery_state(c).await);
+            }
+            if states
+                .iter()
+                .all(|(e, s)| *e == states[0].0 && s.in_recovery == 0)
+            {
+                return states[0].0;
+            }
+            if t0.elapsed() > limit {
+                panic!("recovery did not finish: {states:?}\n{}", self.logs());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    fn logs(&self) -> String {
+        self.nodes
+            .iter()
+            .map(|n| format!("--- {} ---\n{}", n.addr, n.log()))
+            .collect()
+    }
+}
+
+/// Applies `(offset, data)` writes in order to an image of `len` bytes.
+fn image(len: usize, writes: &[(usize, Vec<u8>)]) -> Vec<u8> {
+    let mut img = vec![0u8; len];
+    for (off, d) in writes {
+        img[*off..*off + d.len()].copy_from_slice(d);
+    }
+    img
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kill9_under_write_load_then_rejoin_recovers_two_replicas() {
+    let t0 = Instant::now();
+    let mut cl = Cluster::start(3).await;
+    cl.clients[1].make_fs(2, 22).await.unwrap();
+    let vid = cl.clients[0].new_vdi("load", 64 << 20).await.unwrap();
+
+    // Static objects 8..12, written before the fault.
+    let objects = 12u32;
+    let mut writes: Vec<(usize, Vec<u8>)> = Vec::new();
+    for idx in 8..objects as usize {
+        let d = pattern(idx as u8, OSZ);
+        cl.clients[0].vdi_write(vid, (idx * OSZ) as u64, &d).await.unwrap();
+        writes.push((idx * OSZ, d));
+    }
+
+    // A writer through gateway A over objects 0..8, recording what was acked.
+    let acked: Arc<Mutex<Vec<(usize, Vec<u8>)>>> = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let c = cl.nodes[0].client().await;
+        let acked = acked.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut k = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                let off = (k % 8) * OSZ + ((k / 8) % 16) * (64 << 10);
+                let d = pattern((k % 250) as u8 + 1, 64 << 10);
+                let t = Instant::now();
+                if let Err(e) = c.vdi_write(vid, off as u64, &d).await {
+                    panic!("write {k} at {off} failed after {:?}: {e}", t.elapsed());
+                }
+                acked.lock().unwrap().push((off, d));
+                k += 1;
+            }
+            k
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    cl.nodes[2].kill9();
+
+    // Reads keep working while C is down (and before its leave is seen).
+    let static_img = image(objects as usize * OSZ, &writes);
+    for g in 0..2 {
+        let got = cl.clients[g]
+            .vdi_read(vid, (8 * OSZ) as u64, 4 * OSZ)
+            .await
+            .unwrap();
+        assert!(got == static_img[8 * OSZ..], "gateway {g} read differs while C is down");
+    }
+    wait_members(&cl.clients[..2], 2, Duration::from_secs(30)).await;
+    // Let the writer go on in the two-node view for a bit.
+    let n0 = acked.lock().unwrap().len();
+    let t1 = Instant::now();
+    while acked.lock().unwrap().len() < n0 + 16 && t1.elapsed() < Duration::from_secs(20) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    let nwrites = writer.await.unwrap();
+    assert!(acked.lock().unwrap().len() > n0, "no write completed after the leave");
+    writes.extend(acked.lock().unwrap().drain(..));
+    let expect = image(objects as usize * OSZ, &writes);
+    for g in 0..2 {
+        let got = cl.clients[g]
+            .vdi_read(vid, 0, objects as usize * OSZ)
+            .await
+            .unwrap();
+        assert!(got == expect, "gateway {g}: acked writes do not read back");
+    }
+
+    // C comes back on the same store; after recovery every object has two
+    // replicas where the ring says, and reads back identical everywhere.
+    cl.nodes[2].restart();
+    cl.clients[2] = cl.nodes[2].client().await;
+    wait_members(&cl.clients, 3, Duration::from_secs(30)).await;
+    let epoch = cl.recovered(Duration::from_secs(40)).await;
+    assert!(epoch > 0);
+    cl.check_placement(vid, objects).await;
+    for (g, c) in cl.clients.iter().enumerate() {
+        let got = c.vdi_read(vid, 0, objects as usize * OSZ).await.unwrap();
+        assert!(got == expect, "gateway {g} read differs after recovery");
+    }
+    let st = recovery_state(&cl.clients[2]).await.1;
+    assert_eq!(st.in_recovery, 0);
+    assert!(st.nr_finished <= st.nr_total);
+    eprintln!(
+        "kill9 test: {nwrites} writes, {:.1} s total",
+        t0.elapsed().as_secs_f64()
+    );
+    if t0.elapsed() > Duration::from_secs(60) {
+        eprintln!("slow run:\n{}", cl.logs());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fourth_node_gets_its_objects_and_old_holders_drop_theirs() {
+    let mut cl = Cluster::start(3).await;
+    cl.clients[0].make_fs(2, 22).await.unwrap();
+    let vid = cl.clients[1].new_vdi("grow", 64 << 20).await.unwrap();
+    let objects = 12u32;
+    let mut writes = Vec::new();
+    for idx in 0..objects as usize {
+        let d = pattern(idx as u8 + 7, OSZ);
+        cl.clients[idx % 3]
+            .vdi_write(vid, (idx * OSZ) as u64, &d)
+            .await
+            .unwrap();
+        writes.push((idx * OSZ, d));
+    }
+    let expect = image(objects as usize * OSZ, &writes);
+    cl.recovered(Duration::from_secs(30)).await;
+    cl.check_placement(vid, objects).await;
+
+    cl.add().await;
+    wait_members(&cl.clients, 4, Duration::from_secs(30)).await;
+    cl.recovered(Duration::from_secs(40)).await;
+    // Exactly on the new ring: the new node got its share, the nodes that
+    // no longer hold an object removed it (not kept aside).
+    cl.check_placement(vid, objects).await;
+    let (view, members, _) = cl.view().await;
+    let d = members
+        .iter()
+        .position(|m| m.socket_addr() == cl.nodes[3].addr)
+        .unwrap();
+    assert!(
+        (0..objects).any(|i| view.replicas(Oid::data(vid, i).0, 2).contains(&d)),
+        "the new node holds nothing: test data too small"
+    );
+    for (g, c) in cl.clients.iter().enumerate() {
+        let got = c.vdi_read(vid, 0, objects as usize * OSZ).await.unwrap();
+        assert!(got == expect, "gateway {g} read differs after the join");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rejoining_node_refreshes_objects_written_while_down() {
+    let mut cl = Cluster::start(3).await;
+    cl.clients[0].make_fs(2, 22).await.unwrap();
+    let vid = cl.clients[0].new_vdi("stale", 64 << 20).await.unwrap();
+    let objects = 8u32;
+    for idx in 0..objects as usize {
+        let d = pattern(idx as u8, OSZ);
+        cl.clients[0].vdi_write(vid, (idx * OSZ) as u64, &d).await.unwrap();
+    }
+    cl.recovered(Duration::from_secs(30)).await;
+
+    cl.nodes[2].kill9();
+    wait_members(&cl.clients[..2], 2, Duration::from_secs(30)).await;
+    // X: new content of every object, written while C is down.
+    let mut fresh = Vec::new();
+    for idx in 0..objects as usize {
+        let d = pattern(idx as u8 + 100, OSZ);
+        cl.clients[1].vdi_write(vid, (idx * OSZ) as u64, &d).await.unwrap();
+        fresh.push(d);
+    }
+
+    cl.nodes[2].restart();
+    cl.clients[2] = cl.nodes[2].client().await;
+    wait_members(&cl.clients, 3, Duration::from_secs(30)).await;
+    let epoch = cl.recovered(Duration::from_secs(40)).await;
+    let (view, members, _) = cl.view().await;
+    let c_idx = members
+        .iter()
+        .position(|m| m.socket_addr() == cl.nodes[2].addr)
+        .unwrap();
+    let mut checked = 0;
+    for idx in 0..objects {
+        let oid = Oid::data(vid, idx).0;
+        let on_c = read_peer(&cl.clients[2], epoch, oid, OSZ as u32).await;
+        if view.replicas(oid, 2).contains(&c_idx) {
+            let got = on_c.unwrap_or_else(|| panic!("C lacks object {idx}"));
+            assert!(
+                got[..] == fresh[idx as usize][..],
+                "C's copy of object {idx} is stale"
+            );
+            checked += 1;
+        } else {
+            assert!(on_c.is_none(), "C kept object {idx} it does not hold");
+        }
+    }
+    assert!(checked > 0, "C holds none of the objects: test data too small");
+    for (g, c) in cl.clients.iter().enumerate() {
+        for idx in 0..objects as usize {
+            let got = c.vdi_read(vid, (idx * OSZ) as u64, OSZ).await.unwrap();
+            assert!(got == fresh[idx], "gateway {g} object {idx} differs");
+        }
+    }
+}

@@ -616,9 +616,8 @@ async fn adopt_format(st: &State, v: &ClusterView) {
             return;
         }
         let copies = f.copies;
-        match c.make_fs(f) {
+        match c.make_fs(f).and_then(|()| c.record_epoch(v.epoch, &v.nodes)) {
             Ok(()) => {
-                let _ = c.record_epoch(v.epoch, &v.nodes);
                 st.replicas
                     .fan
                     .default_copies

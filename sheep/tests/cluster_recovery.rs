@@ -12,7 +12,7 @@ use sheep::client::Client;
 use sheep::gateway::replicas::ClusterView;
 use sheep::proto::oid::Oid;
 use support::procs::{
-    holds, node_list, pattern, read_peer, recovery_state, wait_members, SheepProc,
+    holds, node_list, pattern, epoch_nodes, read_peer, recovery_state, wait_members, SheepProc,
 };
 
 /// Object size of the tests (block_size_shift 22).
@@ -249,12 +249,21 @@ async fn fourth_node_gets_its_objects_and_old_holders_drop_theirs() {
         writes.push((idx * OSZ, d));
     }
     let expect = image(objects as usize * OSZ, &writes);
-    cl.recovered(Duration::from_secs(30)).await;
+    let before = cl.recovered(Duration::from_secs(30)).await;
     cl.check_placement(vid, objects).await;
 
     cl.add().await;
     wait_members(&cl.clients, 4, Duration::from_secs(30)).await;
-    cl.recovered(Duration::from_secs(40)).await;
+    let after = cl.recovered(Duration::from_secs(40)).await;
+    assert!(after > before);
+    // Every member logged the node list of the new epoch; the old members
+    // also that of the epoch before the join.
+    for c in &cl.clients {
+        assert_eq!(epoch_nodes(c, after, after).await.unwrap().len(), 4);
+    }
+    for c in &cl.clients[..3] {
+        assert_eq!(epoch_nodes(c, after, before).await.unwrap().len(), 3);
+    }
     // Exactly on the new ring: the new node got its share, the nodes that
     // no longer hold an object removed it (not kept aside).
     cl.check_placement(vid, objects).await;
@@ -326,4 +335,40 @@ async fn rejoining_node_refreshes_objects_written_while_down() {
             assert!(got == fresh[idx], "gateway {g} object {idx} differs");
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn full_cluster_restart_keeps_every_object() {
+    let mut cl = Cluster::start(3).await;
+    cl.clients[2].make_fs(2, 22).await.unwrap();
+    let vid = cl.clients[0].new_vdi("restart", 64 << 20).await.unwrap();
+    let objects = 9u32;
+    let mut writes = Vec::new();
+    for idx in 0..objects as usize {
+        let d = pattern(idx as u8 + 40, OSZ);
+        cl.clients[idx % 3]
+            .vdi_write(vid, (idx * OSZ) as u64, &d)
+            .await
+            .unwrap();
+        writes.push((idx * OSZ, d));
+    }
+    let expect = image(objects as usize * OSZ, &writes);
+    cl.recovered(Duration::from_secs(30)).await;
+
+    // Stop every node (gracefully, as scripts/cluster.sh does), start them
+    // again on the same stores, in another order.
+    for n in &mut cl.nodes {
+        n.term().await;
+    }
+    for i in [1, 2, 0] {
+        cl.nodes[i].restart();
+        cl.clients[i] = cl.nodes[i].client().await;
+    }
+    wait_members(&cl.clients, 3, Duration::from_secs(30)).await;
+    cl.recovered(Duration::from_secs(40)).await;
+    for (g, c) in cl.clients.iter().enumerate() {
+        let got = c.vdi_read(vid, 0, objects as usize * OSZ).await.unwrap();
+        assert!(got == expect, "gateway {g} read differs after the restart");
+    }
+    cl.check_placement(vid, objects).await;
 }

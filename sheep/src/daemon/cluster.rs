@@ -124,6 +124,8 @@ pub struct ClusterState {
     pub format: Option<Format>,
     /// Current epoch (0 before format).
     pub epoch: u32,
+    /// Epochs come from the cluster membership ([`record_epoch`](Self::record_epoch)).
+    clustered: bool,
 }
 
 impl ClusterState {
@@ -161,6 +163,7 @@ impl ClusterState {
             node,
             format,
             epoch,
+            clustered,
         };
         if st.format.is_some() && !clustered {
             // A restart of a one-node cluster is a membership change (sheepdog
@@ -179,7 +182,7 @@ impl ClusterState {
         Ok(st)
     }
 
-    /// Formats the cluster (epoch 1) and persists it.
+    /// Formats the cluster (epoch 1 when not clustered) and persists it.
     ///
     /// # Errors
     ///
@@ -190,9 +193,15 @@ impl ClusterState {
             std::fs::remove_file(e.path())?;
         }
         write_file_atomic(self.dir.join("config"), &f.encode(false, self.node.space))?;
-        self.write_epoch(1)?;
-        self.epoch = 1;
         self.format = Some(f);
+        if self.clustered {
+            // The membership's epochs continue; the caller logs the current
+            // one with its members.
+            self.epoch = 0;
+        } else {
+            self.write_epoch(1)?;
+            self.epoch = 1;
+        }
         Ok(())
     }
 

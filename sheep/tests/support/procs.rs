@@ -341,3 +341,31 @@ pub async fn read_peer(c: &Client, epoch: u32, oid: u64, len: u32) -> Option<Byt
         other => panic!("READ_PEER {oid:016x} answered {other:?}"),
     }
 }
+
+impl SheepProc {
+    /// SIGTERM (the graceful stop: the sheep leaves the cluster and records
+    /// a clean shutdown) and wait for the exit (15 s limit).
+    pub async fn term(&mut self) -> ExitStatus {
+        let pid = self.pid().expect("sheep is not running");
+        // SAFETY: signalling a child we spawned and have not reaped.
+        unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
+        self.wait_exit(Duration::from_secs(15)).await
+    }
+}
+
+/// GET_EPOCH of `epoch` on one node: the members logged for it, `None` if
+/// that node did not log it.
+pub async fn epoch_nodes(c: &Client, cur: u32, epoch: u32) -> Option<Vec<SdNode>> {
+    let op = Request::Peer(PeerOp::GetEpoch(ObjReq {
+        tgt_epoch: epoch,
+        ..ObjReq::default()
+    }));
+    let mut h = op.to_header(ReqFlags::EMPTY, (SdNode::SIZE * 16) as u32);
+    h.epoch = cur;
+    let (rh, p) = c.raw(h, Bytes::new()).await.unwrap();
+    match rh.result {
+        SdResult::Success => Some(sdwire::from_slice::<NodeList>(&p, 0).unwrap().nodes),
+        SdResult::NoObj => None,
+        other => panic!("GET_EPOCH {epoch} answered {other:?}"),
+    }
+}

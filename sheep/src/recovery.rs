@@ -137,6 +137,9 @@ struct Inner {
     running: bool,
     /// STAT_RECOVERY's state.
     state: u32,
+    /// Bumped by MAKE_FS: work started before the wipe must not store
+    /// anything after it.
+    format_gen: u64,
     finished: u64,
     total: u64,
 }
@@ -213,6 +216,7 @@ impl Recovery {
     /// After MAKE_FS: every store is empty, nothing to recover.
     pub fn formatted(&self) {
         let mut g = self.inner();
+        g.format_gen += 1;
         g.settled.clear();
         g.complete = true;
         g.running = false;
@@ -235,6 +239,10 @@ impl Recovery {
 
     fn current(&self, e: u32) -> bool {
         self.inner().epoch == e
+    }
+
+    fn format_gen(&self) -> u64 {
+        self.inner().format_gen
     }
 
     fn is_settled(&self, oid: u64) -> bool {
@@ -390,6 +398,7 @@ async fn local_exists(st: &State, oid: u64) -> bool {
 /// doc for the answers and the decision).
 async fn recover_one(st: &State, oid: u64, e: u32, copies: u8, wildcard: bool) -> Outcome {
     let rec = &st.recovery;
+    let gen = rec.format_gen();
     let _w = rec.lock_of(oid).write_owned().await;
     if !rec.current(e) {
         return Outcome::Superseded;
@@ -427,6 +436,9 @@ async fn recover_one(st: &State, oid: u64, e: u32, copies: u8, wildcard: bool) -
         let (r, data) = ask(st, addr, req, ReqFlags::RECOVERY, e, MAX_OBJECT).await;
         match r {
             SdResult::Success => {
+                if rec.format_gen() != gen {
+                    return Outcome::Superseded;
+                }
                 if let Err(c) = store_object(st, oid, data).await {
                     tracing::warn!(oid = format_args!("{oid:016x}"), result = ?c, "storing a recovered object failed");
                     return Outcome::NotReady;
@@ -465,6 +477,9 @@ async fn recover_one(st: &State, oid: u64, e: u32, copies: u8, wildcard: bool) -
             }));
             let flags = ReqFlags::RECOVERY | ReqFlags::WILDCARD;
             let (r, data) = ask(st, addr, req, flags, e, MAX_OBJECT).await;
+            if rec.format_gen() != gen {
+                return Outcome::Superseded;
+            }
             if r == SdResult::Success && store_object(st, oid, data).await.is_ok() {
                 rec.settle(e, oid);
                 return Outcome::Done;
@@ -637,6 +652,8 @@ async fn run(st: &Arc<State>, e: u32) {
         return;
     };
     let t0 = Instant::now();
+    let gen = rec.format_gen();
+    let current = || rec.current(e) && rec.format_gen() == gen;
     if st.format().is_none() {
         adopt_format(st, &v).await;
     }
@@ -661,7 +678,7 @@ async fn run(st: &Arc<State>, e: u32) {
         }
         let mut got = None;
         for _ in 0..20 {
-            if !rec.current(e) {
+            if !current() {
                 return;
             }
             got = obj_list(st, n.socket_addr(), e).await;
@@ -730,7 +747,7 @@ async fn run(st: &Arc<State>, e: u32) {
             continue;
         }
         while !member_done(st, n.socket_addr(), e).await {
-            if !rec.current(e) {
+            if !current() {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
@@ -748,7 +765,7 @@ async fn run(st: &Arc<State>, e: u32) {
             continue;
         }
         let _w = rec.lock_of(oid).write_owned().await;
-        if !rec.current(e) {
+        if !current() {
             return;
         }
         let s = st.store.clone();
@@ -771,4 +788,60 @@ async fn run(st: &Arc<State>, e: u32) {
         ms = t0.elapsed().as_millis() as u64,
         "recovery done"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::daemon::Config;
+    use crate::proto::SdNode;
+
+    fn node(port: u16) -> SdNode {
+        SdNode::new(format!("127.0.0.1:{port}").parse().unwrap(), 128, 1 << 30)
+    }
+
+    #[test]
+    fn authority_follows_placement_across_views() {
+        let dir = tempfile::tempdir().unwrap();
+        let me = node(7000);
+        let st = State::open(Config::new(dir.path(), me.socket_addr())).unwrap();
+        st.replicas
+            .fan
+            .default_copies
+            .store(2, std::sync::atomic::Ordering::Relaxed);
+        let three = [me, node(7001), node(7002)];
+        let four = [me, node(7001), node(7002), node(7003)];
+        let v1 = ClusterView::new(&three, 1, me.socket_addr());
+        let v2 = ClusterView::new(&four, 2, me.socket_addr());
+        let v3 = ClusterView::new(&three, 3, me.socket_addr());
+        let rec = &st.recovery;
+        assert!(rec.on_view(&st, &v1));
+        assert!(!rec.on_view(&st, &v1), "the same epoch twice starts nothing");
+        assert_eq!(rec.state().in_recovery, 1);
+        // An object this node holds in both views, and one it gives away.
+        let oids: Vec<u64> = (0..4096).map(|i| Oid::data(7, i).0).collect();
+        let kept = *oids
+            .iter()
+            .find(|&&o| is_holder(&st, &v1, o, 0) && is_holder(&st, &v2, o, 0))
+            .unwrap();
+        let moved = *oids
+            .iter()
+            .find(|&&o| is_holder(&st, &v1, o, 0) && !is_holder(&st, &v2, o, 0))
+            .unwrap();
+        rec.settle(1, kept);
+        rec.settle(1, moved);
+        rec.settle(0, Oid::data(7, 5000).0); // an old epoch settles nothing
+        assert!(!rec.is_settled(Oid::data(7, 5000).0));
+        assert!(rec.on_view(&st, &v2));
+        assert_eq!(rec.inner().settled.get(&kept), Some(&CURRENT));
+        // Given away: a recovery source for epoch 2 only.
+        assert_eq!(rec.inner().settled.get(&moved), Some(&2));
+        // Held again after missing the writes of epoch 2: must be recovered.
+        assert!(rec.on_view(&st, &v3));
+        assert_eq!(rec.inner().settled.get(&moved), None);
+        assert_eq!(rec.inner().settled.get(&kept), Some(&CURRENT));
+        rec.formatted();
+        assert_eq!(rec.state().in_recovery, 0);
+        assert!(rec.inner().settled.is_empty());
+    }
 }

@@ -403,4 +403,31 @@ mod tests {
         assert_eq!(ci[20], 1);
         assert_eq!(&ci[48 + 36..48 + 40], &[127, 0, 0, 1]);
     }
+
+    #[test]
+    fn clustered_epochs_keep_their_node_lists() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut st = ClusterState::load_with(dir.path(), node(), true).unwrap();
+        st.make_fs(Format {
+            copies: 2,
+            store: "plain".into(),
+            ..Format::default()
+        })
+        .unwrap();
+        assert_eq!(st.epoch, 0, "the membership numbers the epochs");
+        let a = SdNode::new("127.0.0.1:7000".parse().unwrap(), 128, 1 << 30);
+        let b = SdNode::new("127.0.0.1:7001".parse().unwrap(), 64, 1 << 30);
+        st.record_epoch(4, &[a]).unwrap();
+        st.record_epoch(5, &[a, b]).unwrap();
+        assert_eq!(st.epoch, 5);
+        assert_eq!(st.nodes_of_epoch(5), Some(vec![a, b]));
+        assert_eq!(st.nodes_of_epoch(4), Some(vec![a]));
+        assert_eq!(st.nodes_of_epoch(3), None);
+        assert_eq!(st.logged_epochs(), vec![5, 4]);
+        // A restart keeps the log as it is (no one-node epoch is added).
+        let st2 = ClusterState::load_with(dir.path(), node(), true).unwrap();
+        assert_eq!(st2.epoch, 5);
+        assert_eq!(st2.logged_epochs(), vec![5, 4]);
+        assert!(st2.has_epoch(4) && !st2.has_epoch(1));
+    }
 }

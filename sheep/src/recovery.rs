@@ -297,8 +297,7 @@ pub async fn guard(
         return Ok(IoGuard::Exclusive(w));
     }
     let t0 = Instant::now();
-    loop {
-        let Some(v) = st.replicas.view() else { break };
+    while let Some(v) = st.replicas.view() {
         let needed = {
             let g = rec.inner();
             g.epoch == v.epoch && !g.complete && g.settled.get(&oid) != Some(&CURRENT)
@@ -425,6 +424,7 @@ async fn recover_one(st: &State, oid: u64, e: u32, copies: u8, wildcard: bool) -
         .collect();
     let have = local_exists(st, oid).await;
     let mut absent = false;
+    let mut failed = false;
     let mut unsettled = Vec::new();
     for &n in &order {
         let addr = v.nodes[n].socket_addr();
@@ -450,8 +450,14 @@ async fn recover_one(st: &State, oid: u64, e: u32, copies: u8, wildcard: bool) -
             SdResult::NoObj => absent = true,
             SdResult::StaleObj => unsettled.push(addr),
             SdResult::OldNodeVer => return Outcome::Superseded,
-            _ => {}
+            SdResult::NotFound => {}
+            // Unreachable, or failed: it may hold the only good copy, so do
+            // not conclude without it (until patience runs out).
+            _ => failed = true,
         }
+    }
+    if failed && !absent && !wildcard {
+        return Outcome::NotReady;
     }
     if absent {
         // Removed (or never created) while this copy was away.
@@ -522,10 +528,20 @@ pub async fn serve_read(cx: &Ctx, a: ObjReq) -> Reply {
             };
         (auth, g.complete)
     };
+    let max = cx.hdr.data_length as u64;
     let read_all = || {
         let s = st.store.clone();
         tokio::task::spawn_blocking(move || -> Result<Vec<u8>, crate::store::StoreError> {
             let n = s.size(oid)?;
+            if n > max {
+                // Never hand out a truncated object.
+                return Err(crate::store::StoreError::OutOfRange {
+                    oid,
+                    offset: 0,
+                    len: n,
+                    size: max,
+                });
+            }
             s.read(oid, 0, n as usize)
         })
     };
@@ -575,8 +591,7 @@ async fn member_done(st: &State, addr: SocketAddr, e: u32) -> bool {
         Ok(c) => c,
         Err(_) => return false,
     };
-    let h = Request::Admin(AdminOp::StatRecovery(NoArgs::default()))
-        .to_header(ReqFlags::EMPTY, 24);
+    let h = Request::Admin(AdminOp::StatRecovery(NoArgs::default())).to_header(ReqFlags::EMPTY, 24);
     match tokio::time::timeout(PEER_TIMEOUT, c.raw(h, Bytes::new())).await {
         Ok(Ok((rh, p))) if rh.result == SdResult::Success && rh.epoch == e => {
             sdwire::from_slice::<RecoveryState>(&p, 0)
@@ -631,7 +646,10 @@ async fn adopt_format(st: &State, v: &ClusterView) {
             return;
         }
         let copies = f.copies;
-        match c.make_fs(f).and_then(|()| c.record_epoch(v.epoch, &v.nodes)) {
+        match c
+            .make_fs(f)
+            .and_then(|()| c.record_epoch(v.epoch, &v.nodes))
+        {
             Ok(()) => {
                 st.replicas
                     .fan
@@ -689,7 +707,9 @@ async fn run(st: &Arc<State>, e: u32) {
         }
         match got {
             Some(l) => all.extend(l),
-            None => tracing::warn!(node = %n.socket_addr(), epoch = e, "no object list from member"),
+            None => {
+                tracing::warn!(node = %n.socket_addr(), epoch = e, "no object list from member")
+            }
         }
     }
     // 2. The work list: what this node must hold and has not settled,
@@ -739,7 +759,11 @@ async fn run(st: &Arc<State>, e: u32) {
         g.complete = true;
         g.state = RW_NOTIFY_COMPLETION;
     }
-    tracing::info!(epoch = e, ms = t0.elapsed().as_millis() as u64, "objects recovered, waiting for the other members");
+    tracing::info!(
+        epoch = e,
+        ms = t0.elapsed().as_millis() as u64,
+        "objects recovered, waiting for the other members"
+    );
     // 3. Drop what this node no longer holds, once every member has what it
     // must hold.
     for (i, n) in v.nodes.iter().enumerate() {
@@ -816,7 +840,10 @@ mod tests {
         let v3 = ClusterView::new(&three, 3, me.socket_addr());
         let rec = &st.recovery;
         assert!(rec.on_view(&st, &v1));
-        assert!(!rec.on_view(&st, &v1), "the same epoch twice starts nothing");
+        assert!(
+            !rec.on_view(&st, &v1),
+            "the same epoch twice starts nothing"
+        );
         assert_eq!(rec.state().in_recovery, 1);
         // An object this node holds in both views, and one it gives away.
         let oids: Vec<u64> = (0..4096).map(|i| Oid::data(7, i).0).collect();

@@ -12,7 +12,7 @@ use sheep::client::Client;
 use sheep::gateway::replicas::ClusterView;
 use sheep::proto::oid::Oid;
 use support::procs::{
-    holds, node_list, pattern, epoch_nodes, read_peer, recovery_state, wait_members, SheepProc,
+    epoch_nodes, holds, node_list, pattern, read_peer, recovery_state, wait_members, SheepProc,
 };
 
 /// Object size of the tests (block_size_shift 22).
@@ -130,8 +130,11 @@ impl Cluster {
     }
 }
 
+/// One acknowledged write: offset and data.
+type Write = (usize, Vec<u8>);
+
 /// Applies `(offset, data)` writes in order to an image of `len` bytes.
-fn image(len: usize, writes: &[(usize, Vec<u8>)]) -> Vec<u8> {
+fn image(len: usize, writes: &[Write]) -> Vec<u8> {
     let mut img = vec![0u8; len];
     for (off, d) in writes {
         img[*off..*off + d.len()].copy_from_slice(d);
@@ -148,15 +151,18 @@ async fn kill9_under_write_load_then_rejoin_recovers_two_replicas() {
 
     // Static objects 8..12, written before the fault.
     let objects = 12u32;
-    let mut writes: Vec<(usize, Vec<u8>)> = Vec::new();
+    let mut writes: Vec<Write> = Vec::new();
     for idx in 8..objects as usize {
         let d = pattern(idx as u8, OSZ);
-        cl.clients[0].vdi_write(vid, (idx * OSZ) as u64, &d).await.unwrap();
+        cl.clients[0]
+            .vdi_write(vid, (idx * OSZ) as u64, &d)
+            .await
+            .unwrap();
         writes.push((idx * OSZ, d));
     }
 
     // A writer through gateway A over objects 0..8, recording what was acked.
-    let acked: Arc<Mutex<Vec<(usize, Vec<u8>)>>> = Arc::default();
+    let acked: Arc<Mutex<Vec<Write>>> = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
     let writer = {
         let c = cl.nodes[0].client().await;
@@ -187,7 +193,10 @@ async fn kill9_under_write_load_then_rejoin_recovers_two_replicas() {
             .vdi_read(vid, (8 * OSZ) as u64, 4 * OSZ)
             .await
             .unwrap();
-        assert!(got == static_img[8 * OSZ..], "gateway {g} read differs while C is down");
+        assert!(
+            got == static_img[8 * OSZ..],
+            "gateway {g} read differs while C is down"
+        );
     }
     wait_members(&cl.clients[..2], 2, Duration::from_secs(30)).await;
     // Let the writer go on in the two-node view for a bit.
@@ -198,7 +207,10 @@ async fn kill9_under_write_load_then_rejoin_recovers_two_replicas() {
     }
     stop.store(true, Ordering::Relaxed);
     let nwrites = writer.await.unwrap();
-    assert!(acked.lock().unwrap().len() > n0, "no write completed after the leave");
+    assert!(
+        acked.lock().unwrap().len() > n0,
+        "no write completed after the leave"
+    );
     writes.extend(acked.lock().unwrap().drain(..));
     let expect = image(objects as usize * OSZ, &writes);
     for g in 0..2 {
@@ -290,7 +302,10 @@ async fn rejoining_node_refreshes_objects_written_while_down() {
     let objects = 8u32;
     for idx in 0..objects as usize {
         let d = pattern(idx as u8, OSZ);
-        cl.clients[0].vdi_write(vid, (idx * OSZ) as u64, &d).await.unwrap();
+        cl.clients[0]
+            .vdi_write(vid, (idx * OSZ) as u64, &d)
+            .await
+            .unwrap();
     }
     cl.recovered(Duration::from_secs(30)).await;
 
@@ -300,7 +315,10 @@ async fn rejoining_node_refreshes_objects_written_while_down() {
     let mut fresh = Vec::new();
     for idx in 0..objects as usize {
         let d = pattern(idx as u8 + 100, OSZ);
-        cl.clients[1].vdi_write(vid, (idx * OSZ) as u64, &d).await.unwrap();
+        cl.clients[1]
+            .vdi_write(vid, (idx * OSZ) as u64, &d)
+            .await
+            .unwrap();
         fresh.push(d);
     }
 
@@ -328,11 +346,14 @@ async fn rejoining_node_refreshes_objects_written_while_down() {
             assert!(on_c.is_none(), "C kept object {idx} it does not hold");
         }
     }
-    assert!(checked > 0, "C holds none of the objects: test data too small");
+    assert!(
+        checked > 0,
+        "C holds none of the objects: test data too small"
+    );
     for (g, c) in cl.clients.iter().enumerate() {
-        for idx in 0..objects as usize {
+        for (idx, want) in fresh.iter().enumerate() {
             let got = c.vdi_read(vid, (idx * OSZ) as u64, OSZ).await.unwrap();
-            assert!(got == fresh[idx], "gateway {g} object {idx} differs");
+            assert!(got == *want, "gateway {g} object {idx} differs");
         }
     }
 }

@@ -130,6 +130,47 @@ impl Cluster {
     }
 }
 
+/// A task writing 64 KiB patterns over the first `objects` objects of a VDI
+/// through one gateway until stopped, recording every acknowledged write in
+/// order; any failed write fails the test.
+struct Writer {
+    acked: Arc<Mutex<Vec<Write>>>,
+    stop: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<usize>,
+}
+
+impl Writer {
+    fn spawn(c: Client, vid: u32, objects: usize) -> Writer {
+        let acked: Arc<Mutex<Vec<Write>>> = Arc::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let task = {
+            let acked = acked.clone();
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let mut k = 0usize;
+                while !stop.load(Ordering::Relaxed) {
+                    let off = (k % objects) * OSZ + ((k / objects) % 16) * (64 << 10);
+                    let d = pattern((k % 250) as u8 + 1, 64 << 10);
+                    let t = Instant::now();
+                    if let Err(e) = c.vdi_write(vid, off as u64, &d).await {
+                        panic!("write {k} at {off} failed after {:?}: {e}", t.elapsed());
+                    }
+                    acked.lock().unwrap().push((off, d));
+                    k += 1;
+                }
+                k
+            })
+        };
+        Writer { acked, stop, task }
+    }
+
+    /// Stops it; the number of writes done.
+    async fn stop(self) -> usize {
+        self.stop.store(true, Ordering::Relaxed);
+        self.task.await.unwrap()
+    }
+}
+
 /// One acknowledged write: offset and data.
 type Write = (usize, Vec<u8>);
 
@@ -162,27 +203,8 @@ async fn kill9_under_write_load_then_rejoin_recovers_two_replicas() {
     }
 
     // A writer through gateway A over objects 0..8, recording what was acked.
-    let acked: Arc<Mutex<Vec<Write>>> = Arc::default();
-    let stop = Arc::new(AtomicBool::new(false));
-    let writer = {
-        let c = cl.nodes[0].client().await;
-        let acked = acked.clone();
-        let stop = stop.clone();
-        tokio::spawn(async move {
-            let mut k = 0usize;
-            while !stop.load(Ordering::Relaxed) {
-                let off = (k % 8) * OSZ + ((k / 8) % 16) * (64 << 10);
-                let d = pattern((k % 250) as u8 + 1, 64 << 10);
-                let t = Instant::now();
-                if let Err(e) = c.vdi_write(vid, off as u64, &d).await {
-                    panic!("write {k} at {off} failed after {:?}: {e}", t.elapsed());
-                }
-                acked.lock().unwrap().push((off, d));
-                k += 1;
-            }
-            k
-        })
-    };
+    let w = Writer::spawn(cl.nodes[0].client().await, vid, 8);
+    let acked = w.acked.clone();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     cl.nodes[2].kill9();
 
@@ -205,8 +227,7 @@ async fn kill9_under_write_load_then_rejoin_recovers_two_replicas() {
     while acked.lock().unwrap().len() < n0 + 16 && t1.elapsed() < Duration::from_secs(20) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    stop.store(true, Ordering::Relaxed);
-    let nwrites = writer.await.unwrap();
+    let nwrites = w.stop().await;
     assert!(
         acked.lock().unwrap().len() > n0,
         "no write completed after the leave"
@@ -260,12 +281,27 @@ async fn fourth_node_gets_its_objects_and_old_holders_drop_theirs() {
             .unwrap();
         writes.push((idx * OSZ, d));
     }
-    let expect = image(objects as usize * OSZ, &writes);
     let before = cl.recovered(Duration::from_secs(30)).await;
     cl.check_placement(vid, objects).await;
 
+    // Writes keep going through gateway B while D joins and recovers.
+    let w = Writer::spawn(cl.nodes[1].client().await, vid, objects as usize);
+    tokio::time::sleep(Duration::from_millis(500)).await;
     cl.add().await;
     wait_members(&cl.clients, 4, Duration::from_secs(30)).await;
+    let n0 = w.acked.lock().unwrap().len();
+    let t1 = Instant::now();
+    while w.acked.lock().unwrap().len() < n0 + 16 && t1.elapsed() < Duration::from_secs(20) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let acked = w.acked.clone();
+    w.stop().await;
+    assert!(
+        acked.lock().unwrap().len() > n0,
+        "no write completed after the join"
+    );
+    writes.extend(acked.lock().unwrap().drain(..));
+    let expect = image(objects as usize * OSZ, &writes);
     let after = cl.recovered(Duration::from_secs(40)).await;
     assert!(after > before);
     // Every member logged the node list of the new epoch; the old members

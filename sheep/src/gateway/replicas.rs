@@ -398,7 +398,13 @@ impl Replicas {
             for r in results {
                 match r {
                     Ok(()) => {}
-                    Err((SdResult::OldNodeVer | SdResult::NewNodeVer, _)) => stale = true,
+                    // WAIT_FOR_FORMAT: a new member still taking the
+                    // cluster's format (crate::recovery); retried like an
+                    // epoch change.
+                    Err((
+                        SdResult::OldNodeVer | SdResult::NewNodeVer | SdResult::WaitForFormat,
+                        _,
+                    )) => stale = true,
                     Err((SdResult::NetworkError, _)) => unreachable = true,
                     Err((c, e)) => {
                         if first_err.is_none() {
@@ -648,7 +654,9 @@ impl Replicas {
                     .await;
                 match r {
                     SdResult::Success => return Ok(p.to_vec()),
-                    SdResult::OldNodeVer | SdResult::NewNodeVer => stale = true,
+                    SdResult::OldNodeVer | SdResult::NewNodeVer | SdResult::WaitForFormat => {
+                        stale = true;
+                    }
                     SdResult::NetworkError => {
                         unreachable = true;
                         last = code_err(SdResult::NetworkError);

@@ -291,10 +291,19 @@ impl Drop for Etcd {
     }
 }
 
-/// STAT_RECOVERY through `c`: the responder's epoch and its recovery state.
+/// STAT_RECOVERY through `c`: the responder's epoch and its recovery state
+/// (a node that has not taken the cluster's format yet counts as
+/// recovering).
 pub async fn recovery_state(c: &Client) -> (u32, sheep::proto::RecoveryState) {
     let h = Request::Admin(AdminOp::StatRecovery(NoArgs::default())).to_header(ReqFlags::EMPTY, 24);
     let (rh, p) = c.raw(h, Bytes::new()).await.unwrap();
+    if rh.result == SdResult::WaitForFormat {
+        let busy = sheep::proto::RecoveryState {
+            in_recovery: 1,
+            ..Default::default()
+        };
+        return (rh.epoch, busy);
+    }
     assert_eq!(rh.result, SdResult::Success, "STAT_RECOVERY failed");
     (
         rh.epoch,

@@ -297,16 +297,24 @@ pub async fn guard(
         return Ok(IoGuard::Exclusive(w));
     }
     let t0 = Instant::now();
-    while let Some(v) = st.replicas.view() {
-        let needed = {
+    loop {
+        // Cheap checks first: after the work list of the epoch is done (the
+        // common case), nothing is recovered on demand.
+        let (e, pending) = {
             let g = rec.inner();
-            g.epoch == v.epoch && !g.complete && g.settled.get(&oid) != Some(&CURRENT)
-        } && is_holder(st, &v, oid, copies);
-        if !needed || t0.elapsed() > Duration::from_secs(30) {
+            (
+                g.epoch,
+                !g.complete && g.settled.get(&oid) != Some(&CURRENT),
+            )
+        };
+        if !pending || t0.elapsed() > Duration::from_secs(30) {
+            break;
+        }
+        if holder_in(st, oid, copies) != Some((e, true)) {
             break;
         }
         let wildcard = t0.elapsed() > ON_DEMAND_PATIENCE;
-        match recover_one(st, oid, v.epoch, copies, wildcard).await {
+        match recover_one(st, oid, e, copies, wildcard).await {
             Outcome::Done | Outcome::Superseded => {}
             Outcome::NotReady => tokio::time::sleep(Duration::from_millis(100)).await,
         }
@@ -319,17 +327,27 @@ pub async fn guard(
         // Written as a replica of a view whose recovery is complete: this
         // copy is up to date (objects created after the recovery have no
         // entry yet).
-        if let Some(v) = st.replicas.view() {
-            let complete = {
-                let g = rec.inner();
-                g.epoch == v.epoch && g.complete
-            };
-            if complete && is_holder(st, &v, oid, copies) {
-                rec.settle(v.epoch, oid);
-            }
+        let (e, unsettled_complete) = {
+            let g = rec.inner();
+            (g.epoch, g.complete && g.settled.get(&oid) != Some(&CURRENT))
+        };
+        if unsettled_complete && holder_in(st, oid, copies) == Some((e, true)) {
+            rec.settle(e, oid);
         }
     }
     Ok(IoGuard::Shared(r))
+}
+
+/// The current view's epoch and whether this node holds `oid` in it
+/// (without copying the view).
+fn holder_in(st: &State, oid: u64, copies: u8) -> Option<(u32, bool)> {
+    let g = st
+        .replicas
+        .fan
+        .view
+        .read()
+        .unwrap_or_else(|e| e.into_inner());
+    g.as_ref().map(|v| (v.epoch, is_holder(st, v, oid, copies)))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

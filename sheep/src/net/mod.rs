@@ -123,11 +123,35 @@ where
     });
     let inflight = Arc::new(Semaphore::new(MAX_INFLIGHT));
     let mut stop = st.shutdown_tx.subscribe();
+    // Stall detection: `reader.next()` is cancellation safe (bytes stay in
+    // its buffer), so a periodic tick can look at whether a frame has begun
+    // and for how long it has been incomplete.
+    let limit = st.cfg.frame_timeout;
+    let mut tick = tokio::time::interval((limit / 4).max(std::time::Duration::from_millis(10)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut frame_started: Option<tokio::time::Instant> = None;
     loop {
         let next = tokio::select! {
             n = reader.next() => n,
             _ = stop.wait_for(|&s| s) => break,
+            _ = tick.tick() => {
+                if reader.read_buffer().is_empty() {
+                    frame_started = None;
+                    continue;
+                }
+                let t0 = *frame_started.get_or_insert_with(tokio::time::Instant::now);
+                if t0.elapsed() >= limit {
+                    tracing::warn!(
+                        %peer,
+                        buffered = reader.read_buffer().len(),
+                        "request frame incomplete for {limit:?}, closing connection"
+                    );
+                    break;
+                }
+                continue;
+            }
         };
+        frame_started = None;
         let f = match next {
             None => break,
             Some(Ok(f)) => f,

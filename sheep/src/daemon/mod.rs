@@ -44,6 +44,12 @@ pub struct Config {
     /// A cluster membership drives this daemon (the epochs and their node
     /// lists come from the membership, see [`members`]).
     pub clustered: bool,
+    /// How long one request frame may take to arrive once its first byte
+    /// is in: a connection that stalls mid-frame longer (slow-loris, a
+    /// header promising a payload that never comes) is closed with a log
+    /// line. Idle connections between frames are never timed out (tgtd
+    /// keeps its connections open for the life of a LUN).
+    pub frame_timeout: Duration,
 }
 
 impl Config {
@@ -56,6 +62,7 @@ impl Config {
             sync: true,
             park_timeout: Duration::from_secs(10),
             clustered: false,
+            frame_timeout: Duration::from_secs(60),
         }
     }
 }

@@ -712,22 +712,24 @@ async fn run(st: &Arc<State>, e: u32) {
             }
             continue;
         }
-        let mut got = None;
-        for _ in 0..20 {
+        // Without every member's list this node cannot claim to have
+        // everything it must hold (which makes it an authoritative source,
+        // even of absences): keep asking until the member answers or the
+        // membership drops it (a new epoch supersedes this task).
+        let mut tries = 0u32;
+        loop {
             if !current() {
                 return;
             }
-            got = obj_list(st, n.socket_addr(), e).await;
-            if got.is_some() {
+            if let Some(l) = obj_list(st, n.socket_addr(), e).await {
+                all.extend(l);
                 break;
             }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-        match got {
-            Some(l) => all.extend(l),
-            None => {
-                tracing::warn!(node = %n.socket_addr(), epoch = e, "no object list from member")
+            tries += 1;
+            if tries.is_multiple_of(20) {
+                tracing::warn!(node = %n.socket_addr(), epoch = e, tries, "no object list from member yet");
             }
+            tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
     // 2. The work list: what this node must hold and has not settled,

@@ -244,11 +244,13 @@ async fn kill9_under_write_load_then_rejoin_recovers_two_replicas() {
 
     // C comes back on the same store; after recovery every object has two
     // replicas where the ring says, and reads back identical everywhere.
+    let t_restart = Instant::now();
     cl.nodes[2].restart();
     cl.clients[2] = cl.nodes[2].client().await;
     wait_members(&cl.clients, 3, Duration::from_secs(30)).await;
     let epoch = cl.recovered(Duration::from_secs(40)).await;
     assert!(epoch > 0);
+    let rejoin = t_restart.elapsed();
     cl.check_placement(vid, objects).await;
     for (g, c) in cl.clients.iter().enumerate() {
         let got = c.vdi_read(vid, 0, objects as usize * OSZ).await.unwrap();
@@ -258,7 +260,8 @@ async fn kill9_under_write_load_then_rejoin_recovers_two_replicas() {
     assert_eq!(st.in_recovery, 0);
     assert!(st.nr_finished <= st.nr_total);
     eprintln!(
-        "kill9 test: {nwrites} writes, {:.1} s total",
+        "kill9 test: {nwrites} writes, restart to recovered everywhere {:.1} s, {:.1} s total",
+        rejoin.as_secs_f64(),
         t0.elapsed().as_secs_f64()
     );
     if t0.elapsed() > Duration::from_secs(60) {
@@ -287,6 +290,7 @@ async fn fourth_node_gets_its_objects_and_old_holders_drop_theirs() {
     // Writes keep going through gateway B while D joins and recovers.
     let w = Writer::spawn(cl.nodes[1].client().await, vid, objects as usize);
     tokio::time::sleep(Duration::from_millis(500)).await;
+    let t_join = Instant::now();
     cl.add().await;
     wait_members(&cl.clients, 4, Duration::from_secs(30)).await;
     let n0 = w.acked.lock().unwrap().len();
@@ -304,6 +308,15 @@ async fn fourth_node_gets_its_objects_and_old_holders_drop_theirs() {
     let expect = image(objects as usize * OSZ, &writes);
     let after = cl.recovered(Duration::from_secs(40)).await;
     assert!(after > before);
+    let st = recovery_state(&cl.clients[3]).await.1;
+    eprintln!(
+        "join test: the new node recovered {} of {} objects, join to recovered everywhere {:.1} s",
+        st.nr_finished,
+        st.nr_total,
+        t_join.elapsed().as_secs_f64()
+    );
+    assert_eq!(st.nr_finished, st.nr_total);
+    assert!(st.nr_total > 0);
     // Every member logged the node list of the new epoch; the old members
     // also that of the epoch before the join.
     for c in &cl.clients {
@@ -361,6 +374,18 @@ async fn rejoining_node_refreshes_objects_written_while_down() {
     cl.nodes[2].restart();
     cl.clients[2] = cl.nodes[2].client().await;
     wait_members(&cl.clients, 3, Duration::from_secs(30)).await;
+    // Right away, before its recovery is (necessarily) done, C serves the
+    // new content, never its stale copies.
+    for (idx, want) in fresh.iter().enumerate() {
+        let got = cl.clients[2]
+            .vdi_read(vid, (idx * OSZ) as u64, OSZ)
+            .await
+            .unwrap();
+        assert!(
+            got == *want,
+            "C served a stale object {idx} during recovery"
+        );
+    }
     let epoch = cl.recovered(Duration::from_secs(40)).await;
     let (view, members, _) = cl.view().await;
     let c_idx = members

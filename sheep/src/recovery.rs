@@ -36,7 +36,9 @@
 //! # The task of epoch `e`
 //!
 //! 1. If this store was never formatted but the cluster is, adopt the
-//!    cluster's format (a new node joining a formatted cluster).
+//!    cluster's format (a new node joining a formatted cluster). Once per
+//!    process, copy the node lists of recent epochs this node did not log
+//!    (it was down or not yet a member) from a peer (GET_EPOCH).
 //! 2. Gather GET_OBJ_LIST from every member; the objects this node must hold
 //!    under the view of `e` (data objects by the ring, VDI metadata on every
 //!    member) and has not settled are the work list; VDI metadata first.
@@ -123,6 +125,8 @@ pub enum IoKind {
 pub struct Recovery {
     inner: Mutex<Inner>,
     locks: Mutex<HashMap<u64, Arc<RwLock<()>>>>,
+    /// The epochs before this process joined were copied from a peer.
+    backfilled: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -623,6 +627,49 @@ async fn member_done(st: &State, addr: SocketAddr, e: u32) -> bool {
     }
 }
 
+/// How many epochs before the current one a (re)joining node copies from
+/// its peers when it did not log them itself.
+const EPOCH_BACKFILL: u32 = 256;
+
+/// Logs the node lists of the recent epochs this node did not live through
+/// (it was down, or not a member yet), as a member logged them: GET_EPOCH
+/// and STAT_CLUSTER then answer for them too.
+async fn backfill_epochs(st: &State, v: &ClusterView) {
+    let missing: Vec<u32> = {
+        let c = lock(&st.cluster);
+        (v.epoch.saturating_sub(EPOCH_BACKFILL).max(1)..v.epoch)
+            .filter(|&x| c.nodes_of_epoch(x).is_none())
+            .collect()
+    };
+    for x in missing {
+        for (i, n) in v.nodes.iter().enumerate() {
+            if v.me == Some(i) {
+                continue;
+            }
+            let req = Request::Peer(PeerOp::GetEpoch(ObjReq {
+                tgt_epoch: x,
+                ..ObjReq::default()
+            }));
+            let len =
+                (crate::proto::SdNode::SIZE * crate::proto::cluster_info::SD_MAX_NODES) as u32;
+            let (r, p) = ask(st, n.socket_addr(), req, ReqFlags::EMPTY, v.epoch, len).await;
+            if r != SdResult::Success {
+                continue;
+            }
+            let Ok(l) = sdwire::from_slice::<crate::proto::payload::NodeList>(&p, 0) else {
+                continue;
+            };
+            if l.nodes.is_empty() {
+                continue;
+            }
+            if let Err(e) = lock(&st.cluster).record_epoch(x, &l.nodes) {
+                tracing::warn!(error = %e, epoch = x, "logging a peer's epoch failed");
+            }
+            break;
+        }
+    }
+}
+
 /// A never formatted store joining a formatted cluster takes the cluster's
 /// format from a member.
 async fn adopt_format(st: &State, v: &ClusterView) {
@@ -692,6 +739,13 @@ async fn run(st: &Arc<State>, e: u32) {
     let current = || rec.current(e) && rec.format_gen() == gen;
     if st.format().is_none() {
         adopt_format(st, &v).await;
+    }
+    if st.format().is_some()
+        && !rec
+            .backfilled
+            .swap(true, std::sync::atomic::Ordering::Relaxed)
+    {
+        backfill_epochs(st, &v).await;
     }
     if st.format().is_none() {
         // Nothing stored anywhere yet; MAKE_FS settles everything.

@@ -340,10 +340,11 @@ impl Replicas {
         flags: ReqFlags,
         payload: Bytes,
     ) -> Result<bool, StoreError> {
+        use crate::recovery::IoKind;
         let kind = match mk(base) {
-            PeerOp::CreateAndWritePeer(_) => crate::recovery::IoKind::Create,
-            PeerOp::RemovePeer(_) => crate::recovery::IoKind::Remove,
-            _ => crate::recovery::IoKind::Write,
+            PeerOp::CreateAndWritePeer(_) => IoKind::Create,
+            PeerOp::RemovePeer(_) => IoKind::Remove,
+            _ => IoKind::Write,
         };
         // A replica that cannot be reached is waited out: once the
         // membership drops it (or it comes back) the op is sent again to
@@ -371,6 +372,15 @@ impl Replicas {
                 async move {
                     match local {
                         Some(f) => {
+                            // A copy-on-write create reads its source here.
+                            let _src = match base.cow_oid.0 {
+                                0 => None,
+                                src => Some(
+                                    self.local_guard(src, copies, IoKind::Read, v.epoch)
+                                        .await
+                                        .map_err(|c| (c, None))?,
+                                ),
+                            };
                             let _g = self
                                 .local_guard(oid, copies, kind, v.epoch)
                                 .await

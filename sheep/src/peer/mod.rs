@@ -54,11 +54,22 @@ pub async fn create_and_write_peer(cx: &Ctx, a: ObjReq) -> Reply {
     if let Err(c) = epoch_ok(cx, &a).await {
         return Reply::code(c);
     }
+    let cow = cow_source(&cx.hdr, &a);
+    // A copy-on-write create reads its source here: recover it first.
+    let _src = match cow {
+        Some(src) => {
+            let r = crate::recovery::guard(&cx.st, src, a.copies, IoKind::Read, Some(cx.hdr.epoch));
+            match r.await {
+                Ok(g) => Some(g),
+                Err(c) => return Reply::code(c),
+            }
+        }
+        None => None,
+    };
     let _g = match io_guard(cx, &a, IoKind::Create).await {
         Ok(g) => g,
         Err(c) => return Reply::code(c),
     };
-    let cow = cow_source(&cx.hdr, &a);
     gateway::create_and_write(&cx.st, a, cx.payload.clone(), cow, Via::Local).await
 }
 

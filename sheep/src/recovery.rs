@@ -22,6 +22,13 @@
 //! * any older authority of an object the node is (again) a replica of is
 //!   dropped: the node may have missed writes, the object must be recovered.
 //!
+//! Besides the entries, a node that completed the work list of an epoch and
+//! stayed a member since (`Inner::chain`) is authoritative about every
+//! object it stayed a replica of through those views, also about objects it
+//! has never seen: their absence is real (this is what keeps an object
+//! removed while a node was down from coming back from that node's stale
+//! copy).
+//!
 //! A started (or restarted) daemon has no entries at all: every copy on its
 //! disk is *suspect*. That is how a rejoining node's stale replicas are
 //! handled: a node killed and restarted on the same store refetches every
@@ -55,6 +62,11 @@
 //!    until every member reports completion of `e`, then remove the local
 //!    objects this node no longer has to hold: only then do their new holders
 //!    have them. They are removed, not kept aside.
+//!
+//! VDI operations (lookup, lock, create, delete, attributes) wait until the
+//! VDI metadata of the current epoch is settled here ([`wait_metadata`]):
+//! a rejoined node's VDI table, loaded from its suspect inodes, must not
+//! answer a lookup or allocate a vid before its inodes are up to date.
 //!
 //! # Concurrent client I/O
 //!
@@ -95,6 +107,9 @@ const MAX_OBJECT: u32 = crate::net::frame::MAX_PAYLOAD as u32;
 /// How long a recovery request to a peer may take (a hung peer must not
 /// stall recovery forever).
 const PEER_TIMEOUT: Duration = Duration::from_secs(30);
+/// Views kept in the authority chain before it is given up (a node that
+/// cannot complete an epoch for that long recovers like a restarted one).
+const MAX_CHAIN: usize = 64;
 /// Work-list rounds with unsettled sources before any copy is accepted.
 const PATIENT_ROUNDS: u32 = 10;
 /// How long an on-demand recovery waits for an authoritative source before
@@ -144,6 +159,17 @@ struct Inner {
     /// Bumped by MAKE_FS: work started before the wipe must not store
     /// anything after it.
     format_gen: u64,
+    /// The current view.
+    view: Option<ClusterView>,
+    /// The views this node lived through as a member since the last epoch
+    /// it completed (that one first, the current one last); empty when it
+    /// has completed none since it started. While a node stayed a replica
+    /// of an object through all of them, every create, write and removal of
+    /// the object reached it: its copy, or its lack of one, is
+    /// authoritative even when it has no entry in `settled`.
+    chain: Vec<ClusterView>,
+    /// The epoch whose VDI metadata (inodes, attributes) is settled here.
+    meta_epoch: u32,
     finished: u64,
     total: u64,
 }
@@ -208,6 +234,19 @@ impl Recovery {
                 }
             })
             .collect();
+        if g.complete {
+            g.chain = g.view.take().into_iter().collect();
+        }
+        if v.me.is_none() || g.chain.len() >= MAX_CHAIN {
+            g.chain.clear();
+        }
+        if !g.chain.is_empty() {
+            g.chain.push(v.clone());
+            // Every member holds the VDI metadata: a node that stayed a
+            // member since it completed an epoch has all of it.
+            g.meta_epoch = v.epoch;
+        }
+        g.view = Some(v.clone());
         g.epoch = v.epoch;
         g.complete = false;
         g.running = true;
@@ -217,12 +256,20 @@ impl Recovery {
         true
     }
 
+    /// Marks the work list of the current epoch done (`g.epoch` checked by
+    /// the caller).
+    fn mark_complete(g: &mut Inner) {
+        g.complete = true;
+        g.chain = g.view.iter().cloned().collect();
+        g.meta_epoch = g.epoch;
+    }
+
     /// After MAKE_FS: every store is empty, nothing to recover.
     pub fn formatted(&self) {
         let mut g = self.inner();
         g.format_gen += 1;
         g.settled.clear();
-        g.complete = true;
+        Self::mark_complete(&mut g);
         g.running = false;
         g.state = RW_PREPARE_LIST;
         g.finished = 0;
@@ -247,6 +294,12 @@ impl Recovery {
 
     fn format_gen(&self) -> u64 {
         self.inner().format_gen
+    }
+
+    /// Whether this node's state of `oid` (copy or absence) is
+    /// authoritative without an entry (see `Inner::chain`).
+    fn chain_authority(st: &State, g: &Inner, oid: u64, copies: u8) -> bool {
+        !g.chain.is_empty() && g.chain.iter().all(|v| is_holder(st, v, oid, copies))
     }
 
     fn is_settled(&self, oid: u64) -> bool {
@@ -308,7 +361,9 @@ pub async fn guard(
             let g = rec.inner();
             (
                 g.epoch,
-                !g.complete && g.settled.get(&oid) != Some(&CURRENT),
+                !g.complete
+                    && g.settled.get(&oid) != Some(&CURRENT)
+                    && !Recovery::chain_authority(st, &g, oid, copies),
             )
         };
         if !pending || t0.elapsed() > Duration::from_secs(30) {
@@ -424,7 +479,7 @@ async fn recover_one(st: &State, oid: u64, e: u32, copies: u8, wildcard: bool) -
     if !rec.current(e) {
         return Outcome::Superseded;
     }
-    if rec.is_settled(oid) {
+    if rec.is_settled(oid) || Recovery::chain_authority(st, &rec.inner(), oid, copies) {
         return Outcome::Done;
     }
     let Some(v) = st.replicas.view().filter(|v| v.epoch == e) else {
@@ -546,7 +601,7 @@ pub async fn serve_read(cx: &Ctx, a: ObjReq) -> Reply {
         let auth = g.epoch == t
             && match g.settled.get(&oid) {
                 Some(&v) => v >= t,
-                None => g.complete && holder,
+                None => holder && Recovery::chain_authority(st, &g, oid, a.copies),
             };
         (auth, g.complete)
     };
@@ -728,6 +783,58 @@ async fn adopt_format(st: &State, v: &ClusterView) {
     }
 }
 
+/// Recovers `list` for epoch `e`, retrying objects whose sources are not
+/// ready; `false` when superseded.
+async fn recover_list(st: &State, e: u32, mut todo: Vec<u64>) -> bool {
+    let rec = &st.recovery;
+    let mut round = 0;
+    while !todo.is_empty() {
+        let mut again = Vec::new();
+        for oid in todo {
+            match recover_one(st, oid, e, 0, round >= PATIENT_ROUNDS).await {
+                Outcome::Superseded => return false,
+                Outcome::NotReady => again.push(oid),
+                Outcome::Done => {
+                    let mut g = rec.inner();
+                    if g.epoch != e {
+                        return false;
+                    }
+                    g.finished += 1;
+                }
+            }
+        }
+        todo = again;
+        round += 1;
+        if !todo.is_empty() {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+    true
+}
+
+/// Waits (at most 30 s) until the VDI metadata of the current epoch is
+/// settled on this node, so that VDI lookups and vid allocation never act
+/// on a rejoined node's stale VDI table.
+pub async fn wait_metadata(st: &State) {
+    if !st.clustered() {
+        return;
+    }
+    let t0 = Instant::now();
+    loop {
+        {
+            let g = st.recovery.inner();
+            if g.meta_epoch >= g.epoch {
+                return;
+            }
+        }
+        if t0.elapsed() > Duration::from_secs(30) {
+            tracing::warn!("VDI metadata not recovered after 30 s, going on");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// The recovery task of epoch `e`.
 async fn run(st: &Arc<State>, e: u32) {
     let rec = &st.recovery;
@@ -751,7 +858,7 @@ async fn run(st: &Arc<State>, e: u32) {
         // Nothing stored anywhere yet; MAKE_FS settles everything.
         let mut g = rec.inner();
         if g.epoch == e {
-            g.complete = true;
+            Recovery::mark_complete(&mut g);
             g.running = false;
         }
         return;
@@ -790,7 +897,11 @@ async fn run(st: &Arc<State>, e: u32) {
     // VDI metadata first (data object sizes depend on it).
     let mut todo: Vec<u64> = all
         .into_iter()
-        .filter(|&oid| is_holder(st, &v, oid, 0) && !rec.is_settled(oid))
+        .filter(|&oid| {
+            is_holder(st, &v, oid, 0)
+                && !rec.is_settled(oid)
+                && !Recovery::chain_authority(st, &rec.inner(), oid, 0)
+        })
         .collect();
     todo.sort_unstable_by_key(|&oid| (Oid(oid).is_data(), oid));
     {
@@ -803,26 +914,18 @@ async fn run(st: &Arc<State>, e: u32) {
         g.state = RW_RECOVER_OBJ;
     }
     tracing::info!(epoch = e, objects = todo.len(), "recovery started");
-    let mut round = 0;
-    while !todo.is_empty() {
-        let mut again = Vec::new();
-        for oid in todo {
-            match recover_one(st, oid, e, 0, round >= PATIENT_ROUNDS).await {
-                Outcome::Superseded => return,
-                Outcome::NotReady => again.push(oid),
-                Outcome::Done => {
-                    let mut g = rec.inner();
-                    if g.epoch != e {
-                        return;
-                    }
-                    g.finished += 1;
-                }
-            }
+    // VDI metadata first: VDI ops wait for it (see [`wait_metadata`]).
+    let data = todo.split_off(todo.partition_point(|&oid| !Oid(oid).is_data()));
+    for (phase, list) in [todo, data].into_iter().enumerate() {
+        if !recover_list(st, e, list).await {
+            return;
         }
-        todo = again;
-        round += 1;
-        if !todo.is_empty() {
-            tokio::time::sleep(Duration::from_millis(300)).await;
+        if phase == 0 {
+            let mut g = rec.inner();
+            if g.epoch != e {
+                return;
+            }
+            g.meta_epoch = e;
         }
     }
     {
@@ -830,7 +933,7 @@ async fn run(st: &Arc<State>, e: u32) {
         if g.epoch != e {
             return;
         }
-        g.complete = true;
+        Recovery::mark_complete(&mut g);
         g.state = RW_NOTIFY_COMPLETION;
     }
     tracing::info!(
@@ -941,8 +1044,31 @@ mod tests {
         assert!(rec.on_view(&st, &v3));
         assert_eq!(rec.inner().settled.get(&moved), None);
         assert_eq!(rec.inner().settled.get(&kept), Some(&CURRENT));
+        // No epoch completed since the start: no authority without entries.
+        let never = *oids
+            .iter()
+            .find(|&&o| is_holder(&st, &v3, o, 0) && !rec.inner().settled.contains_key(&o))
+            .unwrap();
+        assert!(!Recovery::chain_authority(&st, &rec.inner(), never, 0));
         rec.formatted();
         assert_eq!(rec.state().in_recovery, 0);
         assert!(rec.inner().settled.is_empty());
+        // Completed in v3 and stayed a replica: its absence is authoritative
+        // in the next view too; an object it did not hold in v3 is not.
+        let other = [me, node(7001), node(7004)];
+        let v4 = ClusterView::new(&other, 4, me.socket_addr());
+        assert!(rec.on_view(&st, &v4));
+        let stayed = *oids
+            .iter()
+            .find(|&&o| is_holder(&st, &v3, o, 0) && is_holder(&st, &v4, o, 0))
+            .unwrap();
+        let new = *oids
+            .iter()
+            .find(|&&o| !is_holder(&st, &v3, o, 0) && is_holder(&st, &v4, o, 0))
+            .unwrap();
+        assert!(Recovery::chain_authority(&st, &rec.inner(), stayed, 0));
+        assert!(!Recovery::chain_authority(&st, &rec.inner(), new, 0));
+        // VDI metadata is complete at once for such a node.
+        assert_eq!(rec.inner().meta_epoch, 4);
     }
 }

@@ -8,9 +8,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use sheep::client::Client;
 use sheep::gateway::replicas::ClusterView;
 use sheep::proto::oid::Oid;
+use sheep::proto::{ObjReq, ReqFlags, Request};
 use support::procs::{
     epoch_nodes, holds, node_list, pattern, read_peer, recovery_state, wait_members, SheepProc,
 };
@@ -357,10 +359,42 @@ async fn rejoining_node_refreshes_objects_written_while_down() {
             .await
             .unwrap();
     }
+    // Objects 8..20 (4 KiB each written): those C holds are removed while
+    // it is down and must not come back from its stale copies.
+    for idx in 8..20usize {
+        let d = pattern(idx as u8, 4096);
+        cl.clients[0]
+            .vdi_write(vid, (idx * OSZ) as u64, &d)
+            .await
+            .unwrap();
+    }
+    let gone = cl.clients[0].new_vdi("gone", 8 << 20).await.unwrap();
     cl.recovered(Duration::from_secs(30)).await;
+    let (view, members, _) = cl.view().await;
+    let c_idx = members
+        .iter()
+        .position(|m| m.socket_addr() == cl.nodes[2].addr)
+        .unwrap();
+    let victims: Vec<u64> = (8..20)
+        .map(|i| Oid::data(vid, i).0)
+        .filter(|&o| view.replicas(o, 2).contains(&c_idx))
+        .collect();
+    assert!(!victims.is_empty());
 
     cl.nodes[2].kill9();
     wait_members(&cl.clients[..2], 2, Duration::from_secs(30)).await;
+    for &o in &victims {
+        let h = Request::Client(sheep::proto::ClientOp::RemoveObj(ObjReq {
+            oid: Oid(o),
+            ..ObjReq::default()
+        }))
+        .to_header(ReqFlags::EMPTY, 0);
+        cl.clients[0].call(h, Bytes::new()).await.unwrap();
+    }
+    // A VDI deleted and one created while C is down.
+    cl.clients[1].del_vdi("gone", "", 0).await.unwrap();
+    let born = cl.clients[0].new_vdi("born", 8 << 20).await.unwrap();
+    assert_ne!(born, gone);
     // X: new content of every object, written while C is down.
     let mut fresh = Vec::new();
     for idx in 0..objects as usize {
@@ -375,8 +409,14 @@ async fn rejoining_node_refreshes_objects_written_while_down() {
     cl.nodes[2].restart();
     cl.clients[2] = cl.nodes[2].client().await;
     wait_members(&cl.clients, 3, Duration::from_secs(30)).await;
-    // Right away, before its recovery is (necessarily) done, C serves the
-    // new content, never its stale copies.
+    // Right away, before its recovery is (necessarily) done, C knows the
+    // VDIs as they are now, and serves the new content, never its stale
+    // copies.
+    assert_eq!(
+        cl.clients[2].get_vdi_info("born", "", 0).await.unwrap(),
+        born
+    );
+    assert!(cl.clients[2].get_vdi_info("gone", "", 0).await.is_err());
     for (idx, want) in fresh.iter().enumerate() {
         let got = cl.clients[2]
             .vdi_read(vid, (idx * OSZ) as u64, OSZ)
@@ -406,6 +446,12 @@ async fn rejoining_node_refreshes_objects_written_while_down() {
             checked += 1;
         } else {
             assert!(on_c.is_none(), "C kept object {idx} it does not hold");
+        }
+    }
+    // The removed objects stay removed everywhere.
+    for &o in &victims {
+        for c in &cl.clients {
+            assert!(!holds(c, epoch, o).await, "removed {o:016x} came back");
         }
     }
     assert!(

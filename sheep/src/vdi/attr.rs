@@ -23,6 +23,7 @@ const MAX_PROBE: u32 = 1 << 16;
 /// Handles GET_VDI_ATTR (set with CREAT, exclusive with EXCL, delete with
 /// DEL, else get). The caller holds the VDI op lock.
 pub async fn get_vdi_attr(cx: &Ctx) -> Reply {
+    crate::recovery::wait_metadata(&cx.st).await;
     let _g = cx.st.vdi_ops.lock().await;
     let st = &cx.st;
     let p = &cx.payload;

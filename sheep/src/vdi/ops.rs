@@ -44,6 +44,7 @@ fn name_tag(p: &[u8]) -> Result<(Vec<u8>, Vec<u8>), SdResult> {
 
 /// NEW_VDI (create, snapshot or clone), under the VDI op lock.
 pub async fn new_vdi(cx: &Ctx, a: VdiReq) -> Reply {
+    crate::recovery::wait_metadata(&cx.st).await;
     let _g = cx.st.vdi_ops.lock().await;
     create_vdi(&cx.st, &cx.payload, a)
         .await
@@ -52,11 +53,13 @@ pub async fn new_vdi(cx: &Ctx, a: VdiReq) -> Reply {
 
 /// GET_VDI_INFO: the vid of name/tag/snapid.
 pub async fn get_vdi_info(cx: &Ctx, a: VdiReq) -> Reply {
+    crate::recovery::wait_metadata(&cx.st).await;
     find(cx, a, false).unwrap_or_else(Reply::code)
 }
 
 /// LOCK_VDI: looks the VDI up and locks it with `vdi.type`.
 pub async fn lock_vdi(cx: &Ctx, a: VdiReq) -> Reply {
+    crate::recovery::wait_metadata(&cx.st).await;
     find(cx, a, true).unwrap_or_else(Reply::code)
 }
 
@@ -82,6 +85,7 @@ pub async fn release_vdi(cx: &Ctx, a: VdiReq) -> Reply {
 
 /// DEL_VDI, under the VDI op lock.
 pub async fn del_vdi(cx: &Ctx, a: VdiReq) -> Reply {
+    crate::recovery::wait_metadata(&cx.st).await;
     let _g = cx.st.vdi_ops.lock().await;
     delete_vdi(&cx.st, &cx.payload, a)
         .await

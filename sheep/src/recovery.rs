@@ -131,7 +131,7 @@ pub enum IoKind {
     Write,
     /// A create (or write if it exists).
     Create,
-    /// A removal: settles the object without fetching it.
+    /// A removal (exclusive; settles the object).
     Remove,
 }
 
@@ -341,18 +341,6 @@ pub async fn guard(
     }
     let rec = &st.recovery;
     let stale = |st: &State| epoch.is_some_and(|e| st.epoch() != e);
-    if kind == IoKind::Remove {
-        let w = rec.lock_of(oid).write_owned().await;
-        if stale(st) {
-            return Err(SdResult::OldNodeVer);
-        }
-        if let Some(v) = st.replicas.view() {
-            if is_holder(st, &v, oid, copies) {
-                rec.settle(v.epoch, oid);
-            }
-        }
-        return Ok(IoGuard::Exclusive(w));
-    }
     let t0 = Instant::now();
     loop {
         // Cheap checks first: after the work list of the epoch is done (the
@@ -377,6 +365,19 @@ pub async fn guard(
             Outcome::Done | Outcome::Superseded => {}
             Outcome::NotReady => tokio::time::sleep(Duration::from_millis(100)).await,
         }
+    }
+    if kind == IoKind::Remove {
+        // Recovered first (above), so that removing an object this replica
+        // has not fetched yet answers like removing it from an up-to-date
+        // replica; then nothing can bring it back.
+        let w = rec.lock_of(oid).write_owned().await;
+        if stale(st) {
+            return Err(SdResult::OldNodeVer);
+        }
+        if let Some((e, true)) = holder_in(st, oid, copies) {
+            rec.settle(e, oid);
+        }
+        return Ok(IoGuard::Exclusive(w));
     }
     let r = rec.lock_of(oid).read_owned().await;
     if stale(st) {

@@ -389,7 +389,14 @@ async fn rejoining_node_refreshes_objects_written_while_down() {
             ..ObjReq::default()
         }))
         .to_header(ReqFlags::EMPTY, 0);
-        cl.clients[0].call(h, Bytes::new()).await.unwrap();
+        if let Err(e) = cl.clients[0].call(h, Bytes::new()).await {
+            let (v2, m2, e2) = cl.view().await;
+            let mut held = Vec::new();
+            for c in &cl.clients[..2] {
+                held.push(holds(c, e2, o).await);
+            }
+            panic!("REMOVE_OBJ {o:016x} failed: {e}; epoch {e2} placement {:?} of {m2:?}, held by A,B: {held:?}\n{}", v2.replicas(o, 2), cl.logs());
+        }
     }
     // A VDI deleted and one created while C is down.
     cl.clients[1].del_vdi("gone", "", 0).await.unwrap();

@@ -405,9 +405,13 @@ impl Replicas {
             let mut stale = false;
             let mut unreachable = false;
             let mut first_err = None;
+            // A removal racing a replica's recovery of the object finds it
+            // already gone there: removed everywhere is what was asked.
+            let removed_somewhere = kind == IoKind::Remove && results.iter().any(Result::is_ok);
             for r in results {
                 match r {
                     Ok(()) => {}
+                    Err((SdResult::NoObj, _)) if removed_somewhere => {}
                     // WAIT_FOR_FORMAT: a new member still taking the
                     // cluster's format (crate::recovery); retried like an
                     // epoch change.

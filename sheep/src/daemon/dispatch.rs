@@ -26,7 +26,18 @@ use super::{Ctx, Reply, State};
 
 /// Handles one request and builds the response header and payload.
 pub async fn handle(st: &Arc<State>, hdr: ReqHeader, payload: Bytes) -> (RspHeader, Bytes) {
-    let reply = match proto::decode_request(&hdr) {
+    let decoded = match proto::classify(hdr.opcode) {
+        // A node capped below the build's peer version (`--peer-version`)
+        // behaves like an older sheep: newer peer requests are refused.
+        Some(proto::Protocol::Peer) if !st.cfg.versions.peer.contains(hdr.proto_ver) => {
+            Err(RequestError::VersionMismatch {
+                opcode: hdr.opcode,
+                proto_ver: hdr.proto_ver,
+            })
+        }
+        _ => proto::decode_request(&hdr),
+    };
+    let reply = match decoded {
         Err(e @ RequestError::VersionMismatch { .. }) => {
             tracing::debug!(error = %e, "request refused");
             Reply::code(SdResult::VerMismatch)
@@ -73,7 +84,18 @@ pub fn finish(st: &State, h: &ReqHeader, reply: Reply) -> (RspHeader, Bytes) {
     let mut rsp = RspHeader::for_request(h, reply.result, st.epoch());
     rsp.data_length = payload.len() as u32;
     if let Some(arm) = reply.arm {
-        rsp.body = arm.encode();
+        // The answer speaks the request's version (a READ_PEER answered at
+        // peer 0x0b carries its payload CRC).
+        let v = proto::classify(h.opcode).map_or(0, |p| p.wire_version(h.proto_ver));
+        rsp.body = match arm.encode_at(v) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(opcode = h.opcode, error = %e, "encoding the response arm failed");
+                rsp.result = SdResult::SystemError;
+                rsp.data_length = 0;
+                return (rsp, Bytes::new());
+            }
+        };
     }
     (rsp, payload)
 }

@@ -17,6 +17,13 @@
 //! multiplexed [`Client`] connection per peer, reused by every request and
 //! dropped on a transport error.
 //!
+//! Each peer link speaks the highest peer protocol version both ends know
+//! ([`ClusterView::links`], recomputed with every membership change): at
+//! 0x0b the gateway puts the CRC32C of a write's payload in the request and
+//! checks the CRC a READ_PEER answer carries; a mismatch counts as a failed
+//! replica (the next one is tried, else EIO). The first request a link
+//! sends at a version is logged (`peer link A -> B speaks 0x0b`).
+//!
 //! Inode objects (and VDI attribute objects) are the cluster's VDI metadata:
 //! they are written to every member, so that every node's VDI table (the
 //! in-use vid bitmap) sees a NEW_VDI/DEL_VDI/snapshot done through any
@@ -36,7 +43,11 @@ use bytes::Bytes;
 use crate::client::{Client, ClientError, Target};
 use crate::cluster::placement::{auto_vnodes, PlacementNode, VnodeRing};
 use crate::proto::oid::{Oid, OidKind};
-use crate::proto::{ObjReq, PeerOp, ReqFlags, Request, SdNode, SdResult};
+use crate::cluster::join::Versions;
+use crate::cluster::membership::View;
+use crate::proto::{
+    ObjReq, PeerOp, ReqFlags, Request, RspArm, SdNode, SdResult, PEER_COMPAT,
+};
 use crate::store::{ObjectStore, StoreError};
 use crate::vdi::VdiTable;
 
@@ -51,6 +62,10 @@ pub struct ClusterView {
     pub epoch: u32,
     /// Index of this node in `nodes`.
     pub me: Option<usize>,
+    /// Per member (same order as `nodes`): the peer protocol version this
+    /// node speaks with it; [`PEER_COMPAT`] until
+    /// [`ClusterView::with_links`] knows better.
+    pub links: Vec<u8>,
 }
 
 impl ClusterView {
@@ -76,10 +91,35 @@ impl ClusterView {
         let me = nodes.iter().position(|n| n.socket_addr() == me);
         ClusterView {
             ring: VnodeRing::new(&pn),
+            links: vec![PEER_COMPAT as u8; nodes.len()],
             nodes,
             epoch,
             me,
         }
+    }
+
+    /// The view with every link's peer version: the highest both this
+    /// node (`ours`) and the member know, from the membership `m`
+    /// ([`View::peer_version_with`]); the oldest version for a member the
+    /// membership has no ranges of.
+    #[must_use]
+    pub fn with_links(mut self, m: &View, ours: &Versions) -> ClusterView {
+        self.links = self
+            .nodes
+            .iter()
+            .map(|n| m.peer_version_with(ours, n).unwrap_or(ours.peer.compat))
+            .collect();
+        self
+    }
+
+    /// The peer version of the link to `addr` ([`PEER_COMPAT`] for a node
+    /// that is not a member).
+    pub fn link_version(&self, addr: SocketAddr) -> u8 {
+        self.nodes
+            .iter()
+            .position(|n| n.socket_addr() == addr)
+            .and_then(|i| self.links.get(i).copied())
+            .unwrap_or(PEER_COMPAT as u8)
     }
 
     /// The replica holders of `oid` (indices into `nodes`), `copies` capped
@@ -100,6 +140,9 @@ pub struct Fanout {
     vdis: RwLock<Option<Arc<RwLock<VdiTable>>>>,
     /// Signalled when the view changes (for OLD_NODE_VER retries).
     changed: tokio::sync::Notify,
+    /// (peer, version) pairs a request was sent with, for the
+    /// `peer link ... speaks` log line.
+    links_used: Mutex<std::collections::HashSet<(SocketAddr, u8)>>,
 }
 
 /// The replica set of the objects this gateway serves.
@@ -113,6 +156,41 @@ pub struct Replicas {
 impl std::fmt::Debug for Replicas {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Replicas")
+    }
+}
+
+/// `op` with the CRC32C of `payload` in its obj arm (the ops that carry a
+/// payload: CREATE_AND_WRITE_PEER, WRITE_PEER).
+fn with_payload_crc(op: PeerOp, payload: &[u8]) -> PeerOp {
+    let crc = |a: ObjReq| ObjReq {
+        payload_crc32c: crc32c::crc32c(payload),
+        ..a
+    };
+    match op {
+        PeerOp::CreateAndWritePeer(a) => PeerOp::CreateAndWritePeer(crc(a)),
+        PeerOp::WritePeer(a) => PeerOp::WritePeer(crc(a)),
+        other => other,
+    }
+}
+
+/// Checks the payload of a READ_PEER answer at peer version `ver` (>= 0x0b)
+/// against the CRC32C in its obj arm.
+fn reply_crc_ok(rh: &crate::proto::RspHeader, p: &[u8], ver: u8) -> Result<(), String> {
+    match RspArm::decode_at(rh.opcode, &rh.body, sdwire::Version::from(ver)) {
+        Ok(RspArm::Obj(a)) => {
+            let got = crc32c::crc32c(p);
+            if got == a.payload_crc32c {
+                Ok(())
+            } else {
+                Err(format!(
+                    "payload CRC32C mismatch: sent {:#010x}, computed {got:#010x} over {} bytes",
+                    a.payload_crc32c,
+                    p.len()
+                ))
+            }
+        }
+        Ok(other) => Err(format!("unexpected response arm {other:?}")),
+        Err(e) => Err(format!("response arm: {e}")),
     }
 }
 
@@ -262,14 +340,51 @@ impl Replicas {
                 return (SdResult::NetworkError, Bytes::new());
             }
         };
-        let mut h = Request::Peer(op).to_header(flags, data_length);
+        let ver = self.view().map_or(PEER_COMPAT as u8, |v| v.link_version(addr));
+        let crc = ver >= crate::peer::PEER_CRC_VERSION;
+        let op = if crc { with_payload_crc(op, &payload) } else { op };
+        let mut h = match Request::Peer(op).to_header_at(flags, data_length, ver) {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::error!(%addr, error = %e, "cannot encode a peer request");
+                return (SdResult::SystemError, Bytes::new());
+            }
+        };
         h.epoch = epoch;
+        self.note_link(addr, ver);
         match c.raw(h, payload).await {
-            Ok((rh, p)) => (rh.result, p),
+            Ok((rh, p)) => {
+                if crc && rh.result == SdResult::Success && matches!(op, PeerOp::ReadPeer(_)) {
+                    if let Err(why) = reply_crc_ok(&rh, &p, ver) {
+                        tracing::warn!(%addr, opcode = rh.opcode, "READ_PEER answer rejected: {why}");
+                        return (SdResult::Eio, Bytes::new());
+                    }
+                }
+                (rh.result, p)
+            }
             Err(e) => {
                 tracing::warn!(%addr, error = %e, "peer request failed");
                 self.drop_client(addr);
                 (SdResult::NetworkError, Bytes::new())
+            }
+        }
+    }
+
+    /// Logs the first request sent to `addr` at peer version `ver`.
+    fn note_link(&self, addr: SocketAddr, ver: u8) {
+        let new = self
+            .fan
+            .links_used
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((addr, ver));
+        if new {
+            let me = self
+                .view()
+                .and_then(|v| v.me.map(|i| v.nodes[i].socket_addr()));
+            match me {
+                Some(me) => tracing::info!("peer link {me} -> {addr} speaks {ver:#04x}"),
+                None => tracing::info!("peer link -> {addr} speaks {ver:#04x}"),
             }
         }
     }

@@ -212,7 +212,8 @@ struct Arm size=32 align=8 versions=0x0..=0xb
         "{e:?}"
     );
     assert!(
-        e.iter().any(|m| m.starts_with("Arm._pad moved from 28 to var")),
+        e.iter()
+            .any(|m| m.starts_with("Arm._pad moved from 28 to var")),
         "{e:?}"
     );
 }

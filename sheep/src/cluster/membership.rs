@@ -220,7 +220,12 @@ fn fold(v: &mut View, ev: &ClusterEvent, base: Versions, known: &MemberRanges) {
                     // Members this node learned about in its own join: what
                     // the master said they speak, else the window.
                     let k = n.nid.key();
-                    mv.push(known.iter().find(|(key, _)| *key == k).map_or(base, |e| e.1));
+                    mv.push(
+                        known
+                            .iter()
+                            .find(|(key, _)| *key == k)
+                            .map_or(base, |e| e.1),
+                    );
                 }
             }
             v.members.clone_from(members);

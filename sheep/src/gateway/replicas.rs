@@ -41,13 +41,11 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::client::{Client, ClientError, Target};
-use crate::cluster::placement::{auto_vnodes, PlacementNode, VnodeRing};
-use crate::proto::oid::{Oid, OidKind};
 use crate::cluster::join::Versions;
 use crate::cluster::membership::View;
-use crate::proto::{
-    ObjReq, PeerOp, ReqFlags, Request, RspArm, SdNode, SdResult, PEER_COMPAT,
-};
+use crate::cluster::placement::{auto_vnodes, PlacementNode, VnodeRing};
+use crate::proto::oid::{Oid, OidKind};
+use crate::proto::{ObjReq, PeerOp, ReqFlags, Request, RspArm, SdNode, SdResult, PEER_COMPAT};
 use crate::store::{ObjectStore, StoreError};
 use crate::vdi::VdiTable;
 
@@ -340,9 +338,15 @@ impl Replicas {
                 return (SdResult::NetworkError, Bytes::new());
             }
         };
-        let ver = self.view().map_or(PEER_COMPAT as u8, |v| v.link_version(addr));
+        let ver = self
+            .view()
+            .map_or(PEER_COMPAT as u8, |v| v.link_version(addr));
         let crc = ver >= crate::peer::PEER_CRC_VERSION;
-        let op = if crc { with_payload_crc(op, &payload) } else { op };
+        let op = if crc {
+            with_payload_crc(op, &payload)
+        } else {
+            op
+        };
         let mut h = match Request::Peer(op).to_header_at(flags, data_length, ver) {
             Ok(h) => h,
             Err(e) => {

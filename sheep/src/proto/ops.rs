@@ -511,14 +511,23 @@ impl Request {
         }
     }
 
-    /// The 32 union bytes of this request, at the proto_ver
-    /// [`ReqHeader::new`] stamps for its opcode (peer ops: 0x0a, no CRC).
-    ///
-    /// # Panics
-    /// If a peer 0x0b field is set (use [`Request::body_at`]).
+    /// The oldest proto_ver that carries this request whole: the one
+    /// [`ReqHeader::new`] stamps for its opcode (0x0a for peer ops, what
+    /// sheepdog 1.0 speaks), or the protocol's newest version when the
+    /// request holds a field the older one lacks (a peer 0x0b payload CRC).
+    pub fn min_proto_ver(&self) -> u8 {
+        let old = proto_ver_for(self.opcode());
+        if self.body_at(old).is_ok() {
+            old
+        } else {
+            u8::try_from(self.protocol().version()).unwrap_or(old)
+        }
+    }
+
+    /// The 32 union bytes of this request at [`Request::min_proto_ver`].
     pub fn body(&self) -> [u8; 32] {
-        self.body_at(proto_ver_for(self.opcode()))
-            .expect("no 0x0b field set")
+        self.body_at(self.min_proto_ver())
+            .expect("every request encodes at its newest version")
     }
 
     /// The 32 union bytes of this request for a header stamped `proto_ver`
@@ -551,10 +560,14 @@ impl Request {
             .expect("request fields fit the header's version");
     }
 
-    /// A complete header for this request, with the proto_ver of its range.
+    /// A complete header for this request, stamped [`Request::min_proto_ver`]
+    /// (the proto_ver of its range unless it needs a newer one).
     pub fn to_header(&self, flags: ReqFlags, data_length: u32) -> ReqHeader {
         let mut h = ReqHeader::new(self.opcode(), flags, data_length);
-        h.body = self.body();
+        h.proto_ver = self.min_proto_ver();
+        h.body = self
+            .body_at(h.proto_ver)
+            .expect("encodes at its minimal version");
         h
     }
 
@@ -635,6 +648,11 @@ mod tests {
             ..ObjReq::default()
         }));
         assert!(op.to_header_at(ReqFlags::WRITE, 4, 0x0a).is_err());
+        // to_header picks the oldest version that carries the CRC.
+        assert_eq!(op.min_proto_ver(), 0x0b);
+        assert_eq!(op.to_header(ReqFlags::WRITE, 4).proto_ver, 0x0b);
+        let plain = Request::Peer(PeerOp::WritePeer(ObjReq::default()));
+        assert_eq!(plain.to_header(ReqFlags::WRITE, 4).proto_ver, 0x0a);
         let h = op.to_header_at(ReqFlags::WRITE, 4, 0x0b).unwrap();
         assert_eq!(h.proto_ver, 0x0b);
         assert_eq!(h.body[28..], 0x1234_5678u32.to_le_bytes());

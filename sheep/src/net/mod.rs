@@ -5,11 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use futures::{SinkExt, StreamExt};
+use futures::StreamExt;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{mpsc, Semaphore};
-use tokio_util::codec::{FramedRead, FramedWrite};
+use tokio_util::codec::FramedRead;
 
 use crate::daemon::{dispatch, State};
 use crate::proto::RspHeader;
@@ -17,7 +17,7 @@ use crate::proto::RspHeader;
 pub mod frame;
 
 use frame::MAX_PAYLOAD;
-use sdwire::codec::Frame;
+use sdwire::codec::{Frame, FrameWriter};
 
 /// Requests one connection may have in flight before it stops reading.
 const MAX_INFLIGHT: usize = 128;
@@ -111,11 +111,22 @@ where
     W: AsyncWrite + Unpin + Send + 'static,
 {
     let mut reader = FramedRead::new(r, frame::req_codec());
-    let mut writer = FramedWrite::new(w, frame::rsp_codec());
+    // Replies that are ready together leave in one write; object payloads
+    // are written from their buffers without another copy.
+    let mut writer = FrameWriter::<_, RspHeader>::new(w, 0);
     let (tx, mut rx) = mpsc::channel::<(RspHeader, bytes::Bytes)>(MAX_INFLIGHT);
     let write_task = tokio::spawn(async move {
         while let Some((h, p)) = rx.recv().await {
-            if let Err(e) = writer.send(Frame::new(h, p)).await {
+            let mut r = writer.send(Frame::new(h, p)).await;
+            while r.is_ok() {
+                let Ok((h, p)) = rx.try_recv() else { break };
+                r = writer.send(Frame::new(h, p)).await;
+            }
+            if let Err(e) = r {
+                tracing::debug!(error = %e, "write failed");
+                break;
+            }
+            if let Err(e) = writer.flush().await {
                 tracing::debug!(error = %e, "write failed");
                 break;
             }

@@ -341,7 +341,7 @@ impl Replicas {
         let ver = self
             .view()
             .map_or(PEER_COMPAT as u8, |v| v.link_version(addr));
-        let crc = ver >= crate::peer::PEER_CRC_VERSION;
+        let crc = ver >= crate::proto::PEER_CRC_VERSION;
         let op = if crc {
             with_payload_crc(op, &payload)
         } else {

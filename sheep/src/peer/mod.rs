@@ -5,7 +5,7 @@
 use crate::daemon::{lock, Ctx, Reply, State};
 use crate::gateway::{self, cow_source, store_err, Via};
 use crate::proto::payload::{NodeList, OidList};
-use crate::proto::{ObjReq, ObjRsp, Oid, ReqFlags, RspArm, SdNode, SdResult};
+use crate::proto::{ObjReq, Oid, ReqFlags, SdNode, SdResult};
 
 /// Applies the epoch rules to a peer request carrying `epoch`: an older
 /// epoch answers OLD_NODE_VER at once; a newer one waits (at most the
@@ -37,42 +37,9 @@ async fn epoch_ok(cx: &Ctx, a: &ObjReq) -> Result<(), SdResult> {
     Ok(())
 }
 
-/// Whether the request speaks peer protocol 0x0b or later (payload CRCs).
-fn has_crc(cx: &Ctx) -> bool {
-    cx.hdr.proto_ver >= PEER_CRC_VERSION
-}
-
-/// First peer protocol version with payload CRCs in the obj arms.
-pub const PEER_CRC_VERSION: u8 = 0x0b;
-
-/// At peer 0x0b and later, checks the request payload against the CRC32C
-/// the sender put in the obj arm: a mismatch (corruption on the way) is
-/// logged and answered EIO before anything is stored.
-fn payload_ok(cx: &Ctx, a: &ObjReq) -> Result<(), SdResult> {
-    if !has_crc(cx) {
-        return Ok(());
-    }
-    let got = crc32c::crc32c(&cx.payload);
-    if got != a.payload_crc32c {
-        tracing::warn!(
-            opcode = cx.hdr.opcode,
-            oid = format_args!("{:016x}", a.oid.0),
-            sent = format_args!("{:#010x}", a.payload_crc32c),
-            computed = format_args!("{got:#010x}"),
-            len = cx.payload.len(),
-            "peer payload CRC32C mismatch, nothing stored"
-        );
-        return Err(SdResult::Eio);
-    }
-    Ok(())
-}
-
 /// CREATE_AND_WRITE_PEER.
 pub async fn create_and_write_peer(cx: &Ctx, a: ObjReq) -> Reply {
     if let Err(c) = epoch_ok(cx, &a).await {
-        return Reply::code(c);
-    }
-    if let Err(c) = payload_ok(cx, &a) {
         return Reply::code(c);
     }
     let cow = cow_source(&cx.hdr, &a);
@@ -84,24 +51,12 @@ pub async fn read_peer(cx: &Ctx, a: ObjReq) -> Reply {
     if let Err(c) = epoch_ok(cx, &a).await {
         return Reply::code(c);
     }
-    let r = gateway::read(&cx.st, a, cx.hdr.data_length as usize, Via::Local).await;
-    if has_crc(cx) && r.result.is_success() {
-        // At 0x0b the answer carries the CRC32C of its payload.
-        let crc = crc32c::crc32c(&r.payload);
-        return r.arm(RspArm::Obj(ObjRsp {
-            payload_crc32c: crc,
-            ..ObjRsp::default()
-        }));
-    }
-    r
+    gateway::read(&cx.st, a, cx.hdr.data_length as usize, Via::Local).await
 }
 
 /// WRITE_PEER.
 pub async fn write_peer(cx: &Ctx, a: ObjReq) -> Reply {
     if let Err(c) = epoch_ok(cx, &a).await {
-        return Reply::code(c);
-    }
-    if let Err(c) = payload_ok(cx, &a) {
         return Reply::code(c);
     }
     gateway::write(&cx.st, a, cx.payload.clone(), Via::Local).await

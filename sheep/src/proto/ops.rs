@@ -36,6 +36,10 @@ pub const CLIENT_COMPAT: Version = 0;
 pub const PEER_VERSION: Version = 0x0b;
 /// Oldest peer protocol version accepted (`SD_SHEEP_PROTO_VER`, sheepdog 1.0).
 pub const PEER_COMPAT: Version = SD_SHEEP_PROTO_VER as Version;
+/// First peer protocol version whose obj arms carry `payload_crc32c`:
+/// CREATE_AND_WRITE_PEER / WRITE_PEER requests the CRC32C of their payload,
+/// READ_PEER answers the CRC32C of theirs.
+pub const PEER_CRC_VERSION: u8 = 0x0b;
 /// Admin protocol version (`SD_SHEEP_PROTO_VER`).
 pub const ADMIN_VERSION: Version = SD_SHEEP_PROTO_VER as Version;
 /// Oldest admin protocol version accepted.

@@ -45,10 +45,7 @@ pub fn decode_make_fs(b: &[u8]) -> Option<Format> {
 }
 
 fn install(st: &State, me: &SdNode, members: &[SdNode], epoch: u32) {
-    let mut v = ClusterView::new(members, epoch, me.socket_addr());
-    if let Some(m) = st.membership.get() {
-        v = v.with_links(&m.view(), &st.cfg.versions);
-    }
+    let v = ClusterView::new(members, epoch, me.socket_addr());
     if v.me.is_none() {
         tracing::warn!(addr = %me.socket_addr(), "this node is not in the member list");
     }
@@ -60,10 +57,17 @@ fn install(st: &State, me: &SdNode, members: &[SdNode], epoch: u32) {
 /// membership's events for the life of the daemon. A Leave of this node
 /// itself (eviction) ends the process.
 pub fn attach(st: &Arc<State>, m: Arc<Membership>, me: SdNode) {
-    let _ = st.membership.set(m.clone());
+    // Each peer link speaks the highest version both ends know, recomputed
+    // with every view installed.
+    let ours = st.cfg.versions;
+    let weak = Arc::downgrade(&m);
+    st.replicas.set_link_versions(Box::new(move |n| {
+        weak.upgrade()?.view().peer_version_with(&ours, n)
+    }));
     let v = m.view();
     install(st, &me, &v.members, v.epoch);
     let mut events = m.events.lock().unwrap_or_else(|e| e.into_inner()).take();
+    let _ = st.membership.set(m.clone());
     let st = st.clone();
     tokio::spawn(async move {
         let Some(ev) = events.as_mut() else { return };

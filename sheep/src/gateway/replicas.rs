@@ -134,14 +134,20 @@ pub struct Fanout {
     pub view: RwLock<Option<ClusterView>>,
     /// Cluster default copies (the format's).
     pub default_copies: std::sync::atomic::AtomicU8,
+    /// The peer version of the link to a member (`None`: unknown), set by
+    /// [`Replicas::set_link_versions`]; applied to every installed view.
+    link_versions: RwLock<Option<LinkVersions>>,
+    /// (peer, version) pairs a request was sent with, for the
+    /// `peer link ... speaks` log line.
+    links_used: Mutex<std::collections::HashSet<(SocketAddr, u8)>>,
     pool: Mutex<HashMap<SocketAddr, Arc<Client>>>,
     vdis: RwLock<Option<Arc<RwLock<VdiTable>>>>,
     /// Signalled when the view changes (for OLD_NODE_VER retries).
     changed: tokio::sync::Notify,
-    /// (peer, version) pairs a request was sent with, for the
-    /// `peer link ... speaks` log line.
-    links_used: Mutex<std::collections::HashSet<(SocketAddr, u8)>>,
 }
+
+/// Gives the peer protocol version to speak with a member.
+pub type LinkVersions = Box<dyn Fn(&SdNode) -> Option<u8> + Send + Sync>;
 
 /// The replica set of the objects this gateway serves.
 #[derive(Clone)]
@@ -233,8 +239,33 @@ impl Replicas {
         *self.fan.vdis.write().unwrap_or_else(|e| e.into_inner()) = Some(t);
     }
 
-    /// Installs a new membership view.
-    pub fn set_view(&self, v: ClusterView) {
+    /// Sets how the peer version of each link is found (the daemon uses
+    /// the membership's [`View::peer_version_with`]); every view installed
+    /// afterwards gets its [`ClusterView::links`] from it.
+    pub fn set_link_versions(&self, f: LinkVersions) {
+        *self
+            .fan
+            .link_versions
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Some(f);
+    }
+
+    /// Installs a new membership view (with the link versions of
+    /// [`Replicas::set_link_versions`], when set).
+    pub fn set_view(&self, mut v: ClusterView) {
+        if let Some(f) = self
+            .fan
+            .link_versions
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
+            v.links = v
+                .nodes
+                .iter()
+                .map(|n| f(n).unwrap_or(PEER_COMPAT as u8))
+                .collect();
+        }
         *self.fan.view.write().unwrap_or_else(|e| e.into_inner()) = Some(v);
         self.fan.changed.notify_waiters();
     }

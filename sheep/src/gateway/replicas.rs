@@ -239,6 +239,22 @@ impl Replicas {
         *self.fan.vdis.write().unwrap_or_else(|e| e.into_inner()) = Some(t);
     }
 
+    /// Installs a new membership view.
+    pub fn set_view(&self, v: ClusterView) {
+        let v = self.with_link_versions(v);
+        *self.fan.view.write().unwrap_or_else(|e| e.into_inner()) = Some(v);
+        self.fan.changed.notify_waiters();
+    }
+
+    /// The current view (`None` when not clustered).
+    pub fn view(&self) -> Option<ClusterView> {
+        self.fan
+            .view
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// Sets how the peer version of each link is found (the daemon uses
     /// the membership's [`View::peer_version_with`]); every view installed
     /// afterwards gets its [`ClusterView::links`] from it.
@@ -250,9 +266,8 @@ impl Replicas {
             .unwrap_or_else(|e| e.into_inner()) = Some(f);
     }
 
-    /// Installs a new membership view (with the link versions of
-    /// [`Replicas::set_link_versions`], when set).
-    pub fn set_view(&self, mut v: ClusterView) {
+    /// `v` with the link versions of [`Replicas::set_link_versions`], when set.
+    fn with_link_versions(&self, mut v: ClusterView) -> ClusterView {
         if let Some(f) = self
             .fan
             .link_versions
@@ -266,17 +281,7 @@ impl Replicas {
                 .map(|n| f(n).unwrap_or(PEER_COMPAT as u8))
                 .collect();
         }
-        *self.fan.view.write().unwrap_or_else(|e| e.into_inner()) = Some(v);
-        self.fan.changed.notify_waiters();
-    }
-
-    /// The current view (`None` when not clustered).
-    pub fn view(&self) -> Option<ClusterView> {
-        self.fan
-            .view
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        v
     }
 
     /// The replica count of `oid`: `req` if non-zero, else its VDI's, else

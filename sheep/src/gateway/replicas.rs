@@ -61,7 +61,8 @@ pub struct ClusterView {
     /// Index of this node in `nodes`.
     pub me: Option<usize>,
     /// Per member (same order as `nodes`): the peer protocol version this
-    /// node speaks with it; [`PEER_COMPAT`] until
+    /// node speaks with it; [`PEER_COMPAT`] until the daemon's link-version
+    /// function ([`Replicas::set_link_versions`]) or
     /// [`ClusterView::with_links`] knows better.
     pub links: Vec<u8>,
 }

@@ -94,6 +94,9 @@ pub fn attach(st: &Arc<State>, m: Arc<Membership>, me: SdNode) {
                         if !r.result.is_success() {
                             tracing::error!(result = ?r.result, "applying the cluster format failed");
                         }
+                    } else if crate::admin::is_shutdown_notify(&msg) {
+                        tracing::info!(from = %sender.socket_addr(), "cluster shutdown");
+                        crate::admin::shutdown_soon(&st);
                     }
                 }
             }

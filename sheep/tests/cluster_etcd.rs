@@ -61,7 +61,11 @@ async fn members_or_logs(
         Ok(m) => m,
         Err(_) => panic!(
             "members did not converge; logs:\n{}",
-            nodes.iter().map(|n| n.log()).collect::<Vec<_>>().join("\n---\n")
+            nodes
+                .iter()
+                .map(|n| n.log())
+                .collect::<Vec<_>>()
+                .join("\n---\n")
         ),
     }
 }
@@ -270,10 +274,7 @@ async fn etcd_restart_under_io_evicts_nobody_and_loses_nothing() {
         let Some(seed) = seed else { continue };
         let want = pattern(*seed, CHUNK);
         for (g, c) in clients.iter().enumerate() {
-            let got = c
-                .vdi_read(vid, chunk * CHUNK as u64, CHUNK)
-                .await
-                .unwrap();
+            let got = c.vdi_read(vid, chunk * CHUNK as u64, CHUNK).await.unwrap();
             assert!(got == want, "chunk {chunk} differs through gateway {g}");
         }
         checked += 1;

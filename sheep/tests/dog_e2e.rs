@@ -106,7 +106,12 @@ async fn every_verb_but_shutdown(addrs: &[SocketAddr], stores: &[&Path], copies:
     let a = at(0);
 
     // Cluster: format through the last node, info through every node.
-    ok(at(n - 1), &["cluster", "format", "-c", &copies.to_string()], b"").await;
+    ok(
+        at(n - 1),
+        &["cluster", "format", "-c", &copies.to_string()],
+        b"",
+    )
+    .await;
     let mut infos = Vec::new();
     for &x in addrs {
         let info = text(&ok(x, &["cluster", "info"], b"").await);
@@ -118,7 +123,10 @@ async fn every_verb_but_shutdown(addrs: &[SocketAddr], stores: &[&Path], copies:
         assert_eq!(ji["result"], "SUCCESS", "{ji}");
         infos.push(ji);
     }
-    assert!(infos.iter().all(|i| *i == infos[0]), "cluster info differs: {infos:?}");
+    assert!(
+        infos.iter().all(|i| *i == infos[0]),
+        "cluster info differs: {infos:?}"
+    );
 
     // Nodes: every node lists every node, alike.
     let mut lists = Vec::new();
@@ -131,7 +139,10 @@ async fn every_verb_but_shutdown(addrs: &[SocketAddr], stores: &[&Path], copies:
         assert_eq!(jn.as_array().unwrap().len(), n, "{jn}");
         lists.push(jn);
     }
-    assert!(lists.iter().all(|l| *l == lists[0]), "node lists differ: {lists:?}");
+    assert!(
+        lists.iter().all(|l| *l == lists[0]),
+        "node lists differ: {lists:?}"
+    );
     let ni = text(&ok(at(1), &["node", "info"], b"").await);
     assert!(ni.contains("Total"), "{ni}");
     let jni = json(&ok(at(2), &["node", "info", "--json"], b"").await);
@@ -224,7 +235,10 @@ async fn every_verb_but_shutdown(addrs: &[SocketAddr], stores: &[&Path], copies:
             b"",
         )
         .await;
-        assert!(cur == over, "working image lost the overwrite (through {x})");
+        assert!(
+            cur == over,
+            "working image lost the overwrite (through {x})"
+        );
     }
     let jl = vdi_list_everywhere(addrs).await;
     assert_eq!(vdi_by_name(&jl, "img", true)["tag"], "s1");
@@ -241,7 +255,10 @@ async fn every_verb_but_shutdown(addrs: &[SocketAddr], stores: &[&Path], copies:
     ok(a, &["vdi", "setattr", "img", "color", "blue"], b"").await;
     ok(at(1), &["vdi", "setattr", "img", "note"], b"from stdin").await;
     for &x in addrs {
-        assert_eq!(ok(x, &["vdi", "getattr", "img", "color"], b"").await, b"blue");
+        assert_eq!(
+            ok(x, &["vdi", "getattr", "img", "color"], b"").await,
+            b"blue"
+        );
         assert_eq!(
             ok(x, &["vdi", "getattr", "img", "note"], b"").await,
             b"from stdin"
@@ -312,7 +329,10 @@ async fn vdi_list_everywhere(addrs: &[SocketAddr]) -> serde_json::Value {
     for &x in addrs {
         all.push(json(&ok(x, &["vdi", "list", "--json"], b"").await));
     }
-    assert!(all.iter().all(|l| *l == all[0]), "vdi lists differ: {all:?}");
+    assert!(
+        all.iter().all(|l| *l == all[0]),
+        "vdi lists differ: {all:?}"
+    );
     all.swap_remove(0)
 }
 
@@ -320,7 +340,10 @@ async fn vdi_list_everywhere(addrs: &[SocketAddr]) -> serde_json::Value {
 async fn wait_closed(a: SocketAddr) {
     let gone = Instant::now();
     while tokio::net::TcpStream::connect(a).await.is_ok() {
-        assert!(gone.elapsed() < Duration::from_secs(10), "sheep {a} still up");
+        assert!(
+            gone.elapsed() < Duration::from_secs(10),
+            "sheep {a} still up"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -376,7 +399,11 @@ async fn every_verb_three_nodes() {
         wait_closed(a).await;
     }
     // Generous: ~100 dog runs and 3 sheep on a loaded 2-core machine.
-    assert!(t0.elapsed() < Duration::from_secs(120), "{:?}", t0.elapsed());
+    assert!(
+        t0.elapsed() < Duration::from_secs(120),
+        "{:?}",
+        t0.elapsed()
+    );
 }
 
 /// Bytes in data-object files under the store (`obj/` names are oids in

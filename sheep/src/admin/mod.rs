@@ -48,7 +48,11 @@ pub async fn cluster_shutdown(cx: &Ctx) -> Reply {
         return shutdown(cx);
     };
     tracing::info!("cluster shutdown requested by a client");
-    match m.driver().notify(bytes::Bytes::from_static(SHUTDOWN_MSG)).await {
+    match m
+        .driver()
+        .notify(bytes::Bytes::from_static(SHUTDOWN_MSG))
+        .await
+    {
         Ok(()) => Reply::ok(),
         Err(e) => {
             tracing::error!(error = %e, "broadcasting SHUTDOWN failed");

@@ -202,3 +202,142 @@ impl<H: FrameHeader> Encoder<Frame<H>> for FrameCodec<H> {
         Ok(())
     }
 }
+
+/// Writes [`Frame`]s to an [`AsyncWrite`] without copying large payloads.
+///
+/// A [`FrameCodec`] behind `FramedWrite` copies every payload into its
+/// write buffer. `FrameWriter` copies only headers and small payloads
+/// (below [`copy_limit`](Self::with_copy_limit), 64 KiB by default) into its
+/// buffer, so consecutive small frames still leave in one write; a large
+/// payload is written straight from its `Bytes`, together with whatever is
+/// buffered before it, as one vectored write.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use sdwire::codec::{Frame, FrameHeader, FrameWriter};
+/// use sdwire::Wire;
+///
+/// #[derive(Wire, Debug, Clone, PartialEq)]
+/// #[wire(le, size = 8)]
+/// struct Hdr { opcode: u32, len: u32 }
+/// impl FrameHeader for Hdr {
+///     fn payload_len(&self) -> u64 { u64::from(self.len) }
+/// }
+///
+/// let mut w = FrameWriter::<_, Hdr>::new(Vec::new(), 0);
+/// w.send(Frame::new(Hdr { opcode: 1, len: 3 }, &b"abc"[..])).await.unwrap();
+/// w.send(Frame::new(Hdr { opcode: 2, len: 0 }, &b""[..])).await.unwrap();
+/// assert_eq!(w.buffered(), 19); // small frames wait for flush
+/// w.flush().await.unwrap();
+/// let out = w.into_inner();
+/// assert_eq!(out.len(), 19);
+/// assert_eq!(&out[8..11], b"abc");
+/// # });
+/// ```
+#[derive(Debug)]
+pub struct FrameWriter<W, H> {
+    io: W,
+    buf: BytesMut,
+    version: Version,
+    copy_limit: usize,
+    _h: PhantomData<fn(H)>,
+}
+
+impl<W, H> FrameWriter<W, H>
+where
+    W: tokio::io::AsyncWrite + Unpin,
+    H: FrameHeader,
+{
+    const HEADER_SIZE: usize = FrameCodec::<H>::HEADER_SIZE;
+
+    /// A writer of headers spoken at `version`.
+    pub fn new(io: W, version: Version) -> Self {
+        let _ = Self::HEADER_SIZE;
+        FrameWriter {
+            io,
+            buf: BytesMut::with_capacity(8 << 10),
+            version,
+            copy_limit: 64 << 10,
+            _h: PhantomData,
+        }
+    }
+
+    /// Payloads of at least `n` bytes are written without copying; smaller
+    /// ones are buffered behind their header.
+    pub fn with_copy_limit(mut self, n: usize) -> Self {
+        self.copy_limit = n;
+        self
+    }
+
+    /// Changes the version used for the following headers.
+    pub fn set_version(&mut self, version: Version) {
+        self.version = version;
+    }
+
+    /// Bytes buffered and not yet written.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// The underlying writer.
+    pub fn get_ref(&self) -> &W {
+        &self.io
+    }
+
+    /// The underlying writer; buffered bytes are dropped (flush first).
+    pub fn into_inner(self) -> W {
+        self.io
+    }
+
+    /// Queues `frame`, writing out at once if its payload is large or the
+    /// buffer has grown past the copy limit. Call [`flush`](Self::flush)
+    /// when no more frames are ready.
+    ///
+    /// # Errors
+    ///
+    /// [`FrameError::LengthMismatch`] if the header does not announce the
+    /// payload's length, an encode error of the header, or an I/O error.
+    pub async fn send(&mut self, frame: Frame<H>) -> Result<(), FrameError> {
+        use bytes::Buf as _;
+        use tokio::io::AsyncWriteExt as _;
+        let announced = frame.header.payload_len();
+        if announced != frame.payload.len() as u64 {
+            return Err(FrameError::LengthMismatch {
+                announced,
+                actual: frame.payload.len(),
+            });
+        }
+        let mark = self.buf.len();
+        self.buf.reserve(Self::HEADER_SIZE);
+        if let Err(e) = frame.header.encode(&mut self.buf, self.version) {
+            self.buf.truncate(mark);
+            return Err(e.into());
+        }
+        if frame.payload.len() >= self.copy_limit {
+            let mut out = (&mut self.buf).chain(frame.payload);
+            self.io.write_all_buf(&mut out).await?;
+            self.buf.clear();
+        } else {
+            self.buf.extend_from_slice(&frame.payload);
+            if self.buf.len() >= self.copy_limit {
+                self.io.write_all_buf(&mut self.buf).await?;
+                self.buf.clear();
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes out everything buffered and flushes the underlying writer.
+    ///
+    /// # Errors
+    ///
+    /// I/O errors of the underlying writer.
+    pub async fn flush(&mut self) -> std::io::Result<()> {
+        use tokio::io::AsyncWriteExt as _;
+        if !self.buf.is_empty() {
+            self.io.write_all_buf(&mut self.buf).await?;
+            self.buf.clear();
+        }
+        self.io.flush().await
+    }
+}

@@ -19,7 +19,7 @@
 use bytes::{Bytes, BytesMut};
 use proptest::collection::vec;
 use proptest::prelude::*;
-use sdwire::codec::{Frame, FrameCodec, FrameError, FrameHeader};
+use sdwire::codec::{Frame, FrameCodec, FrameError, FrameHeader, FrameWriter};
 use sdwire::{Be, DecodeErrorKind, EncodeErrorKind, Le, Version, Wire};
 use tokio_util::codec::{Decoder, Encoder};
 
@@ -594,6 +594,72 @@ fn frames() -> impl Strategy<Value = Vec<(u32, Vec<u8>)>> {
     vec((any::<u32>(), vec(any::<u8>(), 0..=MAX_PAYLOAD)), 0..6)
 }
 
+/// An `AsyncWrite` that accepts at most a few bytes per call (sizes from a
+/// script, cycled), vectored or not, and records what it got.
+struct Trickle {
+    out: Vec<u8>,
+    sizes: Vec<usize>,
+    next: usize,
+    vectored: bool,
+}
+
+impl Trickle {
+    fn take(&mut self) -> usize {
+        let n = self.sizes[self.next % self.sizes.len()];
+        self.next += 1;
+        n
+    }
+}
+
+impl tokio::io::AsyncWrite for Trickle {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let n = self.take().min(buf.len());
+        self.out.extend_from_slice(&buf[..n]);
+        std::task::Poll::Ready(Ok(n))
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let mut n = self.take();
+        let mut done = 0;
+        for b in bufs {
+            let k = n.min(b.len());
+            self.out.extend_from_slice(&b[..k]);
+            done += k;
+            n -= k;
+            if n == 0 {
+                break;
+            }
+        }
+        std::task::Poll::Ready(Ok(done))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.vectored
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
 fn encode_frames(frames: &[(u32, Vec<u8>)]) -> BytesMut {
     let mut codec = FrameCodec::<FrameHdr>::new(0, MAX_PAYLOAD);
     let mut wire = BytesMut::new();
@@ -669,6 +735,41 @@ proptest! {
         buf.extend_from_slice(&hdr[7..]);
         let refused = matches!(codec.decode(&mut buf), Err(FrameError::TooLarge { .. }));
         prop_assert!(refused);
+    }
+
+    #[test]
+    fn frame_writer_writes_what_the_codec_encodes(
+        good in frames(),
+        limit in 0..=MAX_PAYLOAD + 1,
+        sizes in vec(1..64usize, 1..5),
+        vectored in any::<bool>(),
+        flush_every in 1..4usize,
+    ) {
+        // Whatever the copy limit, partial writes and vectored support, the
+        // bytes on the wire are exactly the codec's encoding.
+        let want = encode_frames(&good);
+        let io = Trickle { out: Vec::new(), sizes, next: 0, vectored };
+        let mut w = FrameWriter::<_, FrameHdr>::new(io, 0).with_copy_limit(limit);
+        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+            for (i, (opcode, payload)) in good.iter().enumerate() {
+                let hdr = FrameHdr { opcode: *opcode, len: payload.len() as u32 };
+                w.send(Frame::new(hdr, payload.clone())).await.unwrap();
+                if i % flush_every == 0 {
+                    w.flush().await.unwrap();
+                }
+            }
+            w.flush().await.unwrap();
+        });
+        prop_assert_eq!(w.buffered(), 0);
+        prop_assert_eq!(&w.get_ref().out[..], &want[..]);
+        // A mismatched frame is refused and leaves nothing behind.
+        let bad = FrameHdr { opcode: 0, len: 5 };
+        let refused = tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(
+            w.send(Frame::new(bad, vec![0u8; 4])),
+        );
+        let mismatch = matches!(refused, Err(FrameError::LengthMismatch { .. }));
+        prop_assert!(mismatch);
+        prop_assert_eq!(w.buffered(), 0);
     }
 
     #[test]

@@ -17,10 +17,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use futures::{SinkExt, StreamExt};
+use futures::StreamExt;
 use tokio::io::AsyncWrite;
 use tokio::sync::oneshot;
-use tokio_util::codec::{FramedRead, FramedWrite};
+use tokio_util::codec::FramedRead;
 
 use crate::net::frame;
 use crate::proto::inode::data_vdi_id_offset;
@@ -30,7 +30,7 @@ use crate::proto::{
     AdminOp, ClientOp, ClusterFlags, ClusterReq, InodeHeader, NoArgs, ObjReq, ReqFlags, ReqHeader,
     Request, RspArm, RspHeader, SdResult, VdiReq, VdiRsp,
 };
-use sdwire::codec::{Frame, FrameCodec};
+use sdwire::codec::{Frame, FrameWriter};
 use sdwire::Wire;
 
 /// Where the daemon listens.
@@ -68,7 +68,8 @@ impl ClientError {
 }
 
 type Pending = Arc<Mutex<HashMap<u32, oneshot::Sender<(RspHeader, Bytes)>>>>;
-type Writer = FramedWrite<Box<dyn AsyncWrite + Send + Unpin>, FrameCodec<ReqHeader>>;
+/// Requests are written without copying object payloads (see [`FrameWriter`]).
+type Writer = FrameWriter<Box<dyn AsyncWrite + Send + Unpin>, ReqHeader>;
 
 /// A connection to a sheep.
 pub struct Client {
@@ -171,7 +172,7 @@ impl Client {
             p2.lock().unwrap_or_else(|e| e.into_inner()).clear();
         });
         Ok(Client {
-            writer: tokio::sync::Mutex::new(FramedWrite::new(w, frame::req_codec())),
+            writer: tokio::sync::Mutex::new(FrameWriter::new(w, 0)),
             pending,
             next_id: AtomicU32::new(1),
             reader,
@@ -208,7 +209,11 @@ impl Client {
             .insert(id, tx);
         {
             let mut w = self.writer.lock().await;
-            if let Err(e) = w.send(Frame::new(hdr, payload)).await {
+            let sent = match w.send(Frame::new(hdr, payload)).await {
+                Ok(()) => w.flush().await.map_err(sdwire::codec::FrameError::Io),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = sent {
                 self.pending
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())

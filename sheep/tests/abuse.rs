@@ -391,6 +391,79 @@ async fn slow_loris_byte_at_a_time() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_stalled_past_the_frame_timeout_are_closed() {
+    let _g = serial().await;
+    log();
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start_with(dir.path(), 0, |c| {
+        c.frame_timeout = Duration::from_secs(1);
+    })
+    .await;
+    let good = d.client().await;
+    good.make_fs(1, 22).await.unwrap();
+    good.create_and_write_obj(SENTINEL_OID, None, 0, SENTINEL)
+        .await
+        .unwrap();
+    let mark = log_mark();
+    let fds0 = open_fds();
+    // 100 half headers and 20 headers promising 32 MiB with 4 KiB sent.
+    let mut stalled = Vec::new();
+    for _ in 0..100 {
+        let mut s = TcpStream::connect(d.addr).await.unwrap();
+        s.write_all(&read_sentinel_req(1)[..20]).await.unwrap();
+        stalled.push(s);
+    }
+    for i in 0..20u32 {
+        let mut s = TcpStream::connect(d.addr).await.unwrap();
+        let h = header(0x03, ReqFlags::WRITE, MAX_PAYLOAD as u32, 100 + i);
+        s.write_all(&h.to_bytes()).await.unwrap();
+        s.write_all(&[1u8; 4096]).await.unwrap();
+        stalled.push(s);
+    }
+    // Connections that stay idle between frames are kept: one that never
+    // sent anything and one that finished a request.
+    let mut idle = TcpStream::connect(d.addr).await.unwrap();
+    let mut used = TcpStream::connect(d.addr).await.unwrap();
+    used.write_all(&read_sentinel_req(2)).await.unwrap();
+    let (h, _) = read_rsp(&mut used).await.unwrap();
+    assert_eq!(h.result, SdResult::Success);
+    // A byte-at-a-time request that completes within the limit is served.
+    let slow = tokio::spawn({
+        let addr = d.addr;
+        async move {
+            let mut s = TcpStream::connect(addr).await.unwrap();
+            for b in read_sentinel_req(3) {
+                s.write_all(&[b]).await.unwrap();
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            read_rsp(&mut s).await.unwrap()
+        }
+    });
+    for (i, s) in stalled.iter_mut().enumerate() {
+        expect_closed(s, &format!("stalled connection {i}")).await;
+    }
+    let (h, p) = slow.await.unwrap();
+    assert_eq!((h.result, &p[..]), (SdResult::Success, SENTINEL));
+    for (s, id) in [(&mut idle, 4), (&mut used, 5)] {
+        s.write_all(&read_sentinel_req(id)).await.unwrap();
+        let (h, p) = read_rsp(s).await.unwrap();
+        assert_eq!((h.result, h.id, &p[..]), (SdResult::Success, id, SENTINEL));
+    }
+    drop(stalled);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let fds1 = open_fds();
+    let closed = log_count(mark, "incomplete for");
+    println!("frame timeout: {closed} stalled connections closed; open fds {fds0} -> {fds1}");
+    assert_eq!(closed, 120, "every stalled connection is closed and logged");
+    assert!(fds1 <= fds0 + 8, "fds leaked: {fds0} -> {fds1}");
+    d.stop().await;
+}
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn interleaved_valid_and_invalid_on_one_connection() {
     let _g = serial().await;
     let f = fixture().await;

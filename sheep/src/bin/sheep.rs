@@ -50,6 +50,11 @@ struct Args {
     /// only; a crash may lose acknowledged data).
     #[arg(short = 'n', long)]
     nosync: bool,
+    /// Seconds a request frame may take to arrive once it has begun; a
+    /// connection stalled mid-frame longer is closed (idle connections
+    /// between requests are kept).
+    #[arg(long = "frame-timeout", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    frame_timeout: u64,
     /// Store directory (objects, config, epoch log, unix socket).
     store_dir: PathBuf,
 }
@@ -76,6 +81,7 @@ async fn main() -> ExitCode {
     let mut cfg = Config::new(&a.store_dir, addr);
     cfg.zone = a.zone;
     cfg.sync = !a.nosync;
+    cfg.frame_timeout = std::time::Duration::from_secs(a.frame_timeout);
     let listeners = match Listeners::bind(addr, &a.store_dir).await {
         Ok(l) => l,
         Err(e) => {

@@ -41,6 +41,12 @@ pub struct Config {
     /// How long a peer request with a future epoch is parked before it is
     /// answered NEW_NODE_VER.
     pub park_timeout: Duration,
+    /// How long one request frame may take to arrive once its first byte
+    /// is in: a connection that stalls mid-frame longer (slow-loris, a
+    /// header promising a payload that never comes) is closed with a log
+    /// line. Idle connections between frames are never timed out (tgtd
+    /// keeps its connections open for the life of a LUN).
+    pub frame_timeout: Duration,
 }
 
 impl Config {
@@ -52,6 +58,7 @@ impl Config {
             zone: None,
             sync: true,
             park_timeout: Duration::from_secs(10),
+            frame_timeout: Duration::from_secs(60),
         }
     }
 }

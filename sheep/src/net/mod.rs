@@ -5,11 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use futures::{SinkExt, StreamExt};
+use futures::StreamExt;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{mpsc, Semaphore};
-use tokio_util::codec::{FramedRead, FramedWrite};
+use tokio_util::codec::FramedRead;
 
 use crate::daemon::{dispatch, State};
 use crate::proto::RspHeader;
@@ -17,7 +17,7 @@ use crate::proto::RspHeader;
 pub mod frame;
 
 use frame::MAX_PAYLOAD;
-use sdwire::codec::Frame;
+use sdwire::codec::{Frame, FrameWriter};
 
 /// Requests one connection may have in flight before it stops reading.
 const MAX_INFLIGHT: usize = 128;
@@ -111,11 +111,22 @@ where
     W: AsyncWrite + Unpin + Send + 'static,
 {
     let mut reader = FramedRead::new(r, frame::req_codec());
-    let mut writer = FramedWrite::new(w, frame::rsp_codec());
+    // Replies that are ready together leave in one write; object payloads
+    // are written from their buffers without another copy.
+    let mut writer = FrameWriter::<_, RspHeader>::new(w, 0);
     let (tx, mut rx) = mpsc::channel::<(RspHeader, bytes::Bytes)>(MAX_INFLIGHT);
     let write_task = tokio::spawn(async move {
         while let Some((h, p)) = rx.recv().await {
-            if let Err(e) = writer.send(Frame::new(h, p)).await {
+            let mut r = writer.send(Frame::new(h, p)).await;
+            while r.is_ok() {
+                let Ok((h, p)) = rx.try_recv() else { break };
+                r = writer.send(Frame::new(h, p)).await;
+            }
+            if let Err(e) = r {
+                tracing::debug!(error = %e, "write failed");
+                break;
+            }
+            if let Err(e) = writer.flush().await {
                 tracing::debug!(error = %e, "write failed");
                 break;
             }
@@ -123,11 +134,35 @@ where
     });
     let inflight = Arc::new(Semaphore::new(MAX_INFLIGHT));
     let mut stop = st.shutdown_tx.subscribe();
+    // Stall detection: `reader.next()` is cancellation safe (bytes stay in
+    // its buffer), so a periodic tick can look at whether a frame has begun
+    // and for how long it has been incomplete.
+    let limit = st.cfg.frame_timeout;
+    let mut tick = tokio::time::interval((limit / 4).max(std::time::Duration::from_millis(10)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut frame_started: Option<tokio::time::Instant> = None;
     loop {
         let next = tokio::select! {
             n = reader.next() => n,
             _ = stop.wait_for(|&s| s) => break,
+            _ = tick.tick() => {
+                if reader.read_buffer().is_empty() {
+                    frame_started = None;
+                    continue;
+                }
+                let t0 = *frame_started.get_or_insert_with(tokio::time::Instant::now);
+                if t0.elapsed() >= limit {
+                    tracing::warn!(
+                        %peer,
+                        buffered = reader.read_buffer().len(),
+                        "request frame incomplete for {limit:?}, closing connection"
+                    );
+                    break;
+                }
+                continue;
+            }
         };
+        frame_started = None;
         let f = match next {
             None => break,
             Some(Ok(f)) => f,

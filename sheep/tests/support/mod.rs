@@ -21,11 +21,17 @@ pub struct Daemon {
 impl Daemon {
     /// Starts a daemon on `dir` at 127.0.0.1:`port` (0 = any).
     pub async fn start(dir: &Path, port: u16) -> Daemon {
+        Self::start_with(dir, port, |_| {}).await
+    }
+
+    /// Like [`Daemon::start`], with `tune` adjusting the configuration.
+    pub async fn start_with(dir: &Path, port: u16, tune: impl FnOnce(&mut Config)) -> Daemon {
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let l = Listeners::bind(addr, dir).await.expect("bind");
         let addr = l.tcp_addr().unwrap();
         let mut cfg = Config::new(dir, addr);
         cfg.park_timeout = std::time::Duration::from_millis(300);
+        tune(&mut cfg);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(daemon::run(cfg, l, async move {
             let _ = rx.await;

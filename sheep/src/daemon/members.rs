@@ -55,7 +55,8 @@ fn install(st: &State, me: &SdNode, members: &[SdNode], epoch: u32) {
 
 /// Attaches `m` to `st`: installs the current view and follows the
 /// membership's events for the life of the daemon. A Leave of this node
-/// itself (eviction) ends the process.
+/// itself (eviction) ends the process with status 1, unless the daemon is
+/// already stopping (then it is its own graceful leave).
 pub fn attach(st: &Arc<State>, m: Arc<Membership>, me: SdNode) {
     let v = m.view();
     install(st, &me, &v.members, v.epoch);
@@ -81,6 +82,11 @@ pub fn attach(st: &Arc<State>, m: Arc<Membership>, me: SdNode) {
                     epoch,
                 } => {
                     if node.nid.key() == me.nid.key() {
+                        if *st.shutdown_tx.borrow() {
+                            // Our own graceful leave while stopping: main
+                            // exits with the daemon's status.
+                            return;
+                        }
                         tracing::error!("this node was removed from the cluster, exiting");
                         std::process::exit(1);
                     }

@@ -32,7 +32,16 @@ esac
 
 export AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 \
   AFL_NO_AFFINITY=1 AFL_AUTORESUME=1 AFL_SKIP_CRASHES=1 AFL_QUIET=1
-export SHEEP_FUZZ_DIR="${SHEEP_FUZZ_DIR:-$out_root/$target.stores}"
+# The sheep_conn store: on tmpfs when there is one (its FLUSH_VDI syncfs and
+# object file I/O then cost no disk work), else next to the output.
+if [[ -z "${SHEEP_FUZZ_DIR:-}" ]]; then
+  if mkdir -p "/dev/shm/sdwire-fuzz.$$" 2>/dev/null; then
+    SHEEP_FUZZ_DIR="/dev/shm/sdwire-fuzz.$$/$target.stores"
+  else
+    SHEEP_FUZZ_DIR="$out_root/$target.stores"
+  fi
+fi
+export SHEEP_FUZZ_DIR
 odir="$out_root/$target"
 log="$out_root/$target.log"
 set +e
@@ -49,6 +58,7 @@ fi
 get() { awk -F' *: *' -v k="$1" '$1==k{print $2}' "$stats"; }
 execs="$(get execs_done)"; crashes="$(get saved_crashes)"; hangs="$(get saved_hangs)"
 rm -rf "$SHEEP_FUZZ_DIR"
+rmdir "/dev/shm/sdwire-fuzz.$$" 2>/dev/null || true
 line="$target execs=$execs crashes=$crashes hangs=$hangs seconds=$secs execs_per_sec=$(get execs_per_sec) corpus=$(get corpus_count)"
 echo "$line"
 echo "$(date -u +%FT%TZ) $line" >>"$out_root/results.log"

@@ -7,10 +7,11 @@ use sheep::proto::cluster_info::*;
 use sheep::proto::SdNode;
 
 fn node_mask(n: usize, base: usize) -> Vec<core::ops::Range<usize>> {
-    let mut m = Vec::new();
+    let node = layout_mask(SdNode::LAYOUT);
+    let mut m = Vec::with_capacity(4 + n * node.len());
     dont_care(ClusterInfoHeader::LAYOUT, 0, &mut m);
     for i in 0..n {
-        for r in mask_of::<SdNode>() {
+        for r in node.iter() {
             m.push(base + i * 80 + r.start..base + i * 80 + r.end);
         }
     }
@@ -18,16 +19,26 @@ fn node_mask(n: usize, base: usize) -> Vec<core::ops::Range<usize>> {
 }
 
 fn main() {
-    afl::fuzz!(|data: &[u8]| {
-        let Some((&sel, rest)) = data.split_first() else { return };
+    fuzz_main(|data: &[u8]| {
+        let Some((&sel, rest)) = data.split_first() else {
+            return;
+        };
         // Join form: header + nr_nodes nodes.
         if let Ok(ci) = ClusterInfo::decode_prefix(rest) {
             let n = ci.nodes.len();
             assert_eq!(n, usize::from(ci.header.nr_nodes));
             let join = ci.encode_join().unwrap();
             assert_eq!(join.len(), 48 + n * 80);
-            assert!(join.len() <= rest.len(), "decode_prefix read past its input");
-            eq_modulo("cluster_info join", &rest[..join.len()], &join, &node_mask(n, 48));
+            assert!(
+                join.len() <= rest.len(),
+                "decode_prefix read past its input"
+            );
+            eq_modulo(
+                "cluster_info join",
+                &rest[..join.len()],
+                &join,
+                &node_mask(n, 48),
+            );
             assert_eq!(ClusterInfo::decode_prefix(&join).unwrap(), ci);
             // Full form: the input zero-extended to 491,568 bytes (unused slots zero).
             if sel & 0x0f == 1 {
@@ -39,7 +50,9 @@ fn main() {
             }
         }
         // The full form from a short input never decodes.
-        assert!(sdwire::from_slice::<ClusterInfo>(rest, 0).is_err() || rest.len() >= ClusterInfo::SIZE);
+        assert!(
+            sdwire::from_slice::<ClusterInfo>(rest, 0).is_err() || rest.len() >= ClusterInfo::SIZE
+        );
         roundtrip::<ClusterInfoHeader>(rest, 0, &mask_of::<ClusterInfoHeader>());
         roundtrip::<SdStatus>(rest, 0, &[]);
         roundtrip::<EpochLog>(rest, 0, &mask_of::<EpochLog>());

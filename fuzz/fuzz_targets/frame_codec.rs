@@ -58,7 +58,11 @@ fn run<H: FrameHeader + Clone + PartialEq + core::fmt::Debug>(
     }
 }
 
-fn check<H: FrameHeader + Clone + PartialEq + core::fmt::Debug>(max: usize, seed: u16, stream: &[u8]) {
+fn check<H: FrameHeader + Clone + PartialEq + core::fmt::Debug>(
+    max: usize,
+    seed: u16,
+    stream: &[u8],
+) {
     let whole = run::<H>(max, stream, || usize::MAX);
     let mut x = u32::from(seed) | 1;
     let chunked = run::<H>(max, stream, || {
@@ -81,10 +85,19 @@ fn check<H: FrameHeader + Clone + PartialEq + core::fmt::Debug>(max: usize, seed
     let mut enc = BytesMut::new();
     let mut codec = FrameCodec::<H>::new(0, max);
     for f in &whole.0 {
-        codec.encode(f.clone(), &mut enc).expect("a decoded frame re-encodes");
+        codec
+            .encode(f.clone(), &mut enc)
+            .expect("a decoded frame re-encodes");
     }
-    assert!(enc.len() <= stream.len(), "decoder consumed more than its input");
-    assert_eq!(&enc[..], &stream[..enc.len()], "frames are not the stream bytes");
+    assert!(
+        enc.len() <= stream.len(),
+        "decoder consumed more than its input"
+    );
+    assert_eq!(
+        &enc[..],
+        &stream[..enc.len()],
+        "frames are not the stream bytes"
+    );
     if let End::NeedMore(left, eof_err) = whole.1 {
         // Unconsumed bytes, or a pending header whose payload has not arrived.
         let hs = H::FIXED_SIZE.unwrap();
@@ -92,7 +105,11 @@ fn check<H: FrameHeader + Clone + PartialEq + core::fmt::Debug>(max: usize, seed
             enc.len() + left == stream.len() || enc.len() + hs + left == stream.len(),
             "bytes lost between frames"
         );
-        assert_eq!(eof_err, enc.len() != stream.len(), "decode_eof disagrees with a cut frame");
+        assert_eq!(
+            eof_err,
+            enc.len() != stream.len(),
+            "decode_eof disagrees with a cut frame"
+        );
     }
     let hs = H::FIXED_SIZE.unwrap();
     for f in &whole.0 {
@@ -109,7 +126,7 @@ fn check<H: FrameHeader + Clone + PartialEq + core::fmt::Debug>(max: usize, seed
 }
 
 fn main() {
-    afl::fuzz!(|data: &[u8]| {
+    sdwire_fuzz::fuzz_main(|data: &[u8]| {
         if data.len() < 3 {
             return;
         }

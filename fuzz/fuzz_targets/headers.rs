@@ -35,13 +35,20 @@ fn table<T: OpTable<Tag = u8> + Wire + PartialEq + core::fmt::Debug>(op: u8, bod
     // Every version, in and outside the table's window.
     for v in [0u16, 1, 2, 3, 9, 10, 11, 0xffff] {
         let mut s = &body[..];
-        let Ok(x) = T::decode_body(op, &mut s, v) else { continue };
+        let Ok(x) = T::decode_body(op, &mut s, v) else {
+            continue;
+        };
         assert_eq!(x.tag(), op);
         let consumed = 32 - s.len();
-        assert_eq!(consumed, x.body_size(v), "decode_body consumed != body_size");
+        assert_eq!(
+            consumed,
+            x.body_size(v),
+            "decode_body consumed != body_size"
+        );
         assert!(consumed <= 32);
         let mut out = Vec::new();
-        x.encode_body(&mut out, v).expect("decoded body re-encodes at its version");
+        x.encode_body(&mut out, v)
+            .expect("decoded body re-encodes at its version");
         assert_eq!(out.len(), x.body_size(v));
         let info = T::op_info(op).expect("decoded op has info");
         eq_modulo(info.name, &body[..consumed], &out, &arm_mask(info, 0));
@@ -56,7 +63,7 @@ fn table<T: OpTable<Tag = u8> + Wire + PartialEq + core::fmt::Debug>(op: u8, bod
 }
 
 fn main() {
-    afl::fuzz!(|data: &[u8]| {
+    fuzz_main(|data: &[u8]| {
         if data.len() < 48 {
             // Short input: no header decodes.
             assert!(sdwire::from_slice::<ReqHeader>(data, 0).is_err());
@@ -113,7 +120,8 @@ fn main() {
         table::<AdminOp>(h.opcode, &h.body);
 
         // Response header and its arm.
-        let (r, n) = roundtrip::<RspHeader>(rsp_bytes, 0, &[]).expect("every 48 bytes are a RspHeader");
+        let (r, n) =
+            roundtrip::<RspHeader>(rsp_bytes, 0, &[]).expect("every 48 bytes are a RspHeader");
         assert_eq!(n, 48);
         assert_eq!(&r.to_bytes()[..], rsp_bytes);
         let arm = RspArm::decode(r.opcode, &r.body).expect("28 bytes always decode");

@@ -27,7 +27,7 @@ fn pick_offset(sel: u8, raw: u64) -> usize {
 }
 
 fn main() {
-    afl::fuzz!(|data: &[u8]| {
+    fuzz_main(|data: &[u8]| {
         if data.len() < 9 {
             return;
         }
@@ -37,7 +37,10 @@ fn main() {
         // The header on its own: exact round trip (no don't-care bytes).
         roundtrip::<InodeHeader>(payload, 0, &[]);
         if let Ok(h) = InodeHeader::from_prefix(payload) {
-            assert_eq!(&sdwire::to_vec(&h, 0).unwrap()[..], &payload[..InodeHeader::SIZE]);
+            assert_eq!(
+                &sdwire::to_vec(&h, 0).unwrap()[..],
+                &payload[..InodeHeader::SIZE]
+            );
         }
         let off = pick_offset(sel, raw);
         INODE.with(|ino| {
@@ -50,12 +53,20 @@ fn main() {
             let hi_end = hi_start.saturating_add(16).min(SD_INODE_SIZE);
             let before = ino.read_range(lo, off.min(SD_INODE_SIZE) - lo).unwrap();
             let after = ino.read_range(hi_start, hi_end - hi_start).unwrap();
-            let covered = if in_range { Some(ino.read_range(off, len).unwrap()) } else { None };
+            let covered = if in_range {
+                Some(ino.read_range(off, len).unwrap())
+            } else {
+                None
+            };
             let hdr_before = ino.header.clone();
             match ino.apply_write(off, payload) {
                 Ok(()) => {
                     assert!(in_range, "write outside the object accepted");
-                    assert_eq!(ino.read_range(off, len).unwrap(), payload, "write does not read back");
+                    assert_eq!(
+                        ino.read_range(off, len).unwrap(),
+                        payload,
+                        "write does not read back"
+                    );
                     let _ = covered;
                 }
                 Err(e) => {
@@ -64,13 +75,26 @@ fn main() {
                     assert!(ino.read_range(off, len).is_err());
                 }
             }
-            assert_eq!(ino.read_range(lo, off.min(SD_INODE_SIZE) - lo).unwrap(), before, "bytes before the write changed");
-            assert_eq!(ino.read_range(hi_start, hi_end - hi_start).unwrap(), after, "bytes after the write changed");
+            assert_eq!(
+                ino.read_range(lo, off.min(SD_INODE_SIZE) - lo).unwrap(),
+                before,
+                "bytes before the write changed"
+            );
+            assert_eq!(
+                ino.read_range(hi_start, hi_end - hi_start).unwrap(),
+                after,
+                "bytes after the write changed"
+            );
             // Typed view agrees with the byte view on the touched index entries.
             if in_range && len > 0 && off >= SD_INODE_HEADER_SIZE && off < SD_INODE_GREF_OFFSET {
                 let idx = ((off - SD_INODE_HEADER_SIZE) / 4) as u32;
-                let w = ino.read_range(sheep::proto::inode::data_vdi_id_offset(idx), 4).unwrap();
-                assert_eq!(u32::from_le_bytes(w.try_into().unwrap()), ino.data_vdi_id[idx as usize]);
+                let w = ino
+                    .read_range(sheep::proto::inode::data_vdi_id_offset(idx), 4)
+                    .unwrap();
+                assert_eq!(
+                    u32::from_le_bytes(w.try_into().unwrap()),
+                    ino.data_vdi_id[idx as usize]
+                );
             }
             let _ = ino.used_index_len();
         });

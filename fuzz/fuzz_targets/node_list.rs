@@ -6,11 +6,17 @@ use sheep::proto::payload::{NodeList, StatClusterReply};
 use sheep::proto::*;
 
 fn main() {
-    afl::fuzz!(|data: &[u8]| {
-        let Some((&sel, rest)) = data.split_first() else { return };
+    fuzz_main(|data: &[u8]| {
+        let Some((&sel, rest)) = data.split_first() else {
+            return;
+        };
         let node_mask = mask_of::<SdNode>();
         // rb pointers, node_id pad, sd_node pad.
-        assert_eq!(node_mask, vec![0..24, 60..64, 66..68], "SdNode don't-care bytes");
+        assert_eq!(
+            node_mask,
+            vec![0..24, 60..64, 66..68],
+            "SdNode don't-care bytes"
+        );
         // A whole payload as a node list: must use every byte or fail.
         match sdwire::from_slice_exact::<NodeList>(rest, 0) {
             Ok(l) => {
@@ -53,7 +59,12 @@ fn main() {
                 }
                 // Unused slots are don't-care (written as zero).
                 m.push(48 + r.nodes.len() * 80..rec);
-                eq_modulo("StatClusterReply", &rest[base..base + rec], &enc[base..base + rec], &m);
+                eq_modulo(
+                    "StatClusterReply",
+                    &rest[base..base + rec],
+                    &enc[base..base + rec],
+                    &m,
+                );
                 zero_in("StatClusterReply", &enc[base..base + rec], &m);
             }
             assert_eq!(StatClusterReply::decode(&enc, slots).unwrap(), s);

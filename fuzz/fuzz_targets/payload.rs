@@ -22,15 +22,26 @@ fn repeat(elem: &[Range<usize>], size: usize, n: usize, base: usize) -> Vec<Rang
 }
 
 fn main() {
-    afl::fuzz!(|data: &[u8]| {
+    fuzz_main(|data: &[u8]| {
         if data.len() < 3 {
             return;
         }
         let (opcode, fl, slots) = (data[0], data[1], data[2]);
         let bytes = &data[3..];
-        let flags = if fl & 1 == 1 { ReqFlags::WRITE } else { ReqFlags::EMPTY };
-        let mut req = ReqHeader::new(opcode, flags | ReqFlags(u16::from(fl & 0xfe)), bytes.len() as u32);
-        let creq = ClusterReq { nodes_nr: u32::from(slots & 0x1f), ..ClusterReq::default() };
+        let flags = if fl & 1 == 1 {
+            ReqFlags::WRITE
+        } else {
+            ReqFlags::EMPTY
+        };
+        let mut req = ReqHeader::new(
+            opcode,
+            flags | ReqFlags(u16::from(fl & 0xfe)),
+            bytes.len() as u32,
+        );
+        let creq = ClusterReq {
+            nodes_nr: u32::from(slots & 0x1f),
+            ..ClusterReq::default()
+        };
         req.body = sdwire::to_vec(&creq, 0).unwrap().try_into().unwrap();
         let rsp = RspHeader::for_request(&req, SdResult::Success, 1);
 
@@ -46,8 +57,13 @@ fn main() {
                         assert_eq!(enc.last(), Some(&0));
                         assert_eq!(MakeFsPayload::decode(&enc), *m);
                     }
-                    ReqPayload::VdiAttr(_) => eq_modulo("VdiAttr", bytes, &enc, &mask_of::<VdiAttr>()),
-                    _ => assert_eq!(enc, bytes, "request payload of {opcode:#04x} not byte-exact"),
+                    ReqPayload::VdiAttr(_) => {
+                        eq_modulo("VdiAttr", bytes, &enc, &mask_of::<VdiAttr>())
+                    }
+                    _ => assert_eq!(
+                        enc, bytes,
+                        "request payload of {opcode:#04x} not byte-exact"
+                    ),
                 }
                 if !matches!(p, ReqPayload::None) {
                     assert_eq!(decode_req_payload(opcode, &req, &enc).unwrap(), p);
@@ -62,7 +78,11 @@ fn main() {
         match decode_rsp_payload(opcode, &req, &rsp, bytes) {
             Ok(p) => {
                 let enc = p.encode();
-                assert_eq!(enc.len(), bytes.len(), "response payload of {opcode:#04x} changed length");
+                assert_eq!(
+                    enc.len(),
+                    bytes.len(),
+                    "response payload of {opcode:#04x} changed length"
+                );
                 let node = mask_of::<SdNode>();
                 let mask: Vec<Range<usize>> = match &p {
                     RspPayload::None => {
@@ -82,7 +102,9 @@ fn main() {
                         m
                     }
                     RspPayload::RecoveryState(_) => mask_of::<RecoveryState>(),
-                    RspPayload::VdiCopies(v) => repeat(&mask_of::<VdiState>(), 1428, v.states.len(), 0),
+                    RspPayload::VdiCopies(v) => {
+                        repeat(&mask_of::<VdiState>(), 1428, v.states.len(), 0)
+                    }
                     RspPayload::Stat(_) => mask_of::<SdStat>(),
                     RspPayload::ClusterInfo(c) => {
                         let mut m = mask_of::<ClusterInfoHeader>();
@@ -106,7 +128,11 @@ fn main() {
             assert_eq!(c, bytes.len() / 8 * 8);
             assert_eq!(l.oids.len(), bytes.len() / 8);
         }
-        if let Some((v, c)) = roundtrip::<VdiCopies>(bytes, 0, &repeat(&mask_of::<VdiState>(), 1428, bytes.len() / 1428, 0)) {
+        if let Some((v, c)) = roundtrip::<VdiCopies>(
+            bytes,
+            0,
+            &repeat(&mask_of::<VdiState>(), 1428, bytes.len() / 1428, 0),
+        ) {
             assert_eq!(c, v.states.len() * 1428);
         }
         roundtrip::<VdiName>(bytes, 0, &[]);

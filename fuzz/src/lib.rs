@@ -11,6 +11,9 @@
 
 use core::fmt::Debug;
 use core::ops::Range;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
 
 use sdwire::{Layout, Version, Wire};
 use sheep::proto::arms::*;
@@ -51,7 +54,13 @@ fn nested(ty: &str) -> Option<&'static Layout> {
 
 /// Don't-care byte ranges of a fixed-size struct layout, at `base`:
 /// every `reserved` field, recursively through nested proto types and arrays of them.
-pub fn dont_care(layout: &Layout, base: usize, out: &mut Vec<Range<usize>>) {
+/// (Walked once per layout, see [`layout_mask`].)
+pub fn dont_care(layout: &'static Layout, base: usize, out: &mut Vec<Range<usize>>) {
+    let m = layout_mask(layout);
+    out.extend(m.iter().map(|r| base + r.start..base + r.end));
+}
+
+fn walk(layout: &Layout, base: usize, out: &mut Vec<Range<usize>>) {
     for f in layout.fields {
         let (Some(off), Some(size)) = (f.offset, f.size) else {
             continue;
@@ -63,13 +72,13 @@ pub fn dont_care(layout: &Layout, base: usize, out: &mut Vec<Range<usize>>) {
         }
         let ty = f.ty.trim();
         if let Some(l) = nested(ty) {
-            dont_care(l, at, out);
+            walk(l, at, out);
         } else if let Some(inner) = ty.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
             if let Some((elem, n)) = inner.split_once(';') {
                 if let (Some(l), Ok(n)) = (nested(elem.trim()), n.trim().parse::<usize>()) {
                     let es = l.size.expect("array element of fixed size");
                     for i in 0..n {
-                        dont_care(l, at + i * es, out);
+                        walk(l, at + i * es, out);
                     }
                 }
             }
@@ -77,19 +86,65 @@ pub fn dont_care(layout: &Layout, base: usize, out: &mut Vec<Range<usize>>) {
     }
 }
 
+/// The don't-care ranges of `layout` at offset 0, walked once per layout and
+/// cached (the walk parses field type names: too slow to repeat per exec).
+pub fn layout_mask(layout: &'static Layout) -> Rc<[Range<usize>]> {
+    thread_local! {
+        static MASKS: RefCell<HashMap<usize, Rc<[Range<usize>]>>> = RefCell::new(HashMap::new());
+    }
+    let key = core::ptr::from_ref(layout) as usize;
+    MASKS.with(|c| {
+        c.borrow_mut()
+            .entry(key)
+            .or_insert_with(|| {
+                let mut v = Vec::new();
+                walk(layout, 0, &mut v);
+                v.into()
+            })
+            .clone()
+    })
+}
+
 /// Don't-care ranges of `T` at offset 0.
 pub fn mask_of<T: Wire>() -> Vec<Range<usize>> {
-    let mut v = Vec::new();
-    dont_care(T::LAYOUT, 0, &mut v);
-    v
+    layout_mask(T::LAYOUT).to_vec()
+}
+
+/// The byte ranges of `0..len` outside `mask`, ascending.
+fn outside(len: usize, mask: &[Range<usize>]) -> Vec<Range<usize>> {
+    let mut m: Vec<Range<usize>> = mask.iter().filter(|r| r.start < r.end).cloned().collect();
+    m.sort_unstable_by_key(|r| r.start);
+    let mut out = Vec::with_capacity(m.len() + 1);
+    let mut at = 0;
+    for r in m {
+        if r.start >= len {
+            break;
+        }
+        if r.start > at {
+            out.push(at..r.start);
+        }
+        at = at.max(r.end);
+    }
+    if at < len {
+        out.push(at..len);
+    }
+    out
 }
 
 /// Asserts `a == b` except inside `mask` (ranges relative to `a`/`b`).
+///
+/// Compares the runs between don't-care ranges as slices (memcmp, not an
+/// instrumented per-byte loop) and reports the first differing byte outside
+/// the mask.
 #[track_caller]
 pub fn eq_modulo(what: &str, a: &[u8], b: &[u8], mask: &[Range<usize>]) {
     assert_eq!(a.len(), b.len(), "{what}: length differs");
-    for i in 0..a.len() {
-        if a[i] != b[i] && !mask.iter().any(|r| r.contains(&i)) {
+    if a == b {
+        return;
+    }
+    for r in outside(a.len(), mask) {
+        if a[r.clone()] != b[r.clone()] {
+            let i = r.clone().find(|&i| a[i] != b[i]).unwrap();
             panic!(
                 "{what}: byte {i} re-encodes as {:#04x}, input had {:#04x}",
                 b[i], a[i]
@@ -101,11 +156,17 @@ pub fn eq_modulo(what: &str, a: &[u8], b: &[u8], mask: &[Range<usize>]) {
 /// Asserts that every byte inside `mask` of `enc` is zero (reserved bytes are written as zeros).
 #[track_caller]
 pub fn zero_in(what: &str, enc: &[u8], mask: &[Range<usize>]) {
+    static ZEROS: [u8; 4096] = [0; 4096];
     for r in mask {
-        for i in r.clone() {
-            if i < enc.len() {
-                assert_eq!(enc[i], 0, "{what}: reserved byte {i} not written as zero");
+        let r = r.start.min(enc.len())..r.end.min(enc.len());
+        let mut at = r.start;
+        while at < r.end {
+            let n = (r.end - at).min(ZEROS.len());
+            if enc[at..at + n] != ZEROS[..n] {
+                let i = (at..at + n).find(|&i| enc[i] != 0).unwrap();
+                panic!("{what}: reserved byte {i} not written as zero");
             }
+            at += n;
         }
     }
 }
@@ -118,27 +179,48 @@ pub fn encode_checked<T: Wire>(v: &T, version: Version) -> Vec<u8> {
     if let Some(n) = T::FIXED_SIZE {
         assert_eq!(ws, n, "{}: wire_size != FIXED_SIZE", T::LAYOUT.name);
     }
-    let mut out = Vec::new();
-    v.encode(&mut out, version).expect("a value that decoded re-encodes");
-    assert_eq!(out.len(), ws, "{}: encoded len != wire_size", T::LAYOUT.name);
-    // Into an exact-size slice: fits, fills it.
-    let mut exact = vec![0xA5u8; ws];
-    {
-        let mut s = &mut exact[..];
-        v.encode(&mut s, version).expect("fits in wire_size bytes");
-        assert!(s.is_empty(), "{}: slice not filled", T::LAYOUT.name);
+    let mut out = Vec::with_capacity(ws);
+    v.encode(&mut out, version)
+        .expect("a value that decoded re-encodes");
+    assert_eq!(
+        out.len(),
+        ws,
+        "{}: encoded len != wire_size",
+        T::LAYOUT.name
+    );
+    // A scratch buffer reused across execs (no per-exec allocation and page
+    // faults for the ~0.5 MB types).
+    thread_local! {
+        static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
     }
-    assert_eq!(exact, out, "{}: slice and Vec encodings differ", T::LAYOUT.name);
-    // One byte short: must fail cleanly (no panic, no overrun).
-    if ws > 0 && ws <= 1 << 16 {
-        let mut short = vec![0u8; ws - 1];
-        let mut s = &mut short[..];
-        assert!(
-            v.encode(&mut s, version).is_err(),
-            "{}: encoded into a buffer one byte short",
+    SCRATCH.with(|b| {
+        let mut b = b.borrow_mut();
+        // Into an exact-size slice: fits, fills it.
+        b.clear();
+        b.resize(ws, 0xA5);
+        {
+            let mut s = &mut b[..];
+            v.encode(&mut s, version).expect("fits in wire_size bytes");
+            assert!(s.is_empty(), "{}: slice not filled", T::LAYOUT.name);
+        }
+        assert_eq!(
+            b[..],
+            out[..],
+            "{}: slice and Vec encodings differ",
             T::LAYOUT.name
         );
-    }
+        // One byte short: must fail cleanly (no panic, no overrun).
+        if ws > 0 && ws <= 1 << 16 {
+            b.clear();
+            b.resize(ws - 1, 0);
+            let mut s = &mut b[..];
+            assert!(
+                v.encode(&mut s, version).is_err(),
+                "{}: encoded into a buffer one byte short",
+                T::LAYOUT.name
+            );
+        }
+    });
     out
 }
 
@@ -158,18 +240,32 @@ pub fn roundtrip<T: Wire + PartialEq + Debug>(
         assert_eq!(consumed, n, "{}: consumed != FIXED_SIZE", T::LAYOUT.name);
     }
     let enc = encode_checked(&v, version);
-    assert_eq!(enc.len(), consumed, "{}: encoded len != consumed", T::LAYOUT.name);
+    assert_eq!(
+        enc.len(),
+        consumed,
+        "{}: encoded len != consumed",
+        T::LAYOUT.name
+    );
     eq_modulo(T::LAYOUT.name, &data[..consumed], &enc, mask);
     zero_in(T::LAYOUT.name, &enc, mask);
     let mut s2 = &enc[..];
     let v2 = T::decode(&mut s2, version).expect("re-encoding decodes");
     assert!(s2.is_empty(), "{}: re-decode left bytes", T::LAYOUT.name);
     assert_eq!(v2, v, "{}: re-decoded value differs", T::LAYOUT.name);
-    assert_eq!(encode_checked(&v2, version), enc, "{}: encoding not stable", T::LAYOUT.name);
+    assert_eq!(
+        encode_checked(&v2, version),
+        enc,
+        "{}: encoding not stable",
+        T::LAYOUT.name
+    );
     // A truncated input never decodes (fixed-size types).
     if T::FIXED_SIZE.is_some() && consumed > 0 {
         let mut t = &data[..consumed - 1];
-        assert!(T::decode(&mut t, version).is_err(), "{}: decoded from short input", T::LAYOUT.name);
+        assert!(
+            T::decode(&mut t, version).is_err(),
+            "{}: decoded from short input",
+            T::LAYOUT.name
+        );
     }
     Some((v, consumed))
 }
@@ -178,4 +274,78 @@ pub fn roundtrip<T: Wire + PartialEq + Debug>(
 pub fn le32(d: &[u8], at: usize) -> u32 {
     d.get(at..at + 4)
         .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+/// Keeps freed memory in the heap: the targets allocate and free buffers of
+/// up to ~0.5 MB per exec, which glibc's defaults hand back to the kernel
+/// (mmap/munmap, heap trimming), so every exec paid page faults for them.
+/// (32 MiB is the largest mmap threshold glibc accepts.)
+fn keep_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        extern "C" {
+            fn mallopt(param: i32, value: i32) -> i32;
+        }
+        const M_TRIM_THRESHOLD: i32 = -1;
+        const M_MMAP_THRESHOLD: i32 = -3;
+        // SAFETY: mallopt only changes allocator tuning parameters.
+        unsafe {
+            mallopt(M_MMAP_THRESHOLD, 32 << 20);
+            mallopt(M_TRIM_THRESHOLD, 256 << 20);
+        }
+    }
+}
+
+/// The fuzz loop of every target: AFL++ persistent mode (`afl::fuzz`), or,
+/// with `FUZZ_BENCH=DIR[:ROUNDS]` set, `f` over every file in DIR (ROUNDS
+/// times, default 20, after one warm-up pass) and the execs/s printed to
+/// stderr: for profiling a harness (e.g. under `perf record`) without afl-fuzz.
+pub fn fuzz_main<F: FnMut(&[u8]) + std::panic::RefUnwindSafe>(mut f: F) {
+    keep_heap();
+    let Some(spec) = std::env::var_os("FUZZ_BENCH") else {
+        afl::fuzz(true, f);
+        return;
+    };
+    let spec = spec.to_string_lossy().into_owned();
+    let (dir, rounds) = match spec.rsplit_once(':') {
+        Some((d, r)) if r.parse::<usize>().is_ok() => (d.to_string(), r.parse().unwrap()),
+        _ => (spec.clone(), 20),
+    };
+    let mut inputs: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
+        .expect("FUZZ_BENCH directory")
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .filter_map(|e| {
+            Some((
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).ok()?,
+            ))
+        })
+        .collect();
+    inputs.sort();
+    for (_, i) in &inputs {
+        f(i);
+    }
+    let mut per = vec![std::time::Duration::ZERO; inputs.len()];
+    let t = std::time::Instant::now();
+    for _ in 0..rounds {
+        for (k, (_, i)) in inputs.iter().enumerate() {
+            let t = std::time::Instant::now();
+            f(i);
+            per[k] += t.elapsed();
+        }
+    }
+    let n = rounds * inputs.len();
+    let s = t.elapsed().as_secs_f64();
+    let mut slow: Vec<usize> = (0..inputs.len()).collect();
+    slow.sort_by_key(|&k| std::cmp::Reverse(per[k]));
+    let top = std::env::var("FUZZ_BENCH_TOP")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(5);
+    for &k in slow.iter().take(top) {
+        let avg = per[k].as_secs_f64() * 1e3 / rounds as f64;
+        eprintln!("slowest: {avg:.3} ms/exec {}", inputs[k].0);
+    }
+    eprintln!("{n} execs in {s:.3} s: {:.0} execs/s", n as f64 / s);
 }

@@ -90,7 +90,11 @@ fn main() {
                         0xBE | 0x97 | 0xB8 | 0xAB => {
                             let mut s = vec![0x01u8];
                             // A CLUSTER_INFO reply is mostly unused zero slots: keep the used prefix.
-                            let keep = if op == 0xBE { p.len().min(48 + 16 * 80) } else { p.len() };
+                            let keep = if op == 0xBE {
+                                p.len().min(48 + 16 * 80)
+                            } else {
+                                p.len()
+                            };
                             s.extend_from_slice(cap(&p[..keep]));
                             o.add("cluster_info", s);
                         }

@@ -268,7 +268,7 @@ impl AdminHandler for Ctx {
         admin::make_fs(self, a).await
     }
     async fn shutdown(&self, _: NoArgs) -> Reply {
-        admin::shutdown(self)
+        admin::cluster_shutdown(self).await
     }
     async fn stat_sheep(&self, _: NoArgs) -> Reply {
         self.formatted(async { admin::stat_sheep(self) }).await

@@ -739,6 +739,11 @@ impl Replicas {
 
     /// Creates `oid` on the local store only.
     ///
+    /// A COW source (`cow_from`) is placed independently of `oid`, so in a
+    /// cluster this node often holds no copy of it: then, like sheepdog's
+    /// `read_copy_from_replica`, the source is read from its replicas and
+    /// the object is created from that copy with `data` laid over it.
+    ///
     /// # Errors
     ///
     /// As [`ObjectStore::create_and_write`].
@@ -751,7 +756,30 @@ impl Replicas {
         cow_from: Option<u64>,
     ) -> Result<(), StoreError> {
         let s = self.store.clone();
-        blocking(move || s.create_and_write(oid, full_size, offset, &data, cow_from)).await
+        let d = data.clone();
+        let r = blocking(move || s.create_and_write(oid, full_size, offset, &d, cow_from)).await;
+        match (r, cow_from) {
+            (Err(StoreError::NoObj(missing)), Some(src))
+                if missing == src && self.view().is_some() =>
+            {
+                let mut full = self.read(src, 0, full_size).await?;
+                full.resize(full_size, 0);
+                let at = usize::try_from(offset).unwrap_or(usize::MAX);
+                let end = at.saturating_add(data.len());
+                if end > full_size {
+                    return Err(StoreError::OutOfRange {
+                        oid,
+                        offset,
+                        len: data.len() as u64,
+                        size: full_size as u64,
+                    });
+                }
+                full[at..end].copy_from_slice(&data);
+                let s = self.store.clone();
+                blocking(move || s.create_and_write(oid, full_size, 0, &full, None)).await
+            }
+            (r, _) => r,
+        }
     }
 
     /// Writes into an existing object of the local store.

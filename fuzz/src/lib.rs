@@ -54,15 +54,69 @@ fn nested(ty: &str) -> Option<&'static Layout> {
 
 /// Don't-care byte ranges of a fixed-size struct layout, at `base`:
 /// every `reserved` field, recursively through nested proto types and arrays of them.
-/// (Walked once per layout, see [`layout_mask`].)
+/// (Walked once per layout, see [`layout_mask`].) Offsets are the layout's,
+/// i.e. at the type's current version (see [`dont_care_at`]).
 pub fn dont_care(layout: &'static Layout, base: usize, out: &mut Vec<Range<usize>>) {
-    let m = layout_mask(layout);
+    dont_care_at(layout, base, None, out);
+}
+
+/// [`dont_care`] of the encoding at `version` (`None`: the current one): a
+/// versioned type's fields sit where they are at that version, and fields
+/// absent at it are skipped (e.g. the 4 bytes of `ObjReq` that are reserved
+/// before peer 0x0b and hold the payload CRC from 0x0b).
+pub fn dont_care_at(
+    layout: &'static Layout,
+    base: usize,
+    version: Option<Version>,
+    out: &mut Vec<Range<usize>>,
+) {
+    let m = layout_mask_at(layout, version);
     out.extend(m.iter().map(|r| base + r.start..base + r.end));
 }
 
-fn walk(layout: &Layout, base: usize, out: &mut Vec<Range<usize>>) {
-    for f in layout.fields {
-        let (Some(off), Some(size)) = (f.offset, f.size) else {
+/// Whether field `f` exists at `v`.
+fn present(f: &sdwire::FieldLayout, v: Version) -> bool {
+    f.since.is_none_or(|s| s <= v) && f.until.is_none_or(|u| v < u)
+}
+
+/// Field offsets of a versioned layout at version `v` (`None` for a field
+/// absent at `v`), when every field has a fixed size and the layout has no
+/// explicit padding (checked against the current-version offsets).
+fn offsets_at(layout: &Layout, v: Version) -> Option<Vec<Option<usize>>> {
+    let (_, cur) = layout.versions?;
+    let place = |v: Version| -> Option<Vec<Option<usize>>> {
+        let mut at = 0usize;
+        let mut out = Vec::new();
+        for f in layout.fields {
+            if present(f, v) {
+                out.push(Some(at));
+                at += f.size?;
+            } else {
+                out.push(None);
+            }
+        }
+        Some(out)
+    };
+    let now = place(cur)?;
+    let same = layout
+        .fields
+        .iter()
+        .zip(&now)
+        .all(|(f, o)| f.offset.is_none() || f.offset == *o);
+    if !same {
+        return None;
+    }
+    place(v)
+}
+
+fn walk(layout: &Layout, base: usize, version: Option<Version>, out: &mut Vec<Range<usize>>) {
+    let offs = version.and_then(|v| offsets_at(layout, v));
+    for (i, f) in layout.fields.iter().enumerate() {
+        let off = match &offs {
+            Some(o) => o[i],
+            None => f.offset,
+        };
+        let (Some(off), Some(size)) = (off, f.size) else {
             continue;
         };
         let at = base + off;
@@ -72,13 +126,13 @@ fn walk(layout: &Layout, base: usize, out: &mut Vec<Range<usize>>) {
         }
         let ty = f.ty.trim();
         if let Some(l) = nested(ty) {
-            walk(l, at, out);
+            walk(l, at, version, out);
         } else if let Some(inner) = ty.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
             if let Some((elem, n)) = inner.split_once(';') {
                 if let (Some(l), Ok(n)) = (nested(elem.trim()), n.trim().parse::<usize>()) {
                     let es = l.size.expect("array element of fixed size");
                     for i in 0..n {
-                        walk(l, at + i * es, out);
+                        walk(l, at + i * es, version, out);
                     }
                 }
             }
@@ -89,16 +143,23 @@ fn walk(layout: &Layout, base: usize, out: &mut Vec<Range<usize>>) {
 /// The don't-care ranges of `layout` at offset 0, walked once per layout and
 /// cached (the walk parses field type names: too slow to repeat per exec).
 pub fn layout_mask(layout: &'static Layout) -> Rc<[Range<usize>]> {
+    layout_mask_at(layout, None)
+}
+
+/// [`layout_mask`] at `version` (`None`: the current one), cached per
+/// layout and version.
+pub fn layout_mask_at(layout: &'static Layout, version: Option<Version>) -> Rc<[Range<usize>]> {
+    type Masks = HashMap<(usize, Option<Version>), Rc<[Range<usize>]>>;
     thread_local! {
-        static MASKS: RefCell<HashMap<usize, Rc<[Range<usize>]>>> = RefCell::new(HashMap::new());
+        static MASKS: RefCell<Masks> = RefCell::new(HashMap::new());
     }
-    let key = core::ptr::from_ref(layout) as usize;
+    let key = (core::ptr::from_ref(layout) as usize, version);
     MASKS.with(|c| {
         c.borrow_mut()
             .entry(key)
             .or_insert_with(|| {
                 let mut v = Vec::new();
-                walk(layout, 0, &mut v);
+                walk(layout, 0, version, &mut v);
                 v.into()
             })
             .clone()
@@ -108,6 +169,11 @@ pub fn layout_mask(layout: &'static Layout) -> Rc<[Range<usize>]> {
 /// Don't-care ranges of `T` at offset 0.
 pub fn mask_of<T: Wire>() -> Vec<Range<usize>> {
     layout_mask(T::LAYOUT).to_vec()
+}
+
+/// Don't-care ranges of `T` encoded at `version`, at offset 0.
+pub fn mask_of_at<T: Wire>(version: Version) -> Vec<Range<usize>> {
+    layout_mask_at(T::LAYOUT, Some(version)).to_vec()
 }
 
 /// The byte ranges of `0..len` outside `mask`, ascending.

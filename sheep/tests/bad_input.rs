@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use sdwire::OpTable;
 use sheep::proto::oid::Oid;
-use sheep::proto::{AdminOp, ClientOp, NoArgs, ObjReq, Request, SdResult};
+use sheep::proto::{classify, AdminOp, ClientOp, NoArgs, ObjReq, Protocol, Request, SdResult};
 use support::Daemon;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -84,7 +84,13 @@ async fn opcode_version_matrix() {
     for opcode in 0..=255u8 {
         for &ver in &versions {
             let internal = opcode >= 0x80;
-            let ver_ok = if internal { ver == 0x0a } else { ver <= 2 };
+            // The peer protocol also speaks 0x0b (payload CRCs).
+            let peer = classify(opcode) == Some(Protocol::Peer);
+            let ver_ok = if internal {
+                ver == 0x0a || (peer && ver == 0x0b)
+            } else {
+                ver <= 2
+            };
             // Do not stop or wipe the daemon under test.
             let stops = [
                 AdminOp::Shutdown(NO).tag(),

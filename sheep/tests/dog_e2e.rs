@@ -1,13 +1,17 @@
-//! The `dog` binary end to end against a sheep on loopback: every verb,
-//! data round trips across object boundaries, JSON output, space freed by
-//! delete, shutdown, and clean one-line failures.
+//! The `dog` binary end to end against a sheep on loopback, and against a
+//! cluster of three sheep processes (copies=2, each verb through another
+//! node): every verb, data round trips across object boundaries, JSON
+//! output, results alike through every node, space freed by delete,
+//! shutdown, and clean one-line failures.
 
 mod support;
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
+use support::procs::{wait_members, SheepProc};
 use support::Daemon;
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
@@ -91,164 +95,215 @@ fn vdi_by_name<'a>(list: &'a serde_json::Value, name: &str, snap: bool) -> &'a s
         .unwrap_or_else(|| panic!("{name} (snapshot {snap}) not in {list}"))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn every_verb() {
-    let t0 = Instant::now();
-    let dir = tempfile::tempdir().unwrap();
-    let d = Daemon::start(dir.path(), 0).await;
-    let a = d.addr;
+/// Every verb except shutdown against the sheep at `addrs` (one node, or
+/// the nodes of one cluster, used in turn so that each verb runs through
+/// several gateways) whose stores are `stores`; formats with `copies`.
+/// Results must agree whichever node answers.
+async fn every_verb_but_shutdown(addrs: &[SocketAddr], stores: &[&Path], copies: u8) {
+    let n = addrs.len();
+    // The i-th node, wrapping: with one node always that one.
+    let at = |i: usize| addrs[i % n];
+    let a = at(0);
 
-    // Cluster.
-    ok(a, &["cluster", "format", "-c", "1"], b"").await;
-    let info = text(&ok(a, &["cluster", "info"], b"").await);
-    assert!(info.contains("Cluster status: running"), "{info}");
-    assert!(info.contains(&a.to_string()), "{info}");
-    let ji = json(&ok(a, &["cluster", "info", "--json"], b"").await);
-    assert_eq!(ji["result"], "SUCCESS", "{ji}");
+    // Cluster: format through the last node, info through every node.
+    ok(
+        at(n - 1),
+        &["cluster", "format", "-c", &copies.to_string()],
+        b"",
+    )
+    .await;
+    let mut infos = Vec::new();
+    for &x in addrs {
+        let info = text(&ok(x, &["cluster", "info"], b"").await);
+        assert!(info.contains("Cluster status: running"), "{info}");
+        for y in addrs {
+            assert!(info.contains(&y.to_string()), "{y} missing: {info}");
+        }
+        let ji = json(&ok(x, &["cluster", "info", "--json"], b"").await);
+        assert_eq!(ji["result"], "SUCCESS", "{ji}");
+        infos.push(ji);
+    }
+    assert!(
+        infos.iter().all(|i| *i == infos[0]),
+        "cluster info differs: {infos:?}"
+    );
 
-    // Nodes.
-    let nl = text(&ok(a, &["node", "list"], b"").await);
-    assert!(nl.contains(&a.to_string()), "{nl}");
-    let jn = json(&ok(a, &["node", "list", "--json"], b"").await);
-    assert_eq!(jn.as_array().unwrap().len(), 1);
-    let ni = text(&ok(a, &["node", "info"], b"").await);
+    // Nodes: every node lists every node, alike.
+    let mut lists = Vec::new();
+    for &x in addrs {
+        let nl = text(&ok(x, &["node", "list"], b"").await);
+        for y in addrs {
+            assert!(nl.contains(&y.to_string()), "{y} missing: {nl}");
+        }
+        let jn = json(&ok(x, &["node", "list", "--json"], b"").await);
+        assert_eq!(jn.as_array().unwrap().len(), n, "{jn}");
+        lists.push(jn);
+    }
+    assert!(
+        lists.iter().all(|l| *l == lists[0]),
+        "node lists differ: {lists:?}"
+    );
+    let ni = text(&ok(at(1), &["node", "info"], b"").await);
     assert!(ni.contains("Total"), "{ni}");
-    let jni = json(&ok(a, &["node", "info", "--json"], b"").await);
+    let jni = json(&ok(at(2), &["node", "info", "--json"], b"").await);
     assert!(jni["total"]["size"].as_u64().unwrap() > 0, "{jni}");
-    let nr = text(&ok(a, &["node", "recovery"], b"").await);
-    assert!(nr.starts_with("Nodes In Recovery:"), "{nr}");
+    assert_eq!(jni["nodes"].as_array().unwrap().len(), n, "{jni}");
+    for &x in addrs {
+        let nr = text(&ok(x, &["node", "recovery"], b"").await);
+        assert!(nr.starts_with("Nodes In Recovery:"), "{nr}");
+    }
 
-    // Create, write across object boundaries, read back.
+    // Create through one node, write across object boundaries through
+    // another, read back through every node.
     ok(a, &["vdi", "create", "img", "64M"], b"").await;
-    ok(a, &["vdi", "create", "-P", "pre", "12M"], b"").await;
+    ok(at(1), &["vdi", "create", "-P", "pre", "12M"], b"").await;
     let data = pattern(9 << 20 | 12345, 1);
     ok(
-        a,
+        at(2),
         &["vdi", "write", "img", "1000", &data.len().to_string()],
         &data,
     )
     .await;
-    let back = ok(
-        a,
-        &["vdi", "read", "img", "1000", &data.len().to_string()],
-        b"",
-    )
-    .await;
-    assert!(back == data, "read back differs");
-    let head = ok(a, &["vdi", "read", "img", "0", "1000"], b"").await;
-    assert_eq!(head, vec![0u8; 1000]);
+    for &x in addrs {
+        let back = ok(
+            x,
+            &["vdi", "read", "img", "1000", &data.len().to_string()],
+            b"",
+        )
+        .await;
+        assert!(back == data, "read back through {x} differs");
+        let head = ok(x, &["vdi", "read", "img", "0", "1000"], b"").await;
+        assert_eq!(head, vec![0u8; 1000]);
+    }
     // Default inflight and the C dog's one-at-a-time pattern agree.
     let back1 = ok(
-        a,
+        at(1),
         &["vdi", "read", "--inflight", "1", "img", "1000", "9M"],
         b"",
     )
     .await;
     assert!(back1[..] == data[..9 << 20]);
-    let pre = ok(a, &["vdi", "read", "pre"], b"").await;
+    let pre = ok(at(2), &["vdi", "read", "pre"], b"").await;
     assert!(pre.len() == 12 << 20 && pre.iter().all(|&b| b == 0));
 
-    // List: table and JSON.
+    // List: table and JSON, the same through every node.
     let lt = text(&ok(a, &["vdi", "list"], b"").await);
     assert!(lt.contains("img") && lt.contains("pre"), "{lt}");
-    let jl = json(&ok(a, &["vdi", "list", "--json"], b"").await);
+    let jl = vdi_list_everywhere(addrs).await;
     let img = vdi_by_name(&jl, "img", false);
     assert_eq!(img["size"], 64u64 << 20);
     assert_eq!(img["used"], 12u64 << 20, "{img}");
     assert_eq!(vdi_by_name(&jl, "pre", false)["used"], 12u64 << 20);
 
-    // Snapshot, then overwrite the working image; clone the snapshot.
-    ok(a, &["vdi", "snapshot", "-s", "s1", "img"], b"").await;
+    // Snapshot, then overwrite the working image; clone the snapshot; each
+    // through another node.
+    ok(at(1), &["vdi", "snapshot", "-s", "s1", "img"], b"").await;
     let over = pattern(5 << 20, 2);
     ok(
-        a,
+        at(2),
         &["vdi", "write", "img", "0", &over.len().to_string()],
         &over,
     )
     .await;
     ok(a, &["vdi", "clone", "-s", "s1", "img", "cl"], b"").await;
-    let snap = ok(
-        a,
-        &[
-            "vdi",
-            "read",
-            "-s",
-            "s1",
-            "img",
-            "1000",
-            &data.len().to_string(),
-        ],
-        b"",
-    )
-    .await;
-    assert!(snap == data, "snapshot changed");
-    let cl = ok(
-        a,
-        &["vdi", "read", "cl", "1000", &data.len().to_string()],
-        b"",
-    )
-    .await;
-    assert!(cl == data, "clone differs from its snapshot");
-    let cur = ok(
-        a,
-        &["vdi", "read", "img", "0", &over.len().to_string()],
-        b"",
-    )
-    .await;
-    assert!(cur == over, "working image lost the overwrite");
-    let jl = json(&ok(a, &["vdi", "list", "--json"], b"").await);
+    for &x in addrs {
+        let snap = ok(
+            x,
+            &[
+                "vdi",
+                "read",
+                "-s",
+                "s1",
+                "img",
+                "1000",
+                &data.len().to_string(),
+            ],
+            b"",
+        )
+        .await;
+        assert!(snap == data, "snapshot changed (through {x})");
+        let cl = ok(
+            x,
+            &["vdi", "read", "cl", "1000", &data.len().to_string()],
+            b"",
+        )
+        .await;
+        assert!(cl == data, "clone differs from its snapshot (through {x})");
+        let cur = ok(
+            x,
+            &["vdi", "read", "img", "0", &over.len().to_string()],
+            b"",
+        )
+        .await;
+        assert!(
+            cur == over,
+            "working image lost the overwrite (through {x})"
+        );
+    }
+    let jl = vdi_list_everywhere(addrs).await;
     assert_eq!(vdi_by_name(&jl, "img", true)["tag"], "s1");
     assert_eq!(vdi_by_name(&jl, "cl", false)["clone"], true);
 
     // Resize, attributes, check, tree.
-    ok(a, &["vdi", "resize", "img", "128M"], b"").await;
-    let jl = json(&ok(a, &["vdi", "list", "--json", "img"], b"").await);
-    assert_eq!(vdi_by_name(&jl, "img", false)["size"], 128u64 << 20);
-    let small = dog(a, &["vdi", "resize", "img", "1M"], b"").await;
+    ok(at(1), &["vdi", "resize", "img", "128M"], b"").await;
+    for &x in addrs {
+        let jl = json(&ok(x, &["vdi", "list", "--json", "img"], b"").await);
+        assert_eq!(vdi_by_name(&jl, "img", false)["size"], 128u64 << 20);
+    }
+    let small = dog(at(2), &["vdi", "resize", "img", "1M"], b"").await;
     one_line_failure(&small, "shrink");
     ok(a, &["vdi", "setattr", "img", "color", "blue"], b"").await;
-    ok(a, &["vdi", "setattr", "img", "note"], b"from stdin").await;
-    assert_eq!(
-        ok(a, &["vdi", "getattr", "img", "color"], b"").await,
-        b"blue"
-    );
-    assert_eq!(
-        ok(a, &["vdi", "getattr", "img", "note"], b"").await,
-        b"from stdin"
-    );
-    ok(a, &["vdi", "setattr", "-d", "img", "color"], b"").await;
-    one_line_failure(
-        &dog(a, &["vdi", "getattr", "img", "color"], b"").await,
-        "deleted attr",
-    );
-    let ck = text(&ok(a, &["vdi", "check", "img"], b"").await);
-    assert!(ck.contains("finish check&repair img"), "{ck}");
-    let tree = text(&ok(a, &["vdi", "tree"], b"").await);
-    assert!(
-        tree.contains("img---[s1]") && tree.contains("(you are here)"),
-        "{tree}"
-    );
+    ok(at(1), &["vdi", "setattr", "img", "note"], b"from stdin").await;
+    for &x in addrs {
+        assert_eq!(
+            ok(x, &["vdi", "getattr", "img", "color"], b"").await,
+            b"blue"
+        );
+        assert_eq!(
+            ok(x, &["vdi", "getattr", "img", "note"], b"").await,
+            b"from stdin"
+        );
+    }
+    ok(at(2), &["vdi", "setattr", "-d", "img", "color"], b"").await;
+    for &x in addrs {
+        one_line_failure(
+            &dog(x, &["vdi", "getattr", "img", "color"], b"").await,
+            "deleted attr",
+        );
+    }
+    for &x in addrs {
+        let ck = text(&ok(x, &["vdi", "check", "img"], b"").await);
+        assert!(ck.contains("finish check&repair img"), "{ck}");
+        let tree = text(&ok(x, &["vdi", "tree"], b"").await);
+        assert!(
+            tree.contains("img---[s1]") && tree.contains("(you are here)"),
+            "{tree}"
+        );
+    }
 
-    // Delete frees space: the node's used bytes drop back.
+    // Delete frees space: the cluster's used bytes drop back (by every
+    // replica's worth).
     let used = |v: &serde_json::Value| v["total"]["used"].as_u64().unwrap();
     let before = used(&json(&ok(a, &["node", "info", "--json"], b"").await));
     ok(a, &["vdi", "delete", "pre"], b"").await;
-    ok(a, &["vdi", "delete", "cl"], b"").await;
-    ok(a, &["vdi", "delete", "img"], b"").await;
+    ok(at(1), &["vdi", "delete", "cl"], b"").await;
+    ok(at(2), &["vdi", "delete", "img"], b"").await;
     ok(a, &["vdi", "delete", "-s", "s1", "img"], b"").await;
-    let after = used(&json(&ok(a, &["node", "info", "--json"], b"").await));
+    let after = used(&json(&ok(at(1), &["node", "info", "--json"], b"").await));
+    let copies = u64::from(copies);
     assert!(
-        before - after >= 20 << 20,
+        before - after >= copies * (20 << 20),
         "delete freed only {} bytes",
         before - after
     );
-    let jl = json(&ok(a, &["vdi", "list", "--json"], b"").await);
+    let jl = vdi_list_everywhere(addrs).await;
     assert_eq!(jl.as_array().unwrap().len(), 0, "{jl}");
-    let store_data = walk(dir.path());
-    assert_eq!(store_data, 0, "data bytes left in the store");
+    for s in stores {
+        assert_eq!(walk(s), 0, "data bytes left in the store {}", s.display());
+    }
 
     // Errors: one line, non-zero, no panic.
-    let e = one_line_failure(&dog(a, &["vdi", "read", "nope"], b"").await, "no vdi");
+    let e = one_line_failure(&dog(at(1), &["vdi", "read", "nope"], b"").await, "no vdi");
     assert!(e.contains("nope"), "{e}");
     one_line_failure(
         &dog(a, &["vdi", "create", "x", "12Q"], b"").await,
@@ -266,23 +321,94 @@ async fn every_verb() {
     };
     let e = one_line_failure(&dog(dead, &["node", "list"], b"").await, "unreachable");
     assert!(e.contains("Failed to connect"), "{e}");
+}
+
+/// `vdi list --json` through every node: the same everywhere.
+async fn vdi_list_everywhere(addrs: &[SocketAddr]) -> serde_json::Value {
+    let mut all = Vec::new();
+    for &x in addrs {
+        all.push(json(&ok(x, &["vdi", "list", "--json"], b"").await));
+    }
+    assert!(
+        all.iter().all(|l| *l == all[0]),
+        "vdi lists differ: {all:?}"
+    );
+    all.swap_remove(0)
+}
+
+/// Waits until nothing accepts connections at `a` any more.
+async fn wait_closed(a: SocketAddr) {
+    let gone = Instant::now();
+    while tokio::net::TcpStream::connect(a).await.is_ok() {
+        assert!(
+            gone.elapsed() < Duration::from_secs(10),
+            "sheep {a} still up"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_verb() {
+    let t0 = Instant::now();
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(dir.path(), 0).await;
+    let a = d.addr;
+    every_verb_but_shutdown(&[a], &[dir.path()], 1).await;
 
     // Shutdown: the sheep stops listening.
     ok(a, &["cluster", "shutdown"], b"").await;
-    let gone = Instant::now();
-    while tokio::net::TcpStream::connect(a).await.is_ok() {
-        assert!(gone.elapsed() < Duration::from_secs(10), "sheep still up");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_closed(a).await;
     tokio::time::timeout(Duration::from_secs(10), d.stop())
         .await
         .expect("daemon task ends");
     assert!(t0.elapsed() < Duration::from_secs(60), "{:?}", t0.elapsed());
 }
 
+/// The same through a cluster of three real sheep processes (local driver,
+/// copies=2), each verb through a different node; `cluster shutdown`
+/// through one node stops every node, like sheepdog's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_verb_three_nodes() {
+    let t0 = Instant::now();
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = format!("local:{}", tmp.path().join("cluster").display());
+    let mut nodes: Vec<SheepProc> = (0..3)
+        .map(|i| {
+            let z = (i + 1).to_string();
+            SheepProc::spawn(&tmp.path().join(format!("s{i}")), &spec, &["-z", &z, "-n"])
+        })
+        .collect();
+    let mut clients = Vec::new();
+    for n in &nodes {
+        clients.push(n.client().await);
+    }
+    wait_members(&clients, 3, Duration::from_secs(20)).await;
+    drop(clients);
+    let addrs: Vec<SocketAddr> = nodes.iter().map(|n| n.addr).collect();
+    let stores: Vec<&Path> = nodes.iter().map(|n| n.store.as_path()).collect();
+    every_verb_but_shutdown(&addrs, &stores, 2).await;
+
+    // Shutdown through the middle node: every node exits cleanly.
+    ok(addrs[1], &["cluster", "shutdown"], b"").await;
+    for (i, n) in nodes.iter_mut().enumerate() {
+        let st = n.wait_exit(Duration::from_secs(15)).await;
+        assert!(st.success(), "sheep {i} exited with {st:?}: {}", n.log());
+    }
+    for &a in &addrs {
+        wait_closed(a).await;
+    }
+    // Generous: ~100 dog runs and 3 sheep on a loaded 2-core machine.
+    assert!(
+        t0.elapsed() < Duration::from_secs(120),
+        "{:?}",
+        t0.elapsed()
+    );
+}
+
 /// Bytes in data-object files under the store (`obj/` names are oids in
 /// hex; data oids have none of the top 4 bits set).
-fn walk(dir: &std::path::Path) -> u64 {
+fn walk(dir: &Path) -> u64 {
     let mut n = 0;
     for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let p = e.path();

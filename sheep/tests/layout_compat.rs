@@ -180,3 +180,40 @@ fn removed_type_and_raised_compat_are_errors() {
         "{e:?}"
     );
 }
+
+/// Peer protocol 0x0b's pattern: a `since` field carved out of reserved
+/// bytes (the reserved field gains `until`, the new field takes its
+/// place) in a type that becomes versioned. Accepted with the bump; the
+/// same carve without one is named.
+#[test]
+fn since_field_in_reserved_bytes_is_ok_with_a_bump() {
+    let old = "\
+struct Arm size=32 align=8
+  field oid off=0 size=8 order=le ty=u64
+  field offset off=24 size=4 order=le ty=u32
+  field _pad off=28 size=4 order=le ty=u32 reserved
+";
+    let bumped = "\
+struct Arm size=32 align=8 versions=0x0..=0xb
+  field oid off=0 size=8 order=le ty=u64
+  field offset off=24 size=4 order=le ty=u32
+  field _pad off=var size=4 order=le ty=u32 until=0xb reserved default=Default::default()
+  field crc off=28 size=4 order=le ty=u32 since=0xb default=Default::default()
+";
+    assert_eq!(check_compat(old, bumped).unwrap(), Vec::<String>::new());
+    // Already versioned at 0xa: the bump to 0xb is what makes it fine.
+    let old_v = old.replace("align=8\n", "align=8 versions=0x0..=0xa\n");
+    assert_eq!(check_compat(&old_v, bumped).unwrap(), Vec::<String>::new());
+    let not_bumped = bumped.replace("versions=0x0..=0xb", "versions=0x0..=0xa");
+    let e = check_compat(&old_v, &not_bumped).unwrap();
+    assert!(
+        e.iter()
+            .any(|m| m.starts_with("Arm.crc added without a version bump")),
+        "{e:?}"
+    );
+    assert!(
+        e.iter()
+            .any(|m| m.starts_with("Arm._pad moved from 28 to var")),
+        "{e:?}"
+    );
+}

@@ -1,7 +1,9 @@
 //! End to end with real third-party clients: tgtd's sheepdog backing store
 //! in front of our sheep (over the unix socket), driven over iSCSI by
 //! libiscsi's `iscsi-test-cu` and a tiny libiscsi initiator compiled from
-//! `tests/support/iscsi-rw.c`.
+//! `tests/support/iscsi-rw.c`. Two variants share the checks: one
+//! in-process sheep, and node 0 of a cluster of three sheep processes
+//! (copies=2) with every node checked as a gateway.
 //!
 //! Needs the Debian packages `tgt`, `libiscsi-bin`, `libiscsi-dev` and `gcc`
 //! (installed by `.ci/run`); the test fails, not skips, without them. It
@@ -15,12 +17,12 @@ use std::time::{Duration, Instant};
 
 use sheep::client::Client;
 use sheep::proto::oid::Oid;
+use support::procs::{cluster_info, holds, wait_members, SheepProc};
 use support::Daemon;
 
 const TGTD: &str = "/usr/sbin/tgtd";
 const TGTADM: &str = "/usr/sbin/tgtadm";
 const TEST_CU: &str = "/usr/bin/iscsi-test-cu";
-const IQN: &str = "iqn.2024-01.sheep.test:e2e";
 
 /// A tgtd we started; stopped through tgtadm, SIGKILLed by PID otherwise.
 struct Tgtd {
@@ -233,34 +235,49 @@ fn run_suite(url: &str, suite: &str, log: &Path) {
     assert_eq!(failed, 0, "{suite}: failures:\n{text}");
 }
 
-#[test]
-fn tgtd_over_sheep() {
+/// One tgtd variant: its own control port and target name, so that the
+/// variants can run in parallel (one test binary = one pid).
+struct Variant {
+    /// 0 or 1: picks the control port.
+    slot: u32,
+    /// Target name.
+    iqn: &'static str,
+}
+
+const SINGLE: Variant = Variant {
+    slot: 0,
+    iqn: "iqn.2024-01.sheep.test:e2e",
+};
+const CLUSTER: Variant = Variant {
+    slot: 1,
+    iqn: "iqn.2024-01.sheep.test:e2e-cluster",
+};
+
+fn tools_present() {
     for b in [TGTD, TGTADM, TEST_CU] {
         assert!(
             Path::new(b).exists(),
             "{b} missing: apt-get install tgt libiscsi-bin"
         );
     }
-    let tmp = tempfile::tempdir().unwrap();
-    let store = tmp.path().join("store");
-    let work = tmp.path().join("work");
-    std::fs::create_dir_all(&work).unwrap();
-    let helper = build_helper(&work);
+}
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(4)
         .enable_all()
         .build()
-        .unwrap();
-    let d = rt.block_on(Daemon::start(&store, 0));
-    let c: Client = rt.block_on(d.unix_client());
-    rt.block_on(c.make_fs(1, 22)).unwrap();
-    let vid = rt.block_on(c.new_vdi("tgtvol", 64 << 20)).unwrap();
+        .unwrap()
+}
 
-    // tgtd refuses control ports above 32767 ("-C argument value out of range").
-    let ctl = 10_000 + std::process::id() % 20_000;
+/// Starts tgtd with target 1, LUN 1 = sheepdog VDI `vdi` over the sheep
+/// unix socket `sock`, open to every initiator; returns it and the LUN's URL.
+fn tgtd_for(v: &Variant, sock: &Path, vdi: &str, work: &Path) -> (Tgtd, String) {
+    // tgtd refuses control ports above 32767 ("-C argument value out of
+    // range"): 10000 + 2 * (pid % 10000) + slot <= 29999.
+    let ctl = 10_000 + 2 * (std::process::id() % 10_000) + v.slot;
     let portal = free_port();
-    let mut tgtd = Tgtd::start(ctl, portal, &work.join("tgtd.log"));
+    let tgtd = Tgtd::start(ctl, portal, &work.join("tgtd.log"));
     tgtd.adm(&[
         "--lld",
         "iscsi",
@@ -271,9 +288,9 @@ fn tgtd_over_sheep() {
         "--tid",
         "1",
         "--targetname",
-        IQN,
+        v.iqn,
     ]);
-    let backing = format!("unix:{}:tgtvol", store.join("sock").display());
+    let backing = format!("unix:{}:{vdi}", sock.display());
     tgtd.adm(&[
         "--lld",
         "iscsi",
@@ -302,13 +319,30 @@ fn tgtd_over_sheep() {
         "--initiator-address",
         "ALL",
     ]);
-    let url = format!("iscsi://127.0.0.1:{portal}/{IQN}/1");
+    (tgtd, format!("iscsi://127.0.0.1:{portal}/{}/1", v.iqn))
+}
 
+/// The end-to-end checks on VDI `vid` named `name`, served by `tgtd` at
+/// `url`: `gws[0]` is a client of the sheep tgtd talks to, the others of
+/// the other gateways of its cluster (if any). Everything written through
+/// iSCSI must read back identical through every gateway.
+#[allow(clippy::too_many_arguments)]
+fn e2e_checks(
+    rt: &tokio::runtime::Runtime,
+    gws: &[Client],
+    mut tgtd: Tgtd,
+    url: &str,
+    name: &str,
+    vid: u32,
+    helper: PathBuf,
+    work: &Path,
+) {
+    let c = &gws[0];
     // Known data at several offsets, through iSCSI.
     let rw = Rw {
         bin: helper,
-        url: url.clone(),
-        dir: work.clone(),
+        url: url.to_string(),
+        dir: work.to_path_buf(),
     };
     let obj = 4u64 << 20;
     let cases: Vec<(u64, Vec<u8>)> = vec![
@@ -327,16 +361,35 @@ fn tgtd_over_sheep() {
             data,
             "iSCSI read back at {off}"
         );
-        let via_sheep = rt.block_on(c.vdi_read(vid, *off, data.len())).unwrap();
-        assert_eq!(&via_sheep, data, "sheep read back at {off}");
+        for (g, gw) in gws.iter().enumerate() {
+            let via_sheep = rt.block_on(gw.vdi_read(vid, *off, data.len())).unwrap();
+            assert_eq!(&via_sheep, data, "sheep read back at {off} via gateway {g}");
+        }
     }
     // Unwritten space reads as zeros, both ways.
     assert_eq!(rw.read((20 << 20) / 512, 4096), vec![0u8; 4096]);
-    // READ_OBJ straight on a data object.
-    let o0 = rt
-        .block_on(c.read_obj(Oid::data(vid, 0).0, 4096, 8192))
-        .unwrap();
-    assert_eq!(&o0[..], &cases[0].1[..]);
+    for gw in gws {
+        let z = rt.block_on(gw.vdi_read(vid, 20 << 20, 4096)).unwrap();
+        assert_eq!(z, vec![0u8; 4096]);
+    }
+    // READ_OBJ straight on a data object, through every gateway.
+    for gw in gws {
+        let o0 = rt
+            .block_on(gw.read_obj(Oid::data(vid, 0).0, 4096, 8192))
+            .unwrap();
+        assert_eq!(&o0[..], &cases[0].1[..]);
+    }
+    // Data written through a gateway into an allocated object shows through
+    // iSCSI (tgtd caches the inode, so only allocated objects: the same
+    // with sheepdog's own sheep).
+    let last = gws.last().unwrap();
+    let other = pattern(6144, 5);
+    let at = (40 << 20) + 8192;
+    rt.block_on(last.vdi_write(vid, at, &other)).unwrap();
+    assert!(
+        rw.read(at / 512, other.len()) == other,
+        "a gateway's write does not show through iSCSI"
+    );
 
     // Conformance suites from libiscsi.
     for suite in [
@@ -349,13 +402,14 @@ fn tgtd_over_sheep() {
         "ALL.Write10",
         "ALL.Write16",
     ] {
-        run_suite(&url, suite, &work);
+        run_suite(url, suite, work);
     }
 
-    // Snapshot while the LUN is open, then write through iSCSI: tgtd gets
-    // READONLY, reloads, and COWs into the new working VDI.
+    // Snapshot (through the last gateway) while the LUN is open, then
+    // write through iSCSI: tgtd gets READONLY, reloads, and COWs into the
+    // new working VDI.
     let before = rw.read(4096 / 512, 8192);
-    let (snap, working) = rt.block_on(c.snapshot("tgtvol", "snap1")).unwrap();
+    let (snap, working) = rt.block_on(last.snapshot(name, "snap1")).unwrap();
     assert_eq!(snap, vid);
     let newdata = pattern(4096, 9);
     rw.write(8192 / 512, &newdata);
@@ -363,14 +417,22 @@ fn tgtd_over_sheep() {
     let mut expect = before.clone();
     expect[4096..].copy_from_slice(&newdata);
     assert_eq!(rw.read(4096 / 512, 8192), expect);
-    assert_eq!(
-        rt.block_on(c.vdi_read(working, 4096, 8192)).unwrap(),
-        expect
-    );
-    assert_eq!(rt.block_on(c.vdi_read(snap, 4096, 8192)).unwrap(), before);
-    assert_eq!(rt.block_on(c.index_entry(working, 0)).unwrap(), working);
+    for (g, gw) in gws.iter().enumerate() {
+        assert_eq!(
+            rt.block_on(gw.vdi_read(working, 4096, 8192)).unwrap(),
+            expect,
+            "working VDI via gateway {g}"
+        );
+        assert_eq!(
+            rt.block_on(gw.vdi_read(snap, 4096, 8192)).unwrap(),
+            before,
+            "snapshot via gateway {g}"
+        );
+        assert_eq!(rt.block_on(gw.index_entry(working, 0)).unwrap(), working);
+    }
 
-    // LUN delete sends RELEASE_VDI: afterwards a normal lock is free.
+    // LUN delete sends RELEASE_VDI: afterwards a normal lock is free (locks
+    // are tracked per node, like sheepdog's: ask tgtd's node).
     tgtd.adm(&[
         "--lld",
         "iscsi",
@@ -383,7 +445,7 @@ fn tgtd_over_sheep() {
         "--lun",
         "1",
     ]);
-    let locked = rt.block_on(c.lock_vdi("tgtvol", 0));
+    let locked = rt.block_on(c.lock_vdi(name, 0));
     assert_eq!(
         locked.unwrap(),
         working,
@@ -391,7 +453,72 @@ fn tgtd_over_sheep() {
     );
     rt.block_on(c.release_vdi(working)).unwrap();
     tgtd.stop();
+}
 
+/// tgtd over the unix socket of one in-process sheep (copies=1).
+#[test]
+fn tgtd_over_sheep() {
+    tools_present();
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    let work = tmp.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let helper = build_helper(&work);
+
+    let rt = runtime();
+    let d = rt.block_on(Daemon::start(&store, 0));
+    let c: Client = rt.block_on(d.unix_client());
+    rt.block_on(c.make_fs(1, 22)).unwrap();
+    let vid = rt.block_on(c.new_vdi("tgtvol", 64 << 20)).unwrap();
+    let (tgtd, url) = tgtd_for(&SINGLE, &store.join("sock"), "tgtvol", &work);
+    e2e_checks(
+        &rt,
+        std::slice::from_ref(&c),
+        tgtd,
+        &url,
+        "tgtvol",
+        vid,
+        helper,
+        &work,
+    );
     drop(c);
     rt.block_on(d.stop());
+}
+
+/// tgtd over the unix socket of node 0 of a cluster of three real sheep
+/// processes (local driver, copies=2); every node is checked as a gateway.
+#[test]
+fn tgtd_over_three_node_cluster() {
+    tools_present();
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let helper = build_helper(&work);
+
+    let rt = runtime();
+    let spec = format!("local:{}", tmp.path().join("cluster").display());
+    let nodes: Vec<SheepProc> = (0..3)
+        .map(|i| {
+            let z = (i + 1).to_string();
+            SheepProc::spawn(&tmp.path().join(format!("s{i}")), &spec, &["-z", &z, "-n"])
+        })
+        .collect();
+    let gws: Vec<Client> = nodes.iter().map(|n| rt.block_on(n.client())).collect();
+    rt.block_on(wait_members(&gws, 3, Duration::from_secs(20)));
+    rt.block_on(gws[1].make_fs(2, 22)).unwrap();
+    let vid = rt.block_on(gws[2].new_vdi("clustervol", 64 << 20)).unwrap();
+    let (tgtd, url) = tgtd_for(&CLUSTER, &nodes[0].store.join("sock"), "clustervol", &work);
+    e2e_checks(&rt, &gws, tgtd, &url, "clustervol", vid, helper, &work);
+    // Every data object tgtd wrote has two replicas.
+    let epoch = rt.block_on(cluster_info(&gws[0])).header.epoch;
+    for idx in [0u32, 1, 7, 8, 10] {
+        let oid = Oid::data(vid, idx).0;
+        let n = gws
+            .iter()
+            .filter(|g| rt.block_on(holds(g, epoch, oid)))
+            .count();
+        assert_eq!(n, 2, "object {idx} of the snapshot has {n} replicas");
+    }
+    drop(gws);
+    drop(nodes);
 }

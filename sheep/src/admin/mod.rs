@@ -13,15 +13,52 @@ use crate::proto::{
     ClusterDefaultRsp, ClusterReq, EpochLog, NodeRsp, RecoveryState, RspArm, SdNode, SdResult,
 };
 
-/// SHUTDOWN and KILL_NODE: answer, then stop the daemon.
+/// KILL_NODE (and SHUTDOWN outside a cluster): answer, then stop this
+/// daemon.
 pub fn shutdown(cx: &Ctx) -> Reply {
     tracing::info!(opcode = cx.hdr.opcode, "shutdown requested by a client");
-    let st = cx.st.clone();
+    shutdown_soon(&cx.st);
+    Reply::ok()
+}
+
+/// Body of the cluster-wide shutdown notification.
+const SHUTDOWN_MSG: &[u8] = b"SHEEP-SHUTDOWN-1\0";
+
+/// Whether a driver notification is a cluster-wide shutdown.
+pub fn is_shutdown_notify(msg: &[u8]) -> bool {
+    msg == SHUTDOWN_MSG
+}
+
+/// Stops this daemon shortly (after the reply in flight went out).
+pub fn shutdown_soon(st: &std::sync::Arc<crate::daemon::State>) {
+    let st = st.clone();
     tokio::spawn(async move {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         st.request_shutdown();
     });
-    Reply::ok()
+}
+
+/// SHUTDOWN: like sheepdog's cluster operation, stops every member. In a
+/// cluster the request travels as a driver notification, which every member
+/// (this one included) applies by stopping; a node outside a cluster stops
+/// itself. KILL_NODE stops only the node that receives it
+/// ([`shutdown`]).
+pub async fn cluster_shutdown(cx: &Ctx) -> Reply {
+    let Some(m) = cx.st.membership.get() else {
+        return shutdown(cx);
+    };
+    tracing::info!("cluster shutdown requested by a client");
+    match m
+        .driver()
+        .notify(bytes::Bytes::from_static(SHUTDOWN_MSG))
+        .await
+    {
+        Ok(()) => Reply::ok(),
+        Err(e) => {
+            tracing::error!(error = %e, "broadcasting SHUTDOWN failed");
+            Reply::code(SdResult::SystemError)
+        }
+    }
 }
 
 /// CLUSTER_INFO: the full `cluster_info`.

@@ -1,7 +1,8 @@
 //! `sheep-bench`: drives a sheep over the client protocol with N requests in
 //! flight on one pipelined connection and prints a table: 4 MiB sequential
-//! write (new objects) / overwrite / read in MB/s, and 4 KiB random
-//! write / read IOPS with p50/p99 latency, on a fresh VDI.
+//! write (new objects) / overwrite / read in MB/s (MiB/s: 2^20 bytes), and
+//! 4 KiB random write / read IOPS with p50/p99 latency, on a fresh VDI.
+//! `scripts/bench-cluster.sh` runs it against a 3-node cluster.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -33,6 +34,10 @@ struct Args {
     /// Seconds per random-I/O phase.
     #[arg(short = 't', long, default_value_t = 5)]
     secs: u64,
+    /// Only the 4 MiB sequential phases (skip random I/O); prints
+    /// `seq new|overwrite|read MB/s` lines for scripts.
+    #[arg(long)]
+    seq_only: bool,
 }
 
 const OBJ: u64 = 4 << 20;
@@ -164,6 +169,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let new = seq(&c, vid, nobj, a.depth, 0).await?;
     let over = seq(&c, vid, nobj, a.depth, 1).await?;
     let read = seq(&c, vid, nobj, a.depth, 2).await?;
+    if a.seq_only {
+        println!("seq new {new:.1}");
+        println!("seq overwrite {over:.1}");
+        println!("seq read {read:.1}");
+        return Ok(());
+    }
     let (wi, w50, w99) = random(&c, vid, nobj, a.depth, a.secs, true).await?;
     let (ri, r50, r99) = random(&c, vid, nobj, a.depth, a.secs, false).await?;
     println!("| test | result | p50 | p99 |");

@@ -83,6 +83,7 @@ async fn main() -> ExitCode {
     cfg.sync = !a.nosync;
     cfg.clustered = true;
     cfg.frame_timeout = std::time::Duration::from_secs(a.frame_timeout);
+    cfg.versions = versions_of(&a);
     let listeners = match Listeners::bind(addr, &a.store_dir).await {
         Ok(l) => l,
         Err(e) => {
@@ -135,6 +136,23 @@ fn parse_ver(s: &str) -> Result<u8, String> {
     r.map_err(|e| format!("bad version {s:?}: {e}"))
 }
 
+/// The protocol versions this node speaks: the build's, with the peer
+/// protocol capped by `--peer-version` (or `SHEEP_PEER_VERSION`) and its
+/// oldest version raised by `--peer-compat`.
+fn versions_of(a: &Args) -> Versions {
+    let mut versions = Versions::ours();
+    let env_cap = std::env::var("SHEEP_PEER_VERSION")
+        .ok()
+        .and_then(|s| parse_ver(&s).ok());
+    if let Some(v) = a.peer_version.or(env_cap) {
+        versions = Versions::capped_peer(v);
+    }
+    if let Some(c) = a.peer_compat {
+        versions.peer.compat = c;
+    }
+    versions
+}
+
 /// This node as announced to the cluster: an unspecified bind address is
 /// announced as loopback (single-machine clusters); `-z` sets the zone.
 fn me_of(a: &Args, addr: SocketAddr) -> SdNode {
@@ -164,16 +182,7 @@ async fn join_cluster(
             return Err(ExitCode::FAILURE);
         }
     };
-    let mut versions = Versions::ours();
-    let env_cap = std::env::var("SHEEP_PEER_VERSION")
-        .ok()
-        .and_then(|s| parse_ver(&s).ok());
-    if let Some(v) = a.peer_version.or(env_cap) {
-        versions = Versions::capped_peer(v);
-    }
-    if let Some(c) = a.peer_compat {
-        versions.peer.compat = c;
-    }
+    let versions = versions_of(a);
     let me = me_of(a, addr);
     match Membership::join(driver, me, versions, a.store_dir.clone()).await {
         Ok(m) => {

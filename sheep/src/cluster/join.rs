@@ -91,7 +91,7 @@ pub struct Versions {
 }
 
 /// Newest peer protocol version this build speaks (0x0b adds payload CRCs).
-pub const PEER_PROTO_VER_MAX: u8 = 0x0b;
+pub const PEER_PROTO_VER_MAX: u8 = crate::proto::PEER_VERSION as u8;
 
 impl Versions {
     /// What this build speaks: client `[0x00, 0x02]`, peer
@@ -378,6 +378,63 @@ pub fn judge_encoded(cluster: &ClusterWindow, msg: &[u8]) -> (bool, Vec<u8>) {
     (matches!(reply, JoinReply::Accepted(_)), reply.encode())
 }
 
+/// Magic of the member-ranges table a master appends to its accept reply.
+const MEMBERS_MAGIC: [u8; 2] = *b"MV";
+/// Size of one entry of that table: node address (16), port (2), ranges (6).
+const MEMBER_ENTRY_SIZE: usize = 24;
+
+/// The ranges of every current member, keyed by node identity
+/// ([`NodeId::key`](crate::proto::NodeId::key)).
+pub type MemberRanges = Vec<(([u8; 16], u16), Versions)>;
+
+/// Appends the master's per-member ranges to an encoded accept reply, so
+/// the joiner knows what each existing member speaks (not only the
+/// cluster's window) and its links to them speak their highest common
+/// version.
+///
+/// # Format
+/// After the 15 bytes of an accepted [`JoinReply`]: magic `"MV"`, u16 LE
+/// count, then per member: address (16), port u16 LE, 6 range bytes.
+/// Older decoders ignore the trailing bytes.
+pub fn append_member_ranges(reply: &mut Vec<u8>, members: &MemberRanges) {
+    let n = u16::try_from(members.len()).unwrap_or(u16::MAX);
+    reply.extend_from_slice(&MEMBERS_MAGIC);
+    reply.extend_from_slice(&n.to_le_bytes());
+    for ((addr, port), v) in members.iter().take(usize::from(n)) {
+        reply.extend_from_slice(addr);
+        reply.extend_from_slice(&port.to_le_bytes());
+        let mut r = [0u8; 6];
+        put_ranges(&mut r, v);
+        reply.extend_from_slice(&r);
+    }
+}
+
+/// The per-member ranges of an accept reply ([`append_member_ranges`]);
+/// empty when the reply has none (the founder, an older master) or they
+/// do not parse.
+pub fn member_ranges(reply: &[u8]) -> MemberRanges {
+    let Some(t) = reply.get(15..) else {
+        return Vec::new();
+    };
+    if reply.first() != Some(&1) || t.len() < 4 || t[0..2] != MEMBERS_MAGIC {
+        return Vec::new();
+    }
+    let n = usize::from(u16::from_le_bytes([t[2], t[3]]));
+    let body = &t[4..];
+    if body.len() < n * MEMBER_ENTRY_SIZE {
+        return Vec::new();
+    }
+    body.chunks_exact(MEMBER_ENTRY_SIZE)
+        .take(n)
+        .map(|e| {
+            let mut addr = [0u8; 16];
+            addr.copy_from_slice(&e[..16]);
+            let port = u16::from_le_bytes([e[16], e[17]]);
+            ((addr, port), get_ranges(&e[18..24]))
+        })
+        .collect()
+}
+
 /// The version a peer link between two nodes speaks: the highest common peer
 /// version of both ends.
 pub fn link_version(a: &Versions, b: &Versions) -> Option<u8> {
@@ -387,6 +444,23 @@ pub fn link_version(a: &Versions, b: &Versions) -> Option<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn member_ranges_ride_on_the_accept_reply() {
+        let mut b = JoinReply::Accepted(window(7)).encode();
+        assert_eq!(member_ranges(&b), Vec::new());
+        let list = vec![
+            (([1; 16], 7001), Versions::ours()),
+            (([2; 16], 7002), Versions::capped_peer(0x0a)),
+        ];
+        append_member_ranges(&mut b, &list);
+        assert_eq!(member_ranges(&b), list);
+        // Older decoders still read the reply.
+        assert_eq!(JoinReply::decode(&b), Some(JoinReply::Accepted(window(7))));
+        assert_eq!(member_ranges(&b[..b.len() - 1]), Vec::new());
+        let refused = JoinReply::Refused(Refusal::BadMessage).encode();
+        assert_eq!(member_ranges(&refused), Vec::new());
+    }
 
     fn window(ctime: u64) -> ClusterWindow {
         ClusterWindow {

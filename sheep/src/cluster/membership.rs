@@ -14,7 +14,10 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, watch};
 
 use super::driver::{ClusterDriver, ClusterEvent, DriverError, JoinJudge, JoinOutcome};
-use super::join::{judge_encoded, ClusterWindow, JoinMessage, JoinReply, Refusal, Versions};
+use super::join::{
+    append_member_ranges, judge_encoded, member_ranges, ClusterWindow, JoinMessage, JoinReply,
+    MemberRanges, Refusal, Versions,
+};
 use crate::proto::{SdNode, SheepdogConfig};
 
 /// The cluster identity of the store in `dir` (`config`'s ctime), 0 when
@@ -121,17 +124,31 @@ impl Membership {
                 ctime: store_ctime(&store_dir),
                 versions: window_view.borrow().versions,
             };
-            let (ok, reply) = judge_encoded(&window, msg);
+            let (ok, mut reply) = judge_encoded(&window, msg);
+            if ok {
+                let v = window_view.borrow();
+                let known: MemberRanges = v
+                    .members
+                    .iter()
+                    .zip(&v.member_versions)
+                    .map(|(n, r)| (n.nid.key(), *r))
+                    .collect();
+                append_member_ranges(&mut reply, &known);
+            }
             (ok, Bytes::from(reply))
         });
         let out = driver.join(me, Bytes::from(msg.encode()), judge).await?;
         let mut base = versions;
+        let mut known = MemberRanges::new();
         let mut events = match out {
             JoinOutcome::Accepted { reply, events, .. } => {
                 match JoinReply::decode(&reply) {
                     // The founder gets an empty reply.
                     None if reply.is_empty() => {}
-                    Some(JoinReply::Accepted(w)) => base = w.versions,
+                    Some(JoinReply::Accepted(w)) => {
+                        base = w.versions;
+                        known = member_ranges(&reply);
+                    }
                     Some(JoinReply::Refused(r)) => return Err(JoinError::Refused(r)),
                     None => return Err(JoinError::BadReply),
                 }
@@ -154,7 +171,7 @@ impl Membership {
         tokio::spawn(async move {
             while let Some(ev) = events.recv().await {
                 let Some(m) = weak.upgrade() else { return };
-                m.view.send_modify(|v| fold(v, &ev, base));
+                m.view.send_modify(|v| fold(v, &ev, base, &known));
                 if fwd_tx.send(ev).is_err() {
                     // Nobody consumes the events: keep folding anyway.
                 }
@@ -180,8 +197,9 @@ impl Membership {
 }
 
 /// Folds one event; `base` is the window this node was admitted with (its
-/// own ranges for the founder), used for members it knows no ranges of.
-fn fold(v: &mut View, ev: &ClusterEvent, base: Versions) {
+/// own ranges for the founder), used for members it knows no ranges of;
+/// `known` the ranges of the members the master listed in its accept reply.
+fn fold(v: &mut View, ev: &ClusterEvent, base: Versions, known: &MemberRanges) {
     match ev {
         ClusterEvent::Join {
             node,
@@ -199,8 +217,15 @@ fn fold(v: &mut View, ev: &ClusterEvent, base: Versions) {
                 } else if let Some(i) = v.members.iter().position(|o| o.nid.key() == n.nid.key()) {
                     mv.push(v.member_versions[i]);
                 } else {
-                    // Members this node learned about in its own join.
-                    mv.push(base);
+                    // Members this node learned about in its own join: what
+                    // the master said they speak, else the window.
+                    let k = n.nid.key();
+                    mv.push(
+                        known
+                            .iter()
+                            .find(|(key, _)| *key == k)
+                            .map_or(base, |e| e.1),
+                    );
                 }
             }
             v.members.clone_from(members);
@@ -270,6 +295,7 @@ mod tests {
                 epoch: 1,
             },
             ours,
+            &Vec::new(),
         );
         assert_eq!(v.versions.peer, VersionRange::new(0x0a, 0x0b));
         fold(
@@ -282,6 +308,7 @@ mod tests {
                 epoch: 2,
             },
             ours,
+            &Vec::new(),
         );
         assert_eq!(v.epoch, 2);
         assert_eq!(v.versions.peer, VersionRange::new(0x0a, 0x0a));
@@ -295,6 +322,7 @@ mod tests {
                 epoch: 3,
             },
             ours,
+            &Vec::new(),
         );
         assert_eq!(v.epoch, 3);
         assert_eq!(
@@ -303,5 +331,43 @@ mod tests {
             "the window widens again"
         );
         assert_eq!(v.peer_version_with(&ours, &b), None);
+    }
+
+    /// A node joining a cluster of an uncapped and a capped member learns
+    /// each one's ranges from the master's reply, not just the (capped)
+    /// window: its link to the uncapped member speaks 0x0b.
+    #[test]
+    fn joiner_learns_each_members_ranges() {
+        let ours = Versions::ours();
+        let old = Versions::capped_peer(0x0a);
+        let (a, b, c) = (node(1), node(2), node(3));
+        let window = ours.intersect(&old).unwrap();
+        let known = vec![(a.nid.key(), ours), (b.nid.key(), old)];
+        let mut v = View {
+            members: vec![],
+            epoch: 0,
+            versions: ours,
+            member_versions: vec![],
+        };
+        let join_c = ClusterEvent::Join {
+            node: c,
+            msg: msg(ours),
+            reply: Bytes::new(),
+            members: vec![a, b, c],
+            epoch: 3,
+        };
+        fold(&mut v, &join_c, window, &known);
+        assert_eq!(v.peer_version_with(&ours, &a), Some(0x0b));
+        assert_eq!(v.peer_version_with(&ours, &b), Some(0x0a));
+        assert_eq!(v.versions.peer, VersionRange::new(0x0a, 0x0a));
+        // Without the table (an older master), the window is all it knows.
+        let mut v2 = View {
+            members: vec![],
+            epoch: 0,
+            versions: ours,
+            member_versions: vec![],
+        };
+        fold(&mut v2, &join_c, window, &Vec::new());
+        assert_eq!(v2.peer_version_with(&ours, &a), Some(0x0a));
     }
 }

@@ -9,6 +9,13 @@
 //! WAIT_FOR_FORMAT before MAKE_FS. Opcodes the C sheep defines without a
 //! handler, and the ones this daemon does not implement, answer
 //! INVALID_PARMS, like opcodes no table defines.
+//!
+//! Peer protocol 0x0b's payload CRCs are handled here, around the peer
+//! handlers: a CREATE_AND_WRITE_PEER / WRITE_PEER whose payload does not
+//! match its `payload_crc32c` is answered EIO before its handler runs, and
+//! every successful READ_PEER answer at 0x0b gets the CRC32C of the payload
+//! it carries. A node capped below the build's peer version refuses newer
+//! peer requests with VER_MISMATCH.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -17,8 +24,8 @@ use bytes::Bytes;
 
 use crate::proto::{
     self, AdminHandler, ClientHandler, ClusterReq, ForwReq, InodeCoherenceReq, NoArgs, ObjReq,
-    PeerHandler, RawArgs, RefReq, ReqHeader, Request, RequestError, RspHeader, SdResult, VdiReq,
-    VdiStateCheckpointReq, VdiStateReq,
+    ObjRsp, PeerHandler, RawArgs, RefReq, ReqHeader, Request, RequestError, RspArm, RspHeader,
+    SdResult, VdiReq, VdiStateCheckpointReq, VdiStateReq,
 };
 use crate::{admin, gateway, peer, vdi};
 
@@ -26,7 +33,18 @@ use super::{Ctx, Reply, State};
 
 /// Handles one request and builds the response header and payload.
 pub async fn handle(st: &Arc<State>, hdr: ReqHeader, payload: Bytes) -> (RspHeader, Bytes) {
-    let reply = match proto::decode_request(&hdr) {
+    let decoded = match proto::classify(hdr.opcode) {
+        // A node capped below the build's peer version (`--peer-version`)
+        // behaves like an older sheep: newer peer requests are refused.
+        Some(proto::Protocol::Peer) if !st.cfg.versions.peer.contains(hdr.proto_ver) => {
+            Err(RequestError::VersionMismatch {
+                opcode: hdr.opcode,
+                proto_ver: hdr.proto_ver,
+            })
+        }
+        _ => proto::decode_request(&hdr),
+    };
+    let reply = match decoded {
         Err(e @ RequestError::VersionMismatch { .. }) => {
             tracing::debug!(error = %e, "request refused");
             Reply::code(SdResult::VerMismatch)
@@ -72,10 +90,59 @@ pub fn finish(st: &State, h: &ReqHeader, reply: Reply) -> (RspHeader, Bytes) {
     payload.truncate(h.data_length as usize);
     let mut rsp = RspHeader::for_request(h, reply.result, st.epoch());
     rsp.data_length = payload.len() as u32;
-    if let Some(arm) = reply.arm {
-        rsp.body = arm.encode();
+    let mut arm = reply.arm;
+    if reply.result.is_success() && h.opcode == READ_PEER && h.proto_ver >= proto::PEER_CRC_VERSION
+    {
+        // Peer 0x0b: every READ_PEER answer (whichever handler path built
+        // it) carries the CRC32C of the payload actually sent.
+        let mut o = match arm {
+            Some(RspArm::Obj(o)) => o,
+            _ => ObjRsp::default(),
+        };
+        o.payload_crc32c = crc32c::crc32c(&payload);
+        arm = Some(RspArm::Obj(o));
+    }
+    if let Some(arm) = arm {
+        // The answer speaks the request's version (a READ_PEER answered at
+        // peer 0x0b carries its payload CRC).
+        let v = proto::classify(h.opcode).map_or(0, |p| p.wire_version(h.proto_ver));
+        rsp.body = match arm.encode_at(v) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(opcode = h.opcode, error = %e, "encoding the response arm failed");
+                rsp.result = SdResult::SystemError;
+                rsp.data_length = 0;
+                return (rsp, Bytes::new());
+            }
+        };
     }
     (rsp, payload)
+}
+
+/// READ_PEER's opcode.
+const READ_PEER: u8 = 0xA4;
+
+/// At peer 0x0b and later, checks the payload of a CREATE_AND_WRITE_PEER /
+/// WRITE_PEER against the CRC32C the sender put in the obj arm: a mismatch
+/// (corruption on the way) is logged and answered EIO before anything is
+/// stored.
+fn payload_crc_ok(cx: &Ctx, a: &ObjReq) -> Result<(), SdResult> {
+    if cx.hdr.proto_ver < proto::PEER_CRC_VERSION {
+        return Ok(());
+    }
+    let got = crc32c::crc32c(&cx.payload);
+    if got != a.payload_crc32c {
+        tracing::warn!(
+            opcode = cx.hdr.opcode,
+            oid = format_args!("{:016x}", a.oid.0),
+            sent = format_args!("{:#010x}", a.payload_crc32c),
+            computed = format_args!("{got:#010x}"),
+            len = cx.payload.len(),
+            "peer payload CRC32C mismatch, nothing stored"
+        );
+        return Err(SdResult::Eio);
+    }
+    Ok(())
 }
 
 impl Ctx {
@@ -151,12 +218,18 @@ impl PeerHandler for Ctx {
         self.formatted(peer::get_epoch(self, a)).await
     }
     async fn create_and_write_peer(&self, a: ObjReq) -> Reply {
+        if let Err(c) = payload_crc_ok(self, &a) {
+            return Reply::code(c);
+        }
         self.formatted(peer::create_and_write_peer(self, a)).await
     }
     async fn read_peer(&self, a: ObjReq) -> Reply {
         self.formatted(peer::read_peer(self, a)).await
     }
     async fn write_peer(&self, a: ObjReq) -> Reply {
+        if let Err(c) = payload_crc_ok(self, &a) {
+            return Reply::code(c);
+        }
         self.formatted(peer::write_peer(self, a)).await
     }
     async fn remove_peer(&self, a: ObjReq) -> Reply {
@@ -195,7 +268,7 @@ impl AdminHandler for Ctx {
         admin::make_fs(self, a).await
     }
     async fn shutdown(&self, _: NoArgs) -> Reply {
-        admin::shutdown(self)
+        admin::cluster_shutdown(self).await
     }
     async fn stat_sheep(&self, _: NoArgs) -> Reply {
         self.formatted(async { admin::stat_sheep(self) }).await

@@ -66,8 +66,16 @@ fn install(st: &Arc<State>, me: &SdNode, members: &[SdNode], epoch: u32) {
 
 /// Attaches `m` to `st`: installs the current view and follows the
 /// membership's events for the life of the daemon. A Leave of this node
-/// itself (eviction) ends the process.
+/// itself (eviction) ends the process with status 1, unless the daemon is
+/// already stopping (then it is its own graceful leave).
 pub fn attach(st: &Arc<State>, m: Arc<Membership>, me: SdNode) {
+    // Each peer link speaks the highest version both ends know, recomputed
+    // with every view installed.
+    let ours = st.cfg.versions;
+    let weak = Arc::downgrade(&m);
+    st.replicas.set_link_versions(Box::new(move |n| {
+        weak.upgrade()?.view().peer_version_with(&ours, n)
+    }));
     let v = m.view();
     install(st, &me, &v.members, v.epoch);
     let mut events = m.events.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -92,6 +100,11 @@ pub fn attach(st: &Arc<State>, m: Arc<Membership>, me: SdNode) {
                     epoch,
                 } => {
                     if node.nid.key() == me.nid.key() {
+                        if *st.shutdown_tx.borrow() {
+                            // Our own graceful leave while stopping: main
+                            // exits with the daemon's status.
+                            return;
+                        }
                         tracing::error!("this node was removed from the cluster, exiting");
                         std::process::exit(1);
                     }
@@ -105,6 +118,9 @@ pub fn attach(st: &Arc<State>, m: Arc<Membership>, me: SdNode) {
                         if !r.result.is_success() {
                             tracing::error!(result = ?r.result, "applying the cluster format failed");
                         }
+                    } else if crate::admin::is_shutdown_notify(&msg) {
+                        tracing::info!(from = %sender.socket_addr(), "cluster shutdown");
+                        crate::admin::shutdown_soon(&st);
                     }
                 }
             }

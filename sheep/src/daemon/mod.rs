@@ -50,6 +50,11 @@ pub struct Config {
     /// line. Idle connections between frames are never timed out (tgtd
     /// keeps its connections open for the life of a LUN).
     pub frame_timeout: Duration,
+    /// The protocol versions this node speaks (`--peer-version` caps the
+    /// peer protocol): a peer request outside `versions.peer` is answered
+    /// VER_MISMATCH, and each peer link speaks the highest version both
+    /// ends know.
+    pub versions: crate::cluster::join::Versions,
 }
 
 impl Config {
@@ -63,6 +68,7 @@ impl Config {
             park_timeout: Duration::from_secs(10),
             clustered: false,
             frame_timeout: Duration::from_secs(60),
+            versions: crate::cluster::join::Versions::ours(),
         }
     }
 }

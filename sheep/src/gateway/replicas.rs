@@ -17,6 +17,13 @@
 //! multiplexed [`Client`] connection per peer, reused by every request and
 //! dropped on a transport error.
 //!
+//! Each peer link speaks the highest peer protocol version both ends know
+//! ([`ClusterView::links`], recomputed with every membership change): at
+//! 0x0b the gateway puts the CRC32C of a write's payload in the request and
+//! checks the CRC a READ_PEER answer carries; a mismatch counts as a failed
+//! replica (the next one is tried, else EIO). The first request a link
+//! sends at a version is logged (`peer link A -> B speaks 0x0b`).
+//!
 //! Inode objects (and VDI attribute objects) are the cluster's VDI metadata:
 //! they are written to every member, so that every node's VDI table (the
 //! in-use vid bitmap) sees a NEW_VDI/DEL_VDI/snapshot done through any
@@ -34,9 +41,11 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::client::{Client, ClientError, Target};
+use crate::cluster::join::Versions;
+use crate::cluster::membership::View;
 use crate::cluster::placement::{auto_vnodes, PlacementNode, VnodeRing};
 use crate::proto::oid::{Oid, OidKind};
-use crate::proto::{ObjReq, PeerOp, ReqFlags, Request, SdNode, SdResult};
+use crate::proto::{ObjReq, PeerOp, ReqFlags, Request, RspArm, SdNode, SdResult, PEER_COMPAT};
 use crate::store::{ObjectStore, StoreError};
 use crate::vdi::VdiTable;
 
@@ -51,6 +60,11 @@ pub struct ClusterView {
     pub epoch: u32,
     /// Index of this node in `nodes`.
     pub me: Option<usize>,
+    /// Per member (same order as `nodes`): the peer protocol version this
+    /// node speaks with it; [`PEER_COMPAT`] until the daemon's link-version
+    /// function ([`Replicas::set_link_versions`]) or
+    /// [`ClusterView::with_links`] knows better.
+    pub links: Vec<u8>,
 }
 
 impl ClusterView {
@@ -76,10 +90,35 @@ impl ClusterView {
         let me = nodes.iter().position(|n| n.socket_addr() == me);
         ClusterView {
             ring: VnodeRing::new(&pn),
+            links: vec![PEER_COMPAT as u8; nodes.len()],
             nodes,
             epoch,
             me,
         }
+    }
+
+    /// The view with every link's peer version: the highest both this
+    /// node (`ours`) and the member know, from the membership `m`
+    /// ([`View::peer_version_with`]); the oldest version for a member the
+    /// membership has no ranges of.
+    #[must_use]
+    pub fn with_links(mut self, m: &View, ours: &Versions) -> ClusterView {
+        self.links = self
+            .nodes
+            .iter()
+            .map(|n| m.peer_version_with(ours, n).unwrap_or(ours.peer.compat))
+            .collect();
+        self
+    }
+
+    /// The peer version of the link to `addr` ([`PEER_COMPAT`] for a node
+    /// that is not a member).
+    pub fn link_version(&self, addr: SocketAddr) -> u8 {
+        self.nodes
+            .iter()
+            .position(|n| n.socket_addr() == addr)
+            .and_then(|i| self.links.get(i).copied())
+            .unwrap_or(PEER_COMPAT as u8)
     }
 
     /// The replica holders of `oid` (indices into `nodes`), `copies` capped
@@ -96,6 +135,12 @@ pub struct Fanout {
     pub view: RwLock<Option<ClusterView>>,
     /// Cluster default copies (the format's).
     pub default_copies: std::sync::atomic::AtomicU8,
+    /// The peer version of the link to a member (`None`: unknown), set by
+    /// [`Replicas::set_link_versions`]; applied to every installed view.
+    link_versions: RwLock<Option<LinkVersions>>,
+    /// (peer, version) pairs a request was sent with, for the
+    /// `peer link ... speaks` log line.
+    links_used: Mutex<std::collections::HashSet<(SocketAddr, u8)>>,
     pool: Mutex<HashMap<SocketAddr, Arc<Client>>>,
     vdis: RwLock<Option<Arc<RwLock<VdiTable>>>>,
     /// Signalled when the view changes (for OLD_NODE_VER retries).
@@ -103,6 +148,9 @@ pub struct Fanout {
     /// The daemon, for the recovery guard of local accesses.
     state: std::sync::OnceLock<std::sync::Weak<crate::daemon::State>>,
 }
+
+/// Gives the peer protocol version to speak with a member.
+pub type LinkVersions = Box<dyn Fn(&SdNode) -> Option<u8> + Send + Sync>;
 
 /// The replica set of the objects this gateway serves.
 #[derive(Clone)]
@@ -115,6 +163,41 @@ pub struct Replicas {
 impl std::fmt::Debug for Replicas {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Replicas")
+    }
+}
+
+/// `op` with the CRC32C of `payload` in its obj arm (the ops that carry a
+/// payload: CREATE_AND_WRITE_PEER, WRITE_PEER).
+fn with_payload_crc(op: PeerOp, payload: &[u8]) -> PeerOp {
+    let crc = |a: ObjReq| ObjReq {
+        payload_crc32c: crc32c::crc32c(payload),
+        ..a
+    };
+    match op {
+        PeerOp::CreateAndWritePeer(a) => PeerOp::CreateAndWritePeer(crc(a)),
+        PeerOp::WritePeer(a) => PeerOp::WritePeer(crc(a)),
+        other => other,
+    }
+}
+
+/// Checks the payload of a READ_PEER answer at peer version `ver` (>= 0x0b)
+/// against the CRC32C in its obj arm.
+fn reply_crc_ok(rh: &crate::proto::RspHeader, p: &[u8], ver: u8) -> Result<(), String> {
+    match RspArm::decode_at(rh.opcode, &rh.body, sdwire::Version::from(ver)) {
+        Ok(RspArm::Obj(a)) => {
+            let got = crc32c::crc32c(p);
+            if got == a.payload_crc32c {
+                Ok(())
+            } else {
+                Err(format!(
+                    "payload CRC32C mismatch: sent {:#010x}, computed {got:#010x} over {} bytes",
+                    a.payload_crc32c,
+                    p.len()
+                ))
+            }
+        }
+        Ok(other) => Err(format!("unexpected response arm {other:?}")),
+        Err(e) => Err(format!("response arm: {e}")),
     }
 }
 
@@ -186,6 +269,7 @@ impl Replicas {
 
     /// Installs a new membership view.
     pub fn set_view(&self, v: ClusterView) {
+        let v = self.with_link_versions(v);
         *self.fan.view.write().unwrap_or_else(|e| e.into_inner()) = Some(v);
         self.fan.changed.notify_waiters();
     }
@@ -197,6 +281,35 @@ impl Replicas {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// Sets how the peer version of each link is found (the daemon uses
+    /// the membership's [`View::peer_version_with`]); every view installed
+    /// afterwards gets its [`ClusterView::links`] from it.
+    pub fn set_link_versions(&self, f: LinkVersions) {
+        *self
+            .fan
+            .link_versions
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Some(f);
+    }
+
+    /// `v` with the link versions of [`Replicas::set_link_versions`], when set.
+    fn with_link_versions(&self, mut v: ClusterView) -> ClusterView {
+        if let Some(f) = self
+            .fan
+            .link_versions
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
+            v.links = v
+                .nodes
+                .iter()
+                .map(|n| f(n).unwrap_or(PEER_COMPAT as u8))
+                .collect();
+        }
+        v
     }
 
     /// The replica count of `oid`: `req` if non-zero, else its VDI's, else
@@ -295,14 +408,57 @@ impl Replicas {
                 return (SdResult::NetworkError, Bytes::new());
             }
         };
-        let mut h = Request::Peer(op).to_header(flags, data_length);
+        let ver = self
+            .view()
+            .map_or(PEER_COMPAT as u8, |v| v.link_version(addr));
+        let crc = ver >= crate::proto::PEER_CRC_VERSION;
+        let op = if crc {
+            with_payload_crc(op, &payload)
+        } else {
+            op
+        };
+        let mut h = match Request::Peer(op).to_header_at(flags, data_length, ver) {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::error!(%addr, error = %e, "cannot encode a peer request");
+                return (SdResult::SystemError, Bytes::new());
+            }
+        };
         h.epoch = epoch;
+        self.note_link(addr, ver);
         match c.raw(h, payload).await {
-            Ok((rh, p)) => (rh.result, p),
+            Ok((rh, p)) => {
+                if crc && rh.result == SdResult::Success && matches!(op, PeerOp::ReadPeer(_)) {
+                    if let Err(why) = reply_crc_ok(&rh, &p, ver) {
+                        tracing::warn!(%addr, opcode = rh.opcode, "READ_PEER answer rejected: {why}");
+                        return (SdResult::Eio, Bytes::new());
+                    }
+                }
+                (rh.result, p)
+            }
             Err(e) => {
                 tracing::warn!(%addr, error = %e, "peer request failed");
                 self.drop_client(addr);
                 (SdResult::NetworkError, Bytes::new())
+            }
+        }
+    }
+
+    /// Logs the first request sent to `addr` at peer version `ver`.
+    fn note_link(&self, addr: SocketAddr, ver: u8) {
+        let new = self
+            .fan
+            .links_used
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((addr, ver));
+        if new {
+            let me = self
+                .view()
+                .and_then(|v| v.me.map(|i| v.nodes[i].socket_addr()));
+            match me {
+                Some(me) => tracing::info!("peer link {me} -> {addr} speaks {ver:#04x}"),
+                None => tracing::info!("peer link -> {addr} speaks {ver:#04x}"),
             }
         }
     }
@@ -698,6 +854,11 @@ impl Replicas {
 
     /// Creates `oid` on the local store only.
     ///
+    /// A COW source (`cow_from`) is placed independently of `oid`, so in a
+    /// cluster this node often holds no copy of it: then, like sheepdog's
+    /// `read_copy_from_replica`, the source is read from its replicas and
+    /// the object is created from that copy with `data` laid over it.
+    ///
     /// # Errors
     ///
     /// As [`ObjectStore::create_and_write`].
@@ -710,7 +871,30 @@ impl Replicas {
         cow_from: Option<u64>,
     ) -> Result<(), StoreError> {
         let s = self.store.clone();
-        blocking(move || s.create_and_write(oid, full_size, offset, &data, cow_from)).await
+        let d = data.clone();
+        let r = blocking(move || s.create_and_write(oid, full_size, offset, &d, cow_from)).await;
+        match (r, cow_from) {
+            (Err(StoreError::NoObj(missing)), Some(src))
+                if missing == src && self.view().is_some() =>
+            {
+                let mut full = self.read(src, 0, full_size).await?;
+                full.resize(full_size, 0);
+                let at = usize::try_from(offset).unwrap_or(usize::MAX);
+                let end = at.saturating_add(data.len());
+                if end > full_size {
+                    return Err(StoreError::OutOfRange {
+                        oid,
+                        offset,
+                        len: data.len() as u64,
+                        size: full_size as u64,
+                    });
+                }
+                full[at..end].copy_from_slice(&data);
+                let s = self.store.clone();
+                blocking(move || s.create_and_write(oid, full_size, 0, &full, None)).await
+            }
+            (r, _) => r,
+        }
     }
 
     /// Writes into an existing object of the local store.

@@ -31,9 +31,18 @@ use super::oid::Oid;
 /// | 19 | 1 | reserved |
 /// | 20 | 4 | tgt_epoch |
 /// | 24 | 4 | offset |
-/// | 28 | 4 | reserved (`__pad`) |
+/// | 28 | 4 | reserved (`__pad`) before 0x0b; `payload_crc32c` from 0x0b |
+///
+/// # Versions
+/// The arm is shared by the client (proto_ver 0..=2), admin (0x0a) and peer
+/// (0x0a..=0x0b) protocols, whose version numbers do not overlap, so the
+/// type's window `0..=0x0b` is the union of theirs and every message is
+/// encoded at its header's proto_ver. Peer protocol 0x0b turns the unused
+/// tail into [`payload_crc32c`](ObjReq::payload_crc32c); at every older
+/// version those 4 bytes stay reserved (written as zero), so the C layout
+/// and the golden traces are unchanged.
 #[derive(Wire, Clone, Copy, PartialEq, Eq, Default, Debug)]
-#[wire(le, size = 32)]
+#[wire(le, size = 32, version = 0x0b, compat = 0)]
 pub struct ObjReq {
     /// Object id.
     pub oid: Oid,
@@ -52,9 +61,14 @@ pub struct ObjReq {
     pub tgt_epoch: u32,
     /// Byte offset inside the object.
     pub offset: u32,
-    /// Unused tail.
-    #[wire(reserved)]
+    /// Unused tail (before peer protocol 0x0b).
+    #[wire(reserved, until = 0x0b, default)]
     pub _pad: u32,
+    /// Peer protocol 0x0b: CRC32C (Castagnoli) of the request payload
+    /// (`data_length` bytes after the header; 0 for an empty one), checked
+    /// by the receiver before anything is stored.
+    #[wire(since = 0x0b, default)]
+    pub payload_crc32c: u32,
 }
 
 /// `vdi` arm: NEW_VDI, LOCK_VDI, RELEASE_VDI, GET_VDI_INFO, DEL_VDI, GET_VDI_ATTR.
@@ -297,9 +311,16 @@ pub struct RawArgs {
 /// | 20 | 0 | 1 | copies (never set; 0) |
 /// | 21 | 1 | 3 | reserved |
 /// | 24 | 4 | 8 | offset (recovery reads) |
-/// | 32 | 12 | 16 | reserved |
+/// | 32 | 12 | 16 | reserved (before 0x0b) |
+/// | 32 | 12 | 4 | `payload_crc32c` (peer protocol 0x0b) |
+/// | 36 | 16 | 12 | reserved (0x0b) |
+///
+/// # Versions
+/// Like [`ObjReq`]: window `0..=0x0b`, encoded at the request's proto_ver.
+/// From peer protocol 0x0b the first 4 reserved tail bytes carry the CRC32C
+/// of the reply payload (READ_PEER).
 #[derive(Wire, Clone, Copy, PartialEq, Eq, Default, Debug)]
-#[wire(le, size = 28, packed)]
+#[wire(le, size = 28, packed, version = 0x0b, compat = 0)]
 pub struct ObjRsp {
     /// Copies (never set by the C server).
     pub copies: u8,
@@ -308,9 +329,16 @@ pub struct ObjRsp {
     pub _rsvd0: [u8; 3],
     /// Offset (recovery reads).
     pub offset: u64,
-    /// Unused tail.
-    #[wire(reserved)]
+    /// Unused tail (before peer protocol 0x0b).
+    #[wire(reserved, until = 0x0b, default)]
     pub _rsvd1: [u8; 16],
+    /// Peer protocol 0x0b: CRC32C of the reply payload (READ_PEER), checked
+    /// by the gateway that asked.
+    #[wire(since = 0x0b, default)]
+    pub payload_crc32c: u32,
+    /// Unused tail (peer protocol 0x0b).
+    #[wire(reserved, since = 0x0b, default)]
+    pub _rsvd2: [u8; 12],
 }
 
 /// `vdi` response arm (NEW_VDI, GET_VDI_INFO, LOCK_VDI, DEL_VDI, GET_VDI_ATTR).
@@ -471,36 +499,62 @@ impl RspKind {
 }
 
 impl RspArm {
-    /// Decodes the 28 union bytes after `result` as the arm of `opcode`.
+    /// Decodes the 28 union bytes after `result` as the arm of `opcode`
+    /// (at version 0: the C layout, no peer 0x0b fields).
     ///
     /// # Errors
     /// Never in practice (every arm is 28 bytes of plain integers); kept for symmetry.
     pub fn decode(opcode: u8, body: &[u8; 28]) -> Result<RspArm, sdwire::DecodeError> {
+        RspArm::decode_at(opcode, body, 0)
+    }
+
+    /// Decodes the arm at protocol version `v` (the proto_ver of the
+    /// request it answers: a READ_PEER answered at peer 0x0b carries the
+    /// payload CRC).
+    ///
+    /// # Errors
+    /// `v` outside the arm's version window.
+    pub fn decode_at(
+        opcode: u8,
+        body: &[u8; 28],
+        v: sdwire::Version,
+    ) -> Result<RspArm, sdwire::DecodeError> {
         let b = &body[..];
         Ok(match RspKind::for_opcode(opcode) {
-            RspKind::Obj => RspArm::Obj(sdwire::from_slice(b, 0)?),
-            RspKind::Vdi => RspArm::Vdi(sdwire::from_slice(b, 0)?),
-            RspKind::Node => RspArm::Node(sdwire::from_slice(b, 0)?),
-            RspKind::Hash => RspArm::Hash(sdwire::from_slice(b, 0)?),
-            RspKind::ClusterDefault => RspArm::ClusterDefault(sdwire::from_slice(b, 0)?),
-            RspKind::None => RspArm::None(sdwire::from_slice(b, 0)?),
+            RspKind::Obj => RspArm::Obj(sdwire::from_slice(b, v)?),
+            RspKind::Vdi => RspArm::Vdi(sdwire::from_slice(b, v)?),
+            RspKind::Node => RspArm::Node(sdwire::from_slice(b, v)?),
+            RspKind::Hash => RspArm::Hash(sdwire::from_slice(b, v)?),
+            RspKind::ClusterDefault => RspArm::ClusterDefault(sdwire::from_slice(b, v)?),
+            RspKind::None => RspArm::None(sdwire::from_slice(b, v)?),
         })
     }
 
-    /// Encodes the arm into the 28 union bytes.
+    /// Encodes the arm into the 28 union bytes (at version 0: the C layout).
+    ///
+    /// # Panics
+    /// If a peer 0x0b field is set (use [`RspArm::encode_at`]).
     pub fn encode(&self) -> [u8; 28] {
+        self.encode_at(0).expect("arm has no 0x0b field set")
+    }
+
+    /// Encodes the arm at protocol version `v` (the request's proto_ver).
+    ///
+    /// # Errors
+    /// `v` outside the arm's window, or a field that `v` lacks holds a
+    /// non-default value (e.g. a payload CRC at a version before 0x0b).
+    pub fn encode_at(&self, v: sdwire::Version) -> Result<[u8; 28], sdwire::EncodeError> {
         let mut out = [0u8; 28];
         let mut s = &mut out[..];
-        let r = match self {
-            RspArm::Obj(a) => a.encode(&mut s, 0),
-            RspArm::Vdi(a) => a.encode(&mut s, 0),
-            RspArm::Node(a) => a.encode(&mut s, 0),
-            RspArm::Hash(a) => a.encode(&mut s, 0),
-            RspArm::ClusterDefault(a) => a.encode(&mut s, 0),
-            RspArm::None(a) => a.encode(&mut s, 0),
-        };
-        r.expect("28-byte arm always fits");
-        out
+        match self {
+            RspArm::Obj(a) => a.encode(&mut s, v),
+            RspArm::Vdi(a) => a.encode(&mut s, v),
+            RspArm::Node(a) => a.encode(&mut s, v),
+            RspArm::Hash(a) => a.encode(&mut s, v),
+            RspArm::ClusterDefault(a) => a.encode(&mut s, v),
+            RspArm::None(a) => a.encode(&mut s, v),
+        }?;
+        Ok(out)
     }
 }
 
@@ -510,8 +564,11 @@ mod tests {
 
     #[test]
     fn sizes() {
+        // The obj arms have versioned fields, so no FIXED_SIZE: check the
+        // size at every version instead (obj_arms_at_every_version).
+        assert_eq!(ObjReq::FIXED_SIZE, None);
+        assert_eq!(ObjRsp::FIXED_SIZE, None);
         for (n, s) in [
-            ("ObjReq", ObjReq::FIXED_SIZE),
             ("VdiReq", VdiReq::FIXED_SIZE),
             ("ClusterReq", ClusterReq::FIXED_SIZE),
             ("VdiStateReq", VdiStateReq::FIXED_SIZE),
@@ -525,7 +582,6 @@ mod tests {
             assert_eq!(s, Some(32), "{n}");
         }
         for (n, s) in [
-            ("ObjRsp", ObjRsp::FIXED_SIZE),
             ("VdiRsp", VdiRsp::FIXED_SIZE),
             ("NodeRsp", NodeRsp::FIXED_SIZE),
             ("HashRsp", HashRsp::FIXED_SIZE),
@@ -539,6 +595,73 @@ mod tests {
             NodeRsp::LAYOUT.field("store_size").unwrap().offset,
             Some(12)
         );
+    }
+
+    /// The obj arms at 0x0a encode exactly the C layout (the CRC bytes stay
+    /// reserved zeros, a sender's stale bytes there are ignored); at 0x0b the
+    /// same 4 bytes carry the CRC; both are 32 / 28 bytes at every version.
+    #[test]
+    fn obj_arms_at_every_version() {
+        let a = ObjReq {
+            oid: Oid(0x0080_0000_0000_0001),
+            cow_oid: Oid(0),
+            copies: 2,
+            copy_policy: 0,
+            ec_index: 1,
+            _rsvd: 0,
+            tgt_epoch: 7,
+            offset: 4096,
+            _pad: 0,
+            payload_crc32c: 0,
+        };
+        let mut c_bytes = [0u8; 32];
+        c_bytes[..8].copy_from_slice(&0x0080_0000_0000_0001u64.to_le_bytes());
+        c_bytes[16] = 2;
+        c_bytes[18] = 1;
+        c_bytes[20] = 7;
+        c_bytes[24..28].copy_from_slice(&4096u32.to_le_bytes());
+        for v in [0, 2, 0x0a] {
+            assert_eq!(sdwire::to_vec(&a, v).unwrap(), c_bytes, "v={v:#x}");
+            // Garbage in the reserved tail is ignored at the old versions.
+            let mut dirty = c_bytes;
+            dirty[28..].copy_from_slice(&[0xde, 0xad, 0xbe, 0xef]);
+            assert_eq!(sdwire::from_slice::<ObjReq>(&dirty, v).unwrap(), a);
+        }
+        // A CRC cannot be silently dropped by an old-version encode.
+        let with = ObjReq {
+            payload_crc32c: 0xdead_beef,
+            ..a
+        };
+        assert!(sdwire::to_vec(&with, 0x0a).is_err());
+        let b = sdwire::to_vec(&with, 0x0b).unwrap();
+        assert_eq!(b.len(), 32);
+        assert_eq!(b[..28], c_bytes[..28]);
+        assert_eq!(b[28..], 0xdead_beefu32.to_le_bytes());
+        assert_eq!(sdwire::from_slice::<ObjReq>(&b, 0x0b).unwrap(), with);
+        // The same bytes read by a 0x0a node: CRC ignored.
+        assert_eq!(sdwire::from_slice::<ObjReq>(&b, 0x0a).unwrap(), a);
+        assert!(sdwire::to_vec(&a, 0x0c).is_err());
+
+        let r = ObjRsp {
+            offset: 9,
+            payload_crc32c: 0x0102_0304,
+            ..ObjRsp::default()
+        };
+        let arm = RspArm::Obj(r);
+        let b = arm.encode_at(0x0b).unwrap();
+        assert_eq!(b[4..12], 9u64.to_le_bytes());
+        assert_eq!(b[12..16], 0x0102_0304u32.to_le_bytes());
+        assert_eq!(b[16..], [0u8; 12]);
+        assert_eq!(RspArm::decode_at(0xA4, &b, 0x0b).unwrap(), arm);
+        // At 0x0a (and in the C layout) those bytes are reserved.
+        assert!(arm.encode_at(0x0a).is_err());
+        let old = RspArm::Obj(ObjRsp {
+            payload_crc32c: 0,
+            ..r
+        });
+        assert_eq!(RspArm::decode_at(0xA4, &b, 0x0a).unwrap(), old);
+        assert_eq!(old.encode_at(0x0a).unwrap(), old.encode());
+        assert_eq!(old.encode()[12..], [0u8; 16]);
     }
 
     #[test]

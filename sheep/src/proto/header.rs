@@ -33,12 +33,15 @@ pub const fn proto_ver_for(opcode: u8) -> u8 {
 /// Whether a request with `opcode` and `proto_ver` passes the server's version
 /// check (fact sheet §8): public opcodes accept 0 ("unversioned") and any
 /// value up to [`SD_PROTO_VER`]; internal opcodes need exactly
-/// [`SD_SHEEP_PROTO_VER`]. A rejected request is answered `VER_MISMATCH`.
-pub const fn accepts_version(opcode: u8, proto_ver: u8) -> bool {
-    if opcode < SD_INTERNAL_OPCODE_MIN {
-        proto_ver <= SD_PROTO_VER
-    } else {
-        proto_ver == SD_SHEEP_PROTO_VER
+/// [`SD_SHEEP_PROTO_VER`], except the peer protocol's, which also accept
+/// peer protocol 0x0b (payload CRCs, see
+/// [`Protocol::accepts_version`](super::Protocol::accepts_version)). A
+/// rejected request is answered `VER_MISMATCH`.
+pub fn accepts_version(opcode: u8, proto_ver: u8) -> bool {
+    match super::ops::classify(opcode) {
+        Some(p) => p.accepts_version(proto_ver),
+        None if opcode < SD_INTERNAL_OPCODE_MIN => proto_ver <= SD_PROTO_VER,
+        None => proto_ver == SD_SHEEP_PROTO_VER,
     }
 }
 

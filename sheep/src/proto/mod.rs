@@ -45,7 +45,8 @@ pub use node::{NodeId, SdNode};
 pub use oid::Oid;
 pub use ops::{
     classify, decode_op, decode_request, AdminHandler, AdminOp, ClientHandler, ClientOp,
-    PeerHandler, PeerOp, Protocol, Request, RequestError,
+    PeerHandler, PeerOp, Protocol, Request, RequestError, PEER_COMPAT, PEER_CRC_VERSION,
+    PEER_VERSION,
 };
 pub use payload::{decode_req_payload, decode_rsp_payload, ReqPayload, RspPayload};
 pub use result::SdResult;

@@ -8,8 +8,13 @@
 //!   exchanges, sheep-generated bookkeeping such as DECREF_OBJ);
 //! * [`AdminOp`]: dog (or another management client) -> sheep.
 //!
-//! Both internal protocols are at [`SD_SHEEP_PROTO_VER`] (0x0a) and accept
-//! only that version, like the C server. Every opcode defined by sheepdog
+//! The admin protocol is at [`SD_SHEEP_PROTO_VER`] (0x0a) and accepts only
+//! that version, like the C server. The peer protocol reads and writes
+//! 0x0a..=0x0b ([`PEER_COMPAT`]..=[`PEER_VERSION`]): 0x0b adds a CRC32C of
+//! the payload to the obj arms (fields `since = 0x0b` in
+//! [`ObjReq`](super::ObjReq) and [`ObjRsp`](super::ObjRsp)); a peer request
+//! is decoded at the proto_ver of its header and answered at the same
+//! version. Every opcode defined by sheepdog
 //! 1.0 is in exactly one table, including the ones the C server defines
 //! without a handler (they decode; a server answers them `INVALID_PARMS`, see
 //! [`has_c_handler`]).
@@ -18,17 +23,23 @@ use super::arms::{
     ClusterReq, ForwReq, InodeCoherenceReq, NoArgs, ObjReq, RawArgs, RefReq, VdiReq,
     VdiStateCheckpointReq, VdiStateReq,
 };
-use super::header::{accepts_version, ReqFlags, ReqHeader, SD_PROTO_VER, SD_SHEEP_PROTO_VER};
+use super::header::{
+    accepts_version, proto_ver_for, ReqFlags, ReqHeader, SD_PROTO_VER, SD_SHEEP_PROTO_VER,
+};
 use sdwire::{OpTable, Version, Wire};
 
 /// Newest client protocol version (`SD_PROTO_VER`).
 pub const CLIENT_VERSION: Version = SD_PROTO_VER as Version;
 /// Oldest client protocol version accepted (0 = "unversioned", libsheepdog).
 pub const CLIENT_COMPAT: Version = 0;
-/// Peer protocol version (`SD_SHEEP_PROTO_VER`).
-pub const PEER_VERSION: Version = SD_SHEEP_PROTO_VER as Version;
-/// Oldest peer protocol version accepted.
+/// Newest peer protocol version: 0x0b (payload CRC32C in the obj arms).
+pub const PEER_VERSION: Version = 0x0b;
+/// Oldest peer protocol version accepted (`SD_SHEEP_PROTO_VER`, sheepdog 1.0).
 pub const PEER_COMPAT: Version = SD_SHEEP_PROTO_VER as Version;
+/// First peer protocol version whose obj arms carry `payload_crc32c`:
+/// CREATE_AND_WRITE_PEER / WRITE_PEER requests the CRC32C of their payload,
+/// READ_PEER answers the CRC32C of theirs.
+pub const PEER_CRC_VERSION: u8 = 0x0b;
 /// Admin protocol version (`SD_SHEEP_PROTO_VER`).
 pub const ADMIN_VERSION: Version = SD_SHEEP_PROTO_VER as Version;
 /// Oldest admin protocol version accepted.
@@ -87,7 +98,7 @@ pub enum ClientOp {
 /// # Format
 /// Tag = `hdr.opcode`, range 0x80..=0xff; body = the 32-byte union at offset 16.
 #[derive(Wire, Clone, Copy, PartialEq, Eq, Debug)]
-#[wire(tag = u8, range = 0x80..=0xff, version = 0x0a, compat = 0x0a, handler = PeerHandler)]
+#[wire(tag = u8, range = 0x80..=0xff, version = 0x0b, compat = 0x0a, handler = PeerHandler)]
 pub enum PeerOp {
     /// NOTIFY_VDI_DEL (0x99, cluster): a sheep announces a deleted vid.
     #[wire(opcode = 0x99)]
@@ -347,6 +358,19 @@ impl Protocol {
         self.compat() <= v && v <= self.version()
     }
 
+    /// The version a message of this protocol stamped `proto_ver` is
+    /// decoded and encoded at. The peer protocol speaks the header's
+    /// version when it accepts it, else its oldest (the C layout); the
+    /// client and admin protocols always use their current version (their
+    /// arms are the same at every version they accept).
+    pub fn wire_version(self, proto_ver: u8) -> Version {
+        match self {
+            Protocol::Peer if self.accepts_version(proto_ver) => Version::from(proto_ver),
+            Protocol::Peer => PEER_COMPAT,
+            p => p.version(),
+        }
+    }
+
     /// The opcode table of the protocol.
     pub fn ops(self) -> &'static [sdwire::OpInfo] {
         match self {
@@ -424,7 +448,7 @@ pub enum RequestError {
 }
 
 /// Decodes a request as the C server would judge it: version check first
-/// (fact sheet §8), then the opcode lookup.
+/// (fact sheet §8, with the peer window `0x0a..=0x0b`), then the opcode lookup.
 ///
 /// # Errors
 /// [`RequestError::VersionMismatch`], [`RequestError::UnknownOpcode`] or a union decode error.
@@ -439,7 +463,7 @@ pub fn decode_request(hdr: &ReqHeader) -> Result<Request, RequestError> {
 }
 
 /// Decodes the opcode and union without checking proto_ver (each protocol's
-/// union is decoded at its current version).
+/// union is decoded at [`Protocol::wire_version`] of the header's proto_ver).
 ///
 /// # Errors
 /// [`RequestError::UnknownOpcode`] or a union decode error.
@@ -451,9 +475,11 @@ pub fn decode_op(hdr: &ReqHeader) -> Result<Request, RequestError> {
         Some(Protocol::Client) => ClientOp::decode_body(op, body, CLIENT_VERSION)
             .map(Request::Client)
             .map_err(err),
-        Some(Protocol::Peer) => PeerOp::decode_body(op, body, PEER_VERSION)
-            .map(Request::Peer)
-            .map_err(err),
+        Some(Protocol::Peer) => {
+            PeerOp::decode_body(op, body, Protocol::Peer.wire_version(hdr.proto_ver))
+                .map(Request::Peer)
+                .map_err(err)
+        }
         Some(Protocol::Admin) => AdminOp::decode_body(op, body, ADMIN_VERSION)
             .map(Request::Admin)
             .map_err(err),
@@ -489,30 +515,81 @@ impl Request {
         }
     }
 
-    /// The 32 union bytes of this request.
+    /// The oldest proto_ver that carries this request whole: the one
+    /// [`ReqHeader::new`] stamps for its opcode (0x0a for peer ops, what
+    /// sheepdog 1.0 speaks), or the protocol's newest version when the
+    /// request holds a field the older one lacks (a peer 0x0b payload CRC).
+    pub fn min_proto_ver(&self) -> u8 {
+        let old = proto_ver_for(self.opcode());
+        if self.body_at(old).is_ok() {
+            old
+        } else {
+            u8::try_from(self.protocol().version()).unwrap_or(old)
+        }
+    }
+
+    /// The 32 union bytes of this request at [`Request::min_proto_ver`].
     pub fn body(&self) -> [u8; 32] {
+        self.body_at(self.min_proto_ver())
+            .expect("every request encodes at its newest version")
+    }
+
+    /// The 32 union bytes of this request for a header stamped `proto_ver`
+    /// (see [`Protocol::wire_version`]).
+    ///
+    /// # Errors
+    /// A field the version lacks holds a non-default value (a payload CRC
+    /// on a 0x0a peer request).
+    pub fn body_at(&self, proto_ver: u8) -> Result<[u8; 32], sdwire::EncodeError> {
         let mut out = [0u8; 32];
         let mut s = &mut out[..];
-        let r = match self {
-            Request::Client(o) => o.encode_body(&mut s, CLIENT_VERSION),
-            Request::Peer(o) => o.encode_body(&mut s, PEER_VERSION),
-            Request::Admin(o) => o.encode_body(&mut s, ADMIN_VERSION),
-        };
-        r.expect("every union arm is 32 bytes");
-        out
+        let v = self.protocol().wire_version(proto_ver);
+        match self {
+            Request::Client(o) => o.encode_body(&mut s, v),
+            Request::Peer(o) => o.encode_body(&mut s, v),
+            Request::Admin(o) => o.encode_body(&mut s, v),
+        }?;
+        Ok(out)
     }
 
-    /// Writes the opcode and union into `hdr`, leaving the other fields alone.
+    /// Writes the opcode and union into `hdr` at its proto_ver, leaving the
+    /// other fields alone.
+    ///
+    /// # Panics
+    /// If a field `hdr.proto_ver` lacks holds a non-default value.
     pub fn encode_into(&self, hdr: &mut ReqHeader) {
         hdr.opcode = self.opcode();
-        hdr.body = self.body();
+        hdr.body = self
+            .body_at(hdr.proto_ver)
+            .expect("request fields fit the header's version");
     }
 
-    /// A complete header for this request, with the proto_ver of its range.
+    /// A complete header for this request, stamped [`Request::min_proto_ver`]
+    /// (the proto_ver of its range unless it needs a newer one).
     pub fn to_header(&self, flags: ReqFlags, data_length: u32) -> ReqHeader {
         let mut h = ReqHeader::new(self.opcode(), flags, data_length);
-        h.body = self.body();
+        h.proto_ver = self.min_proto_ver();
+        h.body = self
+            .body_at(h.proto_ver)
+            .expect("encodes at its minimal version");
         h
+    }
+
+    /// A complete header stamped `proto_ver` (a peer link's negotiated
+    /// version), its union encoded at that version.
+    ///
+    /// # Errors
+    /// As [`Request::body_at`].
+    pub fn to_header_at(
+        &self,
+        flags: ReqFlags,
+        data_length: u32,
+        proto_ver: u8,
+    ) -> Result<ReqHeader, sdwire::EncodeError> {
+        let mut h = ReqHeader::new(self.opcode(), flags, data_length);
+        h.proto_ver = proto_ver;
+        h.body = self.body_at(proto_ver)?;
+        Ok(h)
     }
 }
 
@@ -561,5 +638,49 @@ mod tests {
         assert!(decode_op(&h).is_ok());
         assert!(Protocol::Client.accepts_version(0) && !Protocol::Client.accepts_version(3));
         assert!(Protocol::Peer.accepts_version(0x0a) && !Protocol::Admin.accepts_version(0x0b));
+        assert!(Protocol::Peer.accepts_version(0x0b) && !Protocol::Peer.accepts_version(0x0c));
+    }
+
+    /// A peer request decodes at its header's version: at 0x0b the CRC is
+    /// read, at 0x0a the same bytes are reserved; out-of-window versions are
+    /// refused by decode_request and read as 0x0a by decode_op.
+    #[test]
+    fn peer_requests_decode_at_their_version() {
+        let op = Request::Peer(PeerOp::WritePeer(ObjReq {
+            oid: crate::proto::Oid(0x42),
+            payload_crc32c: 0x1234_5678,
+            ..ObjReq::default()
+        }));
+        assert!(op.to_header_at(ReqFlags::WRITE, 4, 0x0a).is_err());
+        // to_header picks the oldest version that carries the CRC.
+        assert_eq!(op.min_proto_ver(), 0x0b);
+        assert_eq!(op.to_header(ReqFlags::WRITE, 4).proto_ver, 0x0b);
+        let plain = Request::Peer(PeerOp::WritePeer(ObjReq::default()));
+        assert_eq!(plain.to_header(ReqFlags::WRITE, 4).proto_ver, 0x0a);
+        let h = op.to_header_at(ReqFlags::WRITE, 4, 0x0b).unwrap();
+        assert_eq!(h.proto_ver, 0x0b);
+        assert_eq!(h.body[28..], 0x1234_5678u32.to_le_bytes());
+        assert_eq!(decode_request(&h).unwrap(), op);
+        let mut old = h.clone();
+        old.proto_ver = 0x0a;
+        match decode_request(&old).unwrap() {
+            Request::Peer(PeerOp::WritePeer(a)) => {
+                assert_eq!((a.oid.0, a.payload_crc32c), (0x42, 0))
+            }
+            other => panic!("{other:?}"),
+        }
+        for v in [0x09, 0x0c] {
+            old.proto_ver = v;
+            assert!(matches!(
+                decode_request(&old),
+                Err(RequestError::VersionMismatch { .. })
+            ));
+            assert!(decode_op(&old).is_ok());
+        }
+        // Admin ops stay at exactly 0x0a, like the C server.
+        let mut a = ReqHeader::new(0xB4, ReqFlags::EMPTY, 0);
+        assert!(decode_request(&a).is_ok());
+        a.proto_ver = 0x0b;
+        assert!(decode_request(&a).is_err());
     }
 }

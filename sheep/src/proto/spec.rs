@@ -253,12 +253,14 @@ pub fn render_markdown() -> String {
         };
         let acc = if p.compat() == p.version() {
             format!("exactly {:#04x}", p.version())
-        } else {
+        } else if p.compat() == 0 {
             format!(
                 "{:#04x}..={:#04x} (0 = unversioned)",
                 p.compat(),
                 p.version()
             )
+        } else {
+            format!("{:#04x}..={:#04x}", p.compat(), p.version())
         };
         let _ = writeln!(
             o,
@@ -271,7 +273,14 @@ pub fn render_markdown() -> String {
         "\nA request whose proto_ver is not accepted is answered `VER_MISMATCH` (0x14) with no payload;\n\
          the check comes before the opcode lookup. Opcodes no table defines are answered\n\
          `INVALID_PARMS` (0x05); so are the opcodes the C server defines without a handler\n\
-         (marked \"no\" below).\n\n## Opcodes\n",
+         (marked \"no\" below).\n\n\
+         Peer protocol 0x0b (not in sheepdog 1.0) adds one thing: the CRC32C of the payload,\n\
+         in bytes that are reserved at 0x0a (`payload_crc32c` of [`ObjReq`](#objreq) on\n\
+         CREATE_AND_WRITE_PEER / WRITE_PEER, of [`ObjRsp`](#objrsp) on READ_PEER answers). A\n\
+         peer request is decoded at its header's proto_ver and answered at the same version;\n\
+         each peer link speaks the highest version both nodes know (a node started with\n\
+         `--peer-version 0x0a` speaks and accepts only 0x0a). A payload whose CRC does not match\n\
+         is answered `EIO` and not stored.\n\n## Opcodes\n",
     );
     for p in Protocol::ALL {
         let _ = writeln!(o, "\n### {} protocol (`{}`)\n", p.name(), p.layout().name);

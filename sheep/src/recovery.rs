@@ -427,6 +427,17 @@ async fn ask(
     epoch: u32,
     data_length: u32,
 ) -> (SdResult, Bytes) {
+    if let Request::Peer(op) = req {
+        // The gateway's peer path: the link's version, CRC-checked reads.
+        let call = st.replicas.peer_call(addr, epoch, op, flags, data_length);
+        return match tokio::time::timeout(PEER_TIMEOUT, call).await {
+            Ok(r) => r,
+            Err(_) => {
+                st.replicas.forget_client(addr);
+                (SdResult::NetworkError, Bytes::new())
+            }
+        };
+    }
     let c = match st.replicas.client(addr).await {
         Ok(c) => c,
         Err(_) => return (SdResult::NetworkError, Bytes::new()),

@@ -378,6 +378,21 @@ impl Replicas {
         Ok(p.entry(addr).or_insert(c).clone())
     }
 
+    /// Sends one peer op without payload to `addr` at `epoch`, at the
+    /// link's peer version (reply CRCs checked where the link has them):
+    /// the result code and payload (recovery fetches and object lists).
+    pub async fn peer_call(
+        &self,
+        addr: SocketAddr,
+        epoch: u32,
+        op: PeerOp,
+        flags: ReqFlags,
+        data_length: u32,
+    ) -> (SdResult, Bytes) {
+        self.send(addr, epoch, op, flags, data_length, Bytes::new())
+            .await
+    }
+
     /// Drops the pooled connection to `addr` (after a transport error).
     pub fn forget_client(&self, addr: SocketAddr) {
         self.drop_client(addr);

@@ -40,6 +40,14 @@
 //! cluster was down). Known limit: if the cluster is stopped entirely while a
 //! node was down, and that node is started first, its older copies win.
 //!
+//! A completed epoch restarts the chain only when no node that may hold
+//! objects this one never saw is missing (`Inner::missing`: members of the
+//! last logged epochs at start-up, members that left since). Without that,
+//! a graceful stop of the whole cluster (members leave one by one, the last
+//! one completes an epoch alone) or the first node up after a full restart
+//! "authoritatively" lacked the objects only the others held, and the
+//! others deleted their copies when they came back.
+//!
 //! # The task of epoch `e`
 //!
 //! 1. If this store was never formatted but the cluster is, adopt the
@@ -168,6 +176,17 @@ struct Inner {
     /// the object reached it: its copy, or its lack of one, is
     /// authoritative even when it has no entry in `settled`.
     chain: Vec<ClusterView>,
+    /// Nodes that may hold objects this node has never seen: members of
+    /// recent epochs logged before the process started, and members that
+    /// left since. A node leaves the set when a completed epoch has it as a
+    /// member (its object list was gathered). While the set is not empty, a
+    /// completed epoch does not *restart* `chain` (an existing chain goes
+    /// on: everything written since it began still reached this node):
+    /// after a full cluster stop, or when every holder of an object left,
+    /// this node's lack of an object proves nothing.
+    missing: HashSet<SocketAddr>,
+    /// The last completed epoch restarted the chain (nothing was missing).
+    complete_trusted: bool,
     /// The epoch whose VDI metadata (inodes, attributes) is settled here.
     meta_epoch: u32,
     finished: u64,
@@ -201,6 +220,14 @@ fn is_holder(st: &State, v: &ClusterView, oid: u64, copies: u8) -> bool {
 }
 
 impl Recovery {
+    /// The recovery state of a daemon whose store lived through recent
+    /// epochs with `prior_members` (empty: a new or never clustered store).
+    pub fn after_restart(prior_members: Vec<SocketAddr>) -> Recovery {
+        let r = Recovery::default();
+        r.inner().missing = prior_members.into_iter().collect();
+        r
+    }
+
     fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
         lock(&self.inner)
     }
@@ -234,7 +261,16 @@ impl Recovery {
                 }
             })
             .collect();
-        if g.complete {
+        if let Some(old) = &g.view {
+            let left: Vec<SocketAddr> = old
+                .nodes
+                .iter()
+                .map(|n| n.socket_addr())
+                .filter(|a| !v.nodes.iter().any(|n| n.socket_addr() == *a))
+                .collect();
+            g.missing.extend(left);
+        }
+        if g.complete && g.complete_trusted {
             g.chain = g.view.take().into_iter().collect();
         }
         if v.me.is_none() || g.chain.len() >= MAX_CHAIN {
@@ -260,8 +296,15 @@ impl Recovery {
     /// the caller).
     fn mark_complete(g: &mut Inner) {
         g.complete = true;
-        g.chain = g.view.iter().cloned().collect();
         g.meta_epoch = g.epoch;
+        if let Some(v) = &g.view {
+            let present: HashSet<SocketAddr> = v.nodes.iter().map(|n| n.socket_addr()).collect();
+            g.missing.retain(|a| !present.contains(a));
+        }
+        g.complete_trusted = g.missing.is_empty();
+        if g.complete_trusted {
+            g.chain = g.view.iter().cloned().collect();
+        }
     }
 
     /// After MAKE_FS: every store is empty, nothing to recover.
@@ -269,6 +312,7 @@ impl Recovery {
         let mut g = self.inner();
         g.format_gen += 1;
         g.settled.clear();
+        g.missing.clear();
         Self::mark_complete(&mut g);
         g.running = false;
         g.state = RW_PREPARE_LIST;

@@ -227,6 +227,18 @@ impl State {
                 .default_copies
                 .store(f.copies, std::sync::atomic::Ordering::Relaxed);
         }
+        // The members of the last epochs this store lived through: until
+        // they are all back, this node's absences are not authoritative
+        // (see crate::recovery).
+        let prior_members: Vec<std::net::SocketAddr> = cluster
+            .logged_epochs()
+            .iter()
+            .take(16)
+            .filter_map(|&e| cluster.nodes_of_epoch(e))
+            .flatten()
+            .map(|n| n.socket_addr())
+            .filter(|a| *a != cfg.addr)
+            .collect();
         let st = Arc::new(State {
             replicas,
             store,
@@ -237,7 +249,7 @@ impl State {
             locks: Mutex::new(LockTable::default()),
             shutdown_tx,
             membership: std::sync::OnceLock::new(),
-            recovery: crate::recovery::Recovery::default(),
+            recovery: crate::recovery::Recovery::after_restart(prior_members),
             cfg,
         });
         st.replicas.set_state(&st);

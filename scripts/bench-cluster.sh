@@ -1,25 +1,37 @@
 #!/usr/bin/env bash
-# Benchmark a 3-node sheep cluster on loopback (release build, local
-# driver, copies=2, durable store: every write fsynced on both replicas)
-# in a temporary directory, and print one table:
+# Benchmark dog and the sheep on loopback (release build, local driver,
+# durable store: every write fsynced on every replica) in a temporary
+# directory, and print one table:
 #
 #   * sheep-bench: 4 MiB sequential new-object write / overwrite / read of
 #     SIZE MiB over one pipelined client connection (32 in flight);
-#   * dog vdi write / vdi read of SIZE MiB from/to a file, in the default
-#     (pipelined) mode and with --inflight 1 (the C dog's one request at a
-#     time), side by side: the first write of a fresh VDI creates its
-#     objects, the second overwrites them.
+#   * dog vdi write / vdi read of SIZE MiB, the default (pipelined) dog
+#     side by side with `--inflight 1` (the C dog's pattern: one request at
+#     a time, each piece read from stdin / written to stdout before the
+#     next request), BENCH_ROUNDS rounds, the order of the two alternating
+#     between rounds. Per round and mode: a fresh VDI is written from a file
+#     (new objects), written again (overwrite), read back into a file on
+#     tmpfs with the page cache warm (compared with the input, outside the
+#     timing), and read again after dropping the page cache (cold; only
+#     when /proc/sys/vm/drop_caches is writable, i.e. as root).
 #
 #   scripts/bench-cluster.sh [SIZE_MIB]        default 256
 #
-# Env: BENCH_PORT (base TCP port, default: a free one in 7100..9900),
-#      BENCH_DIR (parent of the temp dir, default /tmp),
+# Env: BENCH_NODES (default 3; copies = min(nodes, 2)), BENCH_ROUNDS
+#      (default 3), BENCH_PORT (base TCP port, default: a free one in
+#      7100..9900), BENCH_DIR (parent of the temp dir, default /tmp),
 #      BENCH_NOSYNC=1 (sheep -n: no fsync, for comparison only).
-# Rates are MiB/s (2^20 bytes per second). The nodes this script started
-# are stopped by PID on exit; the temp dir is removed.
+# Rates are MiB/s (2^20 bytes per second); the table shows the median and
+# every round, and the ratio default / --inflight 1 of the medians and of
+# each round. The nodes this script started are stopped by PID on exit;
+# the temp dirs are removed.
 set -euo pipefail
 size="${1:-256}"
+nodes="${BENCH_NODES:-3}"
+rounds="${BENCH_ROUNDS:-3}"
+copies=$((nodes < 2 ? nodes : 2))
 cd "$(dirname "$0")/.."
+source scripts/lib.sh
 cargo build --release --quiet -p sheep --bin sheep --bin dog --bin sheep-bench
 tdir="${CARGO_TARGET_DIR:-target}/release"
 SHEEP="$tdir/sheep"
@@ -31,7 +43,9 @@ base="${BENCH_PORT:-}"
 if [[ -z "$base" ]]; then
   for _ in $(seq 1 50); do
     cand=$((7100 + RANDOM % 2800))
-    if port_free "$cand" && port_free $((cand + 1)) && port_free $((cand + 2)); then
+    ok=1
+    for i in $(seq 0 $((nodes - 1))); do port_free $((cand + i)) || ok=0; done
+    if [[ $ok == 1 ]]; then
       base=$cand
       break
     fi
@@ -40,38 +54,28 @@ fi
 [[ -n "$base" ]] || { echo "no free ports" >&2; exit 1; }
 
 dir="$(mktemp -d "${BENCH_DIR:-/tmp}/sheep-bench.XXXXXX")"
+# Read-back files go to tmpfs when there is one: the reader's cost is one
+# copy into memory, not the noise of the benchmark disk's writeback.
+out="$(mktemp -d /dev/shm/sheep-bench.XXXXXX 2>/dev/null || mktemp -d "$dir/out.XXXXXX")"
 pids=()
-stop() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$dir"
+cleanup() {
+  stop_pids
+  rm -rf "$dir" "$out"
 }
-trap stop EXIT INT TERM
+trap cleanup EXIT INT TERM
 
 extra=()
 [[ "${BENCH_NOSYNC:-0}" == 1 ]] && extra+=(-n)
-for i in 0 1 2; do
-  port=$((base + i))
-  "$SHEEP" -b 127.0.0.1 -p "$port" -z "$i" -c "local:$dir/cluster" "${extra[@]}" \
-    "$dir/node$i" >"$dir/node$i.log" 2>&1 &
-  pids+=($!)
-  for _ in $(seq 1 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-    sleep 0.1
-  done
-done
-for _ in $(seq 1 100); do
-  n=$("$DOG" -a 127.0.0.1 -p "$base" node list 2>/dev/null | grep -c 127.0.0.1 || true)
-  [[ "$n" == 3 ]] && break
-  sleep 0.1
-done
-[[ "$n" == 3 ]] || { echo "cluster did not form; logs in $dir" >&2; cat "$dir"/node*.log >&2; exit 1; }
-"$DOG" -a 127.0.0.1 -p "$base" cluster format -c 2 >/dev/null
+start_nodes "$nodes" "$base" "$dir" "${extra[@]}"
+wait_members "$nodes" "$base" || { echo "cluster did not form; logs in $dir" >&2; cat "$dir"/node*.log >&2; exit 1; }
+"$DOG" -a 127.0.0.1 -p "$base" cluster format -c "$copies" >/dev/null
 
 dog() { "$DOG" -a 127.0.0.1 -p "$base" "$@"; }
 now() { date +%s.%N; }
-rate() { awk -v b="$1" -v t0="$2" -v t1="$3" 'BEGIN { printf "%.1f", b / 1048576 / (t1 - t0) }'; }
+rate() { awk -v b="$1" -v t0="$2" -v t1="$3" 'BEGIN { printf "%.0f", b / 1048576 / (t1 - t0) }'; }
 bytes=$((size << 20))
+can_drop=0
+[[ -w /proc/sys/vm/drop_caches ]] && can_drop=1
 
 # sheep-bench: new objects, overwrite, read (32 in flight, one connection).
 bout="$("$BENCH" --addr "127.0.0.1:$base" --size-mib "$size" --seq-only)"
@@ -79,28 +83,57 @@ b_new=$(awk '/^seq new/ {print $3}' <<<"$bout")
 b_over=$(awk '/^seq overwrite/ {print $3}' <<<"$bout")
 b_read=$(awk '/^seq read/ {print $3}' <<<"$bout")
 
-# dog: a file of random data, written into a fresh VDI (new objects), written
-# again (overwrite), read back (compared); default mode and --inflight 1.
 head -c "$bytes" /dev/urandom >"$dir/data"
 declare -A r
-for mode in default one; do
-  flags=()
-  [[ $mode == one ]] && flags=(--inflight 1)
-  dog vdi create "v-$mode" "${size}M"
-  t0=$(now); dog vdi write "${flags[@]}" "v-$mode" <"$dir/data"; t1=$(now)
-  r[$mode,new]=$(rate "$bytes" "$t0" "$t1")
-  t0=$(now); dog vdi write "${flags[@]}" "v-$mode" <"$dir/data"; t1=$(now)
-  r[$mode,over]=$(rate "$bytes" "$t0" "$t1")
-  t0=$(now); dog vdi read "${flags[@]}" "v-$mode" >"$dir/back"; t1=$(now)
-  r[$mode,read]=$(rate "$bytes" "$t0" "$t1")
-  cmp -s "$dir/data" "$dir/back" || { echo "dog read back differs ($mode)" >&2; exit 1; }
-  rm -f "$dir/back"
+n=0
+for round in $(seq 1 "$rounds"); do
+  order=(one default)
+  ((round % 2 == 0)) && order=(default one)
+  for mode in "${order[@]}"; do
+    n=$((n + 1))
+    flags=()
+    [[ $mode == one ]] && flags=(--inflight 1)
+    v="v$n-$mode"
+    dog vdi create "$v" "${size}M"
+    sync
+    t0=$(now); dog vdi write "${flags[@]}" "$v" <"$dir/data"; t1=$(now)
+    r[$mode,new]+=" $(rate "$bytes" "$t0" "$t1")"
+    t0=$(now); dog vdi write "${flags[@]}" "$v" <"$dir/data"; t1=$(now)
+    r[$mode,over]+=" $(rate "$bytes" "$t0" "$t1")"
+    t0=$(now); dog vdi read "${flags[@]}" "$v" >"$out/back"; t1=$(now)
+    r[$mode,read]+=" $(rate "$bytes" "$t0" "$t1")"
+    cmp -s "$dir/data" "$out/back" || { echo "dog read back differs ($mode)" >&2; exit 1; }
+    rm -f "$out/back"
+    if [[ $can_drop == 1 ]]; then
+      sync
+      echo 3 >/proc/sys/vm/drop_caches
+      t0=$(now); dog vdi read "${flags[@]}" "$v" >"$out/back"; t1=$(now)
+      r[$mode,cold]+=" $(rate "$bytes" "$t0" "$t1")"
+      rm -f "$out/back"
+    fi
+    dog vdi delete "$v"
+  done
 done
 
+# median of a list of numbers; ratio of two lists' medians; per-round ratios.
+median() { tr ' ' '\n' <<<"$1" | grep . | sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.0f", m}'; }
+ratios() {
+  paste -d' ' <(tr ' ' '\n' <<<"$1" | grep .) <(tr ' ' '\n' <<<"$2" | grep .) |
+    awk '{printf "%s%.2f", (NR>1?" ":""), $1/$2}'
+}
+row() {
+  local what="$1" key="$2" bsh="$3"
+  local d="${r[default,$key]:-}" o="${r[one,$key]:-}"
+  [[ -z "$d" ]] && return 0
+  local md mo
+  md=$(median "$d"); mo=$(median "$o")
+  echo "| $what | $bsh | $md ($(echo $d)) | $mo ($(echo $o)) | $(awk -v a="$md" -v b="$mo" 'BEGIN{printf "%.2f", a/b}')x ($(ratios "$d" "$o")) |"
+}
 sync_mode=$([[ "${BENCH_NOSYNC:-0}" == 1 ]] && echo "no fsync (-n)" || echo "durable (fsync)")
-echo "3 nodes on 127.0.0.1:$base.., copies=2, local driver, $sync_mode, $size MiB, MiB/s"
-echo "| 4 MiB sequential | sheep-bench (32 in flight) | dog (default) | dog --inflight 1 |"
-echo "|---|---:|---:|---:|"
-echo "| write, new objects | $b_new | ${r[default,new]} | ${r[one,new]} |"
-echo "| overwrite | $b_over | ${r[default,over]} | ${r[one,over]} |"
-echo "| read | $b_read | ${r[default,read]} | ${r[one,read]} |"
+echo "$nodes node(s) on 127.0.0.1:$base.., copies=$copies, local driver, $sync_mode, $size MiB, $rounds rounds, MiB/s"
+echo "| 4 MiB sequential | sheep-bench (32 in flight) | dog default: median (rounds) | dog --inflight 1: median (rounds) | ratio of medians (per round) |"
+echo "|---|---:|---:|---:|---:|"
+row "write, new objects" new "$b_new"
+row "overwrite" over "$b_over"
+row "read, warm cache" read "$b_read"
+row "read, cold cache" cold "-"

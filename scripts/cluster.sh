@@ -20,24 +20,12 @@ cargo build --release --quiet -p sheep --bin sheep --bin dog
 mkdir -p "$dir"
 dir="$(cd "$dir" && pwd)"
 
+source scripts/lib.sh
 pids=()
-stop() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-}
-trap stop EXIT INT TERM
-
-for i in $(seq 0 $((nodes - 1))); do
-  port=$((base + i))
-  # shellcheck disable=SC2086
-  target/release/sheep -b 127.0.0.1 -p "$port" -z "$i" -c "local:$dir/cluster" ${SHEEP_ARGS:-} \
-    "$dir/node$i" >"$dir/node$i.log" 2>&1 &
-  pids+=($!)
-  for _ in $(seq 1 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-    sleep 0.1
-  done
-done
+trap stop_pids EXIT INT TERM
+# shellcheck disable=SC2086
+start_nodes "$nodes" "$base" "$dir" ${SHEEP_ARGS:-}
+wait_members "$nodes" "$base" || { echo "the nodes did not all join; logs in $dir/node*.log" >&2; exit 1; }
 
 if [[ ! -e "$dir/.formatted" ]]; then
   target/release/dog -p "$base" cluster format -c "$copies" -y

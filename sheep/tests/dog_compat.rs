@@ -157,6 +157,7 @@ async fn scenario(name: &str, cmds: &[(&[&str], bool)], extra: &[&str]) {
             stdin: Box::new(std::io::Cursor::new(input.clone())),
             stdout: Box::new(tokio::io::sink()),
             progress: false,
+            direct_stdio: false,
         };
         let mut argv = vec!["dog"];
         argv.extend_from_slice(args);

@@ -185,6 +185,18 @@ async fn every_verb_but_shutdown(addrs: &[SocketAddr], stores: &[&Path], copies:
     assert!(back1[..] == data[..9 << 20]);
     let pre = ok(at(2), &["vdi", "read", "pre"], b"").await;
     assert!(pre.len() == 12 << 20 && pre.iter().all(|&b| b == 0));
+    // A one-at-a-time write (stdin read piece by piece) reads back through
+    // the pipelined path, and stdin ending early stops the write there.
+    let data1 = pattern(5 << 20 | 7, 3);
+    ok(
+        at(1),
+        &["vdi", "write", "--inflight", "1", "pre", "1M", "6M"],
+        &data1,
+    )
+    .await;
+    let back1 = ok(a, &["vdi", "read", "pre", "1M", "6M"], b"").await;
+    assert!(back1[..data1.len()] == data1[..], "--inflight 1 write");
+    assert!(back1[data1.len()..].iter().all(|&b| b == 0));
 
     // List: table and JSON, the same through every node.
     let lt = text(&ok(a, &["vdi", "list"], b"").await);

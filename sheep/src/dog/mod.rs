@@ -16,6 +16,7 @@ use crate::client::{ClientError, Target};
 use crate::proto::{ClusterFlags, SdResult};
 
 mod fmt;
+mod stdio;
 mod verbs;
 mod wire;
 
@@ -33,6 +34,10 @@ pub struct Env {
     pub stdout: Box<dyn AsyncWrite + Unpin + Send>,
     /// Draw a progress bar for data transfers.
     pub progress: bool,
+    /// `vdi read`/`vdi write` move their data through fds 1 and 0 directly,
+    /// on helper threads (the process's own streams), instead of through
+    /// `stdout`/`stdin`.
+    pub direct_stdio: bool,
 }
 
 impl Env {
@@ -45,6 +50,7 @@ impl Env {
             stdin: Box::new(tokio::io::stdin()),
             stdout: Box::new(tokio::io::stdout()),
             progress: std::io::stderr().is_terminal(),
+            direct_stdio: true,
         }
     }
 }

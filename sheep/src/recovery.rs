@@ -148,6 +148,9 @@ pub enum IoKind {
 pub struct Recovery {
     inner: Mutex<Inner>,
     locks: Mutex<HashMap<u64, Arc<RwLock<()>>>>,
+    /// Woken whenever the VDI metadata of an epoch may have become settled
+    /// (`meta_epoch` raised), for [`wait_metadata`].
+    meta_settled: tokio::sync::Notify,
     /// The epochs before this process joined were copied from a peer.
     backfilled: std::sync::atomic::AtomicBool,
 }
@@ -289,6 +292,8 @@ impl Recovery {
         g.state = RW_PREPARE_LIST;
         g.finished = 0;
         g.total = 0;
+        drop(g);
+        self.meta_settled.notify_waiters();
         true
     }
 
@@ -318,6 +323,8 @@ impl Recovery {
         g.state = RW_PREPARE_LIST;
         g.finished = 0;
         g.total = 0;
+        drop(g);
+        self.meta_settled.notify_waiters();
     }
 
     /// The STAT_RECOVERY reply.
@@ -875,19 +882,27 @@ pub async fn wait_metadata(st: &State) {
     if !st.clustered() {
         return;
     }
-    let t0 = Instant::now();
-    loop {
-        {
-            let g = st.recovery.inner();
-            if g.meta_epoch >= g.epoch {
-                return;
+    let settled = async {
+        loop {
+            // Registered before the check, so a change right after it
+            // still wakes this waiter.
+            let woken = st.recovery.meta_settled.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            {
+                let g = st.recovery.inner();
+                if g.meta_epoch >= g.epoch {
+                    return;
+                }
             }
+            woken.await;
         }
-        if t0.elapsed() > Duration::from_secs(30) {
-            tracing::warn!("VDI metadata not recovered after 30 s, going on");
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    if tokio::time::timeout(Duration::from_secs(30), settled)
+        .await
+        .is_err()
+    {
+        tracing::warn!("VDI metadata not recovered after 30 s, going on");
     }
 }
 
@@ -917,6 +932,8 @@ async fn run(st: &Arc<State>, e: u32) {
             Recovery::mark_complete(&mut g);
             g.running = false;
         }
+        drop(g);
+        rec.meta_settled.notify_waiters();
         return;
     }
     // 1. Everything the members store.
@@ -982,6 +999,8 @@ async fn run(st: &Arc<State>, e: u32) {
                 return;
             }
             g.meta_epoch = e;
+            drop(g);
+            rec.meta_settled.notify_waiters();
         }
     }
     {
@@ -992,6 +1011,7 @@ async fn run(st: &Arc<State>, e: u32) {
         Recovery::mark_complete(&mut g);
         g.state = RW_NOTIFY_COMPLETION;
     }
+    rec.meta_settled.notify_waiters();
     tracing::info!(
         epoch = e,
         ms = t0.elapsed().as_millis() as u64,

@@ -210,10 +210,15 @@ pub async fn make_fs(cx: &Ctx, a: ClusterReq) -> Reply {
         }
         let applied = tokio::time::timeout(std::time::Duration::from_secs(30), async {
             loop {
+                // Registered before the check: an apply right after it
+                // still wakes us.
+                let woken = st.format_applied.notified();
+                tokio::pin!(woken);
+                woken.as_mut().enable();
                 if st.format().as_ref() == Some(&f) {
                     return;
                 }
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                woken.await;
             }
         })
         .await;
@@ -312,6 +317,7 @@ pub async fn apply_make_fs(st: &crate::daemon::State, f: Format) -> Reply {
                     }
                 }
             }
+            st.format_applied.notify_waiters();
             tracing::info!("cluster formatted");
             Reply::ok()
         }

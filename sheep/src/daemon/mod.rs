@@ -176,6 +176,8 @@ pub struct State {
     pub membership: std::sync::OnceLock<Arc<crate::cluster::membership::Membership>>,
     /// Object recovery after membership changes.
     pub recovery: crate::recovery::Recovery,
+    /// Woken after MAKE_FS applied a format on this node.
+    pub format_applied: tokio::sync::Notify,
 }
 
 impl std::fmt::Debug for State {
@@ -250,6 +252,7 @@ impl State {
             shutdown_tx,
             membership: std::sync::OnceLock::new(),
             recovery: crate::recovery::Recovery::after_restart(prior_members),
+            format_applied: tokio::sync::Notify::new(),
             cfg,
         });
         st.replicas.set_state(&st);

@@ -284,6 +284,12 @@ where
         &self.io
     }
 
+    /// The underlying writer, mutably: for a payload the caller writes
+    /// itself after [`send_header`](Self::send_header).
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.io
+    }
+
     /// The underlying writer; buffered bytes are dropped (flush first).
     pub fn into_inner(self) -> W {
         self.io
@@ -324,6 +330,52 @@ where
                 self.buf.clear();
             }
         }
+        Ok(())
+    }
+
+    /// Writes out everything buffered and then `header`, whose payload the
+    /// caller writes next to [`get_mut`](Self::get_mut), exactly
+    /// `header.payload_len()` bytes, before any other frame: for payloads
+    /// that do not pass through memory (e.g. `sendfile(2)` from a file).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use sdwire::codec::{Frame, FrameHeader, FrameWriter};
+    /// use sdwire::Wire;
+    /// use tokio::io::AsyncWriteExt;
+    ///
+    /// #[derive(Wire, Debug, Clone, PartialEq)]
+    /// #[wire(le, size = 8)]
+    /// struct Hdr { opcode: u32, len: u32 }
+    /// impl FrameHeader for Hdr {
+    ///     fn payload_len(&self) -> u64 { u64::from(self.len) }
+    /// }
+    ///
+    /// let mut w = FrameWriter::<_, Hdr>::new(Vec::new(), 0);
+    /// w.send(Frame::new(Hdr { opcode: 1, len: 0 }, &b""[..])).await.unwrap();
+    /// w.send_header(Hdr { opcode: 2, len: 4 }).await.unwrap();
+    /// assert_eq!(w.buffered(), 0); // both headers are out, in order
+    /// w.get_mut().write_all(b"data").await.unwrap();
+    /// let out = w.into_inner();
+    /// assert_eq!(out.len(), 20);
+    /// assert_eq!(&out[8..12], &2u32.to_le_bytes());
+    /// assert_eq!(&out[16..], b"data");
+    /// # });
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// An encode error of the header, or an I/O error.
+    pub async fn send_header(&mut self, header: H) -> Result<(), FrameError> {
+        use tokio::io::AsyncWriteExt as _;
+        let mark = self.buf.len();
+        self.buf.reserve(Self::HEADER_SIZE);
+        if let Err(e) = header.encode(&mut self.buf, self.version) {
+            self.buf.truncate(mark);
+            return Err(e.into());
+        }
+        self.io.write_all_buf(&mut self.buf).await?;
+        self.buf.clear();
         Ok(())
     }
 

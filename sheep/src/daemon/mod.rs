@@ -98,6 +98,8 @@ pub struct Reply {
     pub arm: Option<RspArm>,
     /// Payload (dropped on errors, truncated to the request's data_length).
     pub payload: Bytes,
+    /// A payload sent from a file instead of `payload` (same rules).
+    pub file: Option<crate::store::FileRange>,
 }
 
 impl Reply {
@@ -107,6 +109,7 @@ impl Reply {
             result,
             arm: None,
             payload: Bytes::new(),
+            file: None,
         }
     }
 
@@ -119,6 +122,14 @@ impl Reply {
     pub fn data(payload: impl Into<Bytes>) -> Reply {
         Reply {
             payload: payload.into(),
+            ..Reply::ok()
+        }
+    }
+
+    /// SUCCESS with a payload sent from a range of an object file.
+    pub fn file(range: crate::store::FileRange) -> Reply {
+        Reply {
+            file: Some(range),
             ..Reply::ok()
         }
     }

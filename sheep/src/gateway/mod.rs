@@ -5,6 +5,7 @@
 //! which is how tgtd learns that its VDI was snapshotted.
 
 use crate::daemon::{Ctx, Reply, State};
+use crate::gateway::replicas::ObjData;
 use crate::proto::oid::{Oid, OidKind, SD_INODE_DATA_VDI_ID_OFFSET, SD_INODE_HEADER_SIZE};
 use crate::proto::{HashRsp, ObjReq, ReqFlags, RspArm, SdResult};
 use crate::store::StoreError;
@@ -86,6 +87,11 @@ pub async fn create_and_write_obj(cx: &Ctx, a: ObjReq) -> Reply {
     let cow = cow_source(&cx.hdr, &a);
     create_and_write(&cx.st, a, cx.payload.clone(), cow, Via::Replicas).await
 }
+
+/// Client reads of at least this many bytes from a local replica are sent
+/// with `sendfile(2)` from the object file (no copy through user space);
+/// smaller ones are read into memory and coalesce with other answers.
+const SENDFILE_MIN: usize = 64 << 10;
 
 /// READ_OBJ.
 pub async fn read_obj(cx: &Ctx, a: ObjReq) -> Reply {
@@ -210,11 +216,21 @@ pub async fn read(st: &State, a: ObjReq, len: usize, via: Via) -> Reply {
     }
     let off = u64::from(a.offset);
     let r = match via {
-        Via::Replicas => st.replicas.read_copies(a.oid.0, a.copies, off, len).await,
-        Via::Local => st.replicas.local_read(a.oid.0, off, len).await,
+        Via::Replicas => {
+            let zero_copy = len >= SENDFILE_MIN;
+            st.replicas
+                .read_data(a.oid.0, a.copies, off, len, zero_copy)
+                .await
+        }
+        Via::Local => st
+            .replicas
+            .local_read(a.oid.0, off, len)
+            .await
+            .map(|v| ObjData::Mem(v.into())),
     };
     match r {
-        Ok(v) => Reply::data(v),
+        Ok(ObjData::Mem(b)) => Reply::data(b),
+        Ok(ObjData::File(f)) => Reply::file(f),
         Err(e) => Reply::code(store_err(&e)),
     }
 }

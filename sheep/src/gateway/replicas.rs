@@ -46,8 +46,17 @@ use crate::cluster::membership::View;
 use crate::cluster::placement::{auto_vnodes, PlacementNode, VnodeRing};
 use crate::proto::oid::{Oid, OidKind};
 use crate::proto::{ObjReq, PeerOp, ReqFlags, Request, RspArm, SdNode, SdResult, PEER_COMPAT};
-use crate::store::{ObjectStore, StoreError};
+use crate::store::{FileRange, ObjectStore, StoreError};
 use crate::vdi::VdiTable;
+
+/// Object bytes read for an answer.
+#[derive(Debug)]
+pub enum ObjData {
+    /// In memory (a peer's answer, or a local read).
+    Mem(Bytes),
+    /// A range of a local object file, sent with `sendfile(2)`.
+    File(FileRange),
+}
 
 /// One membership as the gateway sees it.
 #[derive(Debug, Clone, Default)]
@@ -798,13 +807,45 @@ impl Replicas {
         offset: u64,
         len: usize,
     ) -> Result<Vec<u8>, StoreError> {
+        match self.read_data(oid, copies, offset, len, false).await? {
+            ObjData::Mem(b) => Ok(b.into()),
+            ObjData::File(r) => blocking(move || Ok(r.read()?)).await,
+        }
+    }
+
+    /// [`read_copies`](Self::read_copies) without copying: a peer's answer
+    /// as it arrived, and with `file_range` a local replica's bytes as a
+    /// range of its file (to be sent with `sendfile(2)`) where the store
+    /// keeps one.
+    ///
+    /// # Errors
+    ///
+    /// As [`read`](Self::read).
+    pub async fn read_data(
+        &self,
+        oid: u64,
+        copies: u8,
+        offset: u64,
+        len: usize,
+        file_range: bool,
+    ) -> Result<ObjData, StoreError> {
+        let local = |oid, offset, len| async move {
+            if file_range {
+                if let Some(r) = self.local_read_range(oid, offset, len).await? {
+                    return Ok(ObjData::File(r));
+                }
+            }
+            Ok(ObjData::Mem(
+                self.local_read(oid, offset, len).await?.into(),
+            ))
+        };
         let mut last = StoreError::NoObj(oid);
         let deadline = std::time::Instant::now() + NETWORK_PATIENCE;
         let mut tries = 0;
         loop {
             tries += 1;
             let Some((v, targets)) = self.targets(oid, copies) else {
-                return self.local_read(oid, offset, len).await;
+                return local(oid, offset, len).await;
             };
             let mut stale = false;
             let mut unreachable = false;
@@ -813,7 +854,11 @@ impl Replicas {
                     .local_guard(oid, copies, crate::recovery::IoKind::Read, v.epoch)
                     .await
                 {
-                    Ok(_g) => match self.local_read(oid, offset, len).await {
+                    // A file range is sent after the guard is gone: it holds
+                    // the object recovered (a later recovery replaces the
+                    // file, not the open one), and a write racing the send
+                    // may show through, like any read racing a write.
+                    Ok(_g) => match local(oid, offset, len).await {
                         Ok(d) => return Ok(d),
                         Err(e) => last = e,
                     },
@@ -838,7 +883,7 @@ impl Replicas {
                     )
                     .await;
                 match r {
-                    SdResult::Success => return Ok(p.to_vec()),
+                    SdResult::Success => return Ok(ObjData::Mem(p)),
                     SdResult::OldNodeVer | SdResult::NewNodeVer | SdResult::WaitForFormat => {
                         stale = true;
                     }
@@ -935,6 +980,21 @@ impl Replicas {
     ) -> Result<Vec<u8>, StoreError> {
         let s = self.store.clone();
         blocking(move || s.read(oid, offset, len)).await
+    }
+
+    /// A range of the local object file (see [`ObjectStore::read_range`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`ObjectStore::read_range`].
+    pub async fn local_read_range(
+        &self,
+        oid: u64,
+        offset: u64,
+        len: usize,
+    ) -> Result<Option<FileRange>, StoreError> {
+        let s = self.store.clone();
+        blocking(move || s.read_range(oid, offset, len)).await
     }
 
     /// Removes an object from the local store.

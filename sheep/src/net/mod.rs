@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use futures::StreamExt;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::AsyncRead;
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{mpsc, Semaphore};
 use tokio_util::codec::FramedRead;
@@ -15,9 +15,21 @@ use crate::daemon::{dispatch, State};
 use crate::proto::RspHeader;
 
 pub mod frame;
+pub mod sendfile;
 
 use frame::MAX_PAYLOAD;
 use sdwire::codec::{Frame, FrameWriter};
+pub use sendfile::SendFile;
+
+/// A reply payload: bytes in memory, or a range of an object file sent
+/// with `sendfile(2)`.
+#[derive(Debug)]
+pub enum Payload {
+    /// In memory.
+    Bytes(bytes::Bytes),
+    /// Sent from the file.
+    File(crate::store::FileRange),
+}
 
 /// Requests one connection may have in flight before it stops reading.
 const MAX_INFLIGHT: usize = 128;
@@ -104,26 +116,51 @@ pub async fn accept_loop(st: Arc<State>, l: Listeners) -> std::io::Result<()> {
     }
 }
 
+/// Queues or writes one reply: a file payload goes out with `sendfile(2)`
+/// right behind its header.
+async fn write_reply<W: SendFile>(
+    w: &mut FrameWriter<W, RspHeader>,
+    h: RspHeader,
+    p: Payload,
+) -> std::io::Result<()> {
+    let framing = |e: sdwire::codec::FrameError| match e {
+        sdwire::codec::FrameError::Io(e) => e,
+        e => std::io::Error::other(e.to_string()),
+    };
+    match p {
+        Payload::Bytes(b) => w.send(Frame::new(h, b)).await.map_err(framing),
+        Payload::File(f) => {
+            w.send_header(h).await.map_err(framing)?;
+            w.get_mut().send_file(&f).await
+        }
+    }
+}
+
 /// Serves one connection until EOF, a framing error, or shutdown.
 pub async fn connection<R, W>(st: Arc<State>, r: R, w: W, peer: String)
 where
     R: AsyncRead + Unpin + Send + 'static,
-    W: AsyncWrite + Unpin + Send + 'static,
+    W: SendFile,
 {
     let mut reader = FramedRead::new(r, frame::req_codec());
     // Replies that are ready together leave in one write; object payloads
     // are written from their buffers without another copy.
     let mut writer = FrameWriter::<_, RspHeader>::new(w, 0);
-    let (tx, mut rx) = mpsc::channel::<(RspHeader, bytes::Bytes)>(MAX_INFLIGHT);
+    let (tx, mut rx) = mpsc::channel::<(RspHeader, Payload)>(MAX_INFLIGHT);
+    let peer2 = peer.clone();
     let write_task = tokio::spawn(async move {
         while let Some((h, p)) = rx.recv().await {
-            let mut r = writer.send(Frame::new(h, p)).await;
+            let mut r = write_reply(&mut writer, h, p).await;
             while r.is_ok() {
                 let Ok((h, p)) = rx.try_recv() else { break };
-                r = writer.send(Frame::new(h, p)).await;
+                r = write_reply(&mut writer, h, p).await;
             }
             if let Err(e) = r {
-                tracing::debug!(error = %e, "write failed");
+                if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                    tracing::error!(peer = %peer2, "object file shorter than the reply it answers, closing connection");
+                } else {
+                    tracing::debug!(error = %e, "write failed");
+                }
                 break;
             }
             if let Err(e) = writer.flush().await {

@@ -97,6 +97,31 @@ impl Default for StoreOptions {
     }
 }
 
+/// A byte range of an open object file (see [`ObjectStore::read_range`]).
+#[derive(Debug, Clone)]
+pub struct FileRange {
+    /// The open object file.
+    pub file: std::sync::Arc<File>,
+    /// Where the range starts in the file.
+    pub offset: u64,
+    /// Its length in bytes.
+    pub len: usize,
+}
+
+impl FileRange {
+    /// Reads the range into memory.
+    ///
+    /// # Errors
+    ///
+    /// I/O errors, or `UnexpectedEof` if the file ends inside the range.
+    pub fn read(&self) -> io::Result<Vec<u8>> {
+        use std::os::unix::fs::FileExt;
+        let mut buf = vec![0; self.len];
+        self.file.read_exact_at(&mut buf, self.offset)?;
+        Ok(buf)
+    }
+}
+
 /// A local store of fixed-size objects named by 64-bit oids.
 ///
 /// All methods are synchronous and may block on disk I/O; async callers must
@@ -152,6 +177,23 @@ pub trait ObjectStore: Send + Sync + 'static {
         let mut buf = vec![0; len];
         self.read_into(oid, offset, &mut buf)?;
         Ok(buf)
+    }
+
+    /// The bytes at `offset..offset + len` of object `oid` as a range of an
+    /// open file, for sending them without copying them through user space
+    /// (`sendfile(2)`). `Ok(None)` when the store keeps no such file; the
+    /// caller then uses [`read`](ObjectStore::read).
+    ///
+    /// The range reads what the file holds when it is sent: a write to the
+    /// same range that lands before then shows through, as with any read
+    /// racing a write.
+    ///
+    /// # Errors
+    ///
+    /// As [`read`](ObjectStore::read) (range checked here).
+    fn read_range(&self, oid: u64, offset: u64, len: usize) -> Result<Option<FileRange>> {
+        let _ = (oid, offset, len);
+        Ok(None)
     }
 
     /// Fills `buf` with the bytes at `offset` of object `oid`.

@@ -244,6 +244,16 @@ impl ObjectStore for PlainStore {
         Ok(buf)
     }
 
+    fn read_range(&self, oid: u64, offset: u64, len: usize) -> Result<Option<super::FileRange>> {
+        let h = self.handle(oid)?;
+        check_range(oid, offset, len as u64, h.size)?;
+        Ok(Some(super::FileRange {
+            file: h.file,
+            offset,
+            len,
+        }))
+    }
+
     fn read_into(&self, oid: u64, offset: u64, buf: &mut [u8]) -> Result<()> {
         let h = self.handle(oid)?;
         check_range(oid, offset, buf.len() as u64, h.size)?;

@@ -247,6 +247,19 @@ impl ObjectStore for PlainStore {
     fn read_range(&self, oid: u64, offset: u64, len: usize) -> Result<Option<super::FileRange>> {
         let h = self.handle(oid)?;
         check_range(oid, offset, len as u64, h.size)?;
+        // The range is sent later from the connection's writer, where a
+        // page-cache miss would block it on the disk, one range at a time:
+        // start reading the missing pages now, from this blocking thread,
+        // so the ranges of the requests in flight are read concurrently.
+        // SAFETY: plain syscall on an open descriptor; advice only.
+        unsafe {
+            libc::posix_fadvise(
+                h.file.as_raw_fd(),
+                offset as libc::off_t,
+                len as libc::off_t,
+                libc::POSIX_FADV_WILLNEED,
+            );
+        }
         Ok(Some(super::FileRange {
             file: h.file,
             offset,

@@ -1,11 +1,11 @@
 //! The `#[derive(Wire)]` macro of [sdwire](https://docs.rs/sdwire).
 //!
 //! The derive runs in phases, like serde_derive and thiserror:
-//! [`attr`] parses `#[wire(...)]` attributes into plain values, [`ast`] builds
+//! `attr` parses `#[wire(...)]` attributes into plain values, `ast` builds
 //! a typed IR of the item (codegen never looks at `syn::Attribute`),
-//! [`check`] validates the IR (accumulating every error, each spanned at the
-//! offending token), and [`expand`] generates code. If any check fails, the
-//! errors are emitted together with a stub impl ([`fallback`]) so one
+//! `check` validates the IR (accumulating every error, each spanned at the
+//! offending token), and `expand` generates code. If any check fails, the
+//! errors are emitted together with a stub impl (`fallback`) so one
 //! mistake does not cascade into unrelated "trait not implemented" errors.
 //!
 //! See the attribute reference in the sdwire crate docs.

@@ -203,7 +203,7 @@ impl<H: FrameHeader> Encoder<Frame<H>> for FrameCodec<H> {
     }
 }
 
-/// Writes [`Frame`]s to an [`AsyncWrite`] without copying large payloads.
+/// Writes [`Frame`]s to an [`AsyncWrite`](tokio::io::AsyncWrite) without copying large payloads.
 ///
 /// A [`FrameCodec`] behind `FramedWrite` copies every payload into its
 /// write buffer. `FrameWriter` copies only headers and small payloads

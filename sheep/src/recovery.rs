@@ -57,7 +57,7 @@
 //! 2. Gather GET_OBJ_LIST from every member; the objects this node must hold
 //!    under the view of `e` (data objects by the ring, VDI metadata on every
 //!    member) and has not settled are the work list; VDI metadata first.
-//! 3. Recover each ([`recover_one`]): under the object's exclusive lock, ask
+//! 3. Recover each (`recover_one`): under the object's exclusive lock, ask
 //!    the members (replicas of `e` first) with READ_PEER + RECOVERY +
 //!    `tgt_epoch = e`. A member answers SUCCESS with the whole object when
 //!    its copy is authoritative for `e`, NO_OBJ when it authoritatively has

@@ -6,7 +6,7 @@
 //! `config` is sheepdog's 40-byte `sheepdog_config` (fact sheet §11.5);
 //! `epoch/%08u` holds an `epoch_log` record (48 bytes) followed by the
 //! `sd_node`s of that epoch. Both are written with
-//! [`write_file_atomic`](crate::store::write_file_atomic).
+//! [`crate::store::write_file_atomic`].
 
 use std::io;
 use std::net::SocketAddr;

@@ -12,7 +12,7 @@
 //! that version, like the C server. The peer protocol reads and writes
 //! 0x0a..=0x0b ([`PEER_COMPAT`]..=[`PEER_VERSION`]): 0x0b adds a CRC32C of
 //! the payload to the obj arms (fields `since = 0x0b` in
-//! [`ObjReq`](super::ObjReq) and [`ObjRsp`](super::ObjRsp)); a peer request
+//! [`super::ObjReq`] and [`super::ObjRsp`]); a peer request
 //! is decoded at the proto_ver of its header and answered at the same
 //! version. Every opcode defined by sheepdog
 //! 1.0 is in exactly one table, including the ones the C server defines

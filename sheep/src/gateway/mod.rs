@@ -88,14 +88,14 @@ pub async fn create_and_write_obj(cx: &Ctx, a: ObjReq) -> Reply {
     create_and_write(&cx.st, a, cx.payload.clone(), cow, Via::Replicas).await
 }
 
-/// Client reads of at least this many bytes from a local replica are sent
+/// Reads of at least this many bytes from a local replica are sent
 /// with `sendfile(2)` from the object file (no copy through user space);
 /// smaller ones are read into memory and coalesce with other answers.
 const SENDFILE_MIN: usize = 64 << 10;
 
 /// READ_OBJ.
 pub async fn read_obj(cx: &Ctx, a: ObjReq) -> Reply {
-    read(&cx.st, a, cx.hdr.data_length as usize, Via::Replicas).await
+    read(&cx.st, a, cx.hdr.data_length as usize, Via::Replicas, true).await
 }
 
 /// WRITE_OBJ.
@@ -209,24 +209,38 @@ pub async fn write(st: &State, a: ObjReq, data: bytes::Bytes, via: Via) -> Reply
     }
 }
 
-/// Reads `len` bytes (allocated only after the range is validated).
-pub async fn read(st: &State, a: ObjReq, len: usize, via: Via) -> Reply {
+/// Reads `len` bytes (allocated only after the range is validated). With
+/// `file_ok`, an answer of at least [`SENDFILE_MIN`] bytes from the local
+/// store is sent from the object file (not for answers whose bytes the
+/// reply itself must see, e.g. a READ_PEER at 0x0b carries their CRC).
+pub async fn read(st: &State, a: ObjReq, len: usize, via: Via, file_ok: bool) -> Reply {
     if let Err(c) = in_range(st, a.oid, a.offset, len) {
         return Reply::code(c);
     }
     let off = u64::from(a.offset);
+    let file_range = file_ok && len >= SENDFILE_MIN;
     let r = match via {
         Via::Replicas => {
-            let zero_copy = len >= SENDFILE_MIN;
             st.replicas
-                .read_data(a.oid.0, a.copies, off, len, zero_copy)
+                .read_data(a.oid.0, a.copies, off, len, file_range)
                 .await
         }
-        Via::Local => st
-            .replicas
-            .local_read(a.oid.0, off, len)
-            .await
-            .map(|v| ObjData::Mem(v.into())),
+        Via::Local => {
+            let ranged = if file_range {
+                st.replicas.local_read_range(a.oid.0, off, len).await
+            } else {
+                Ok(None)
+            };
+            match ranged {
+                Ok(Some(f)) => Ok(ObjData::File(f)),
+                Ok(None) => st
+                    .replicas
+                    .local_read(a.oid.0, off, len)
+                    .await
+                    .map(|v| ObjData::Mem(v.into())),
+                Err(e) => Err(e),
+            }
+        }
     };
     match r {
         Ok(ObjData::Mem(b)) => Reply::data(b),

@@ -86,7 +86,9 @@ pub async fn read_peer(cx: &Ctx, a: ObjReq) -> Reply {
         Ok(g) => g,
         Err(c) => return Reply::code(c),
     };
-    gateway::read(&cx.st, a, cx.hdr.data_length as usize, Via::Local).await
+    // From 0x0b the answer carries the CRC32C of its bytes: read them.
+    let file_ok = cx.hdr.proto_ver < crate::proto::PEER_CRC_VERSION;
+    gateway::read(&cx.st, a, cx.hdr.data_length as usize, Via::Local, file_ok).await
 }
 
 /// WRITE_PEER.

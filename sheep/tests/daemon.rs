@@ -376,3 +376,72 @@ async fn pipelined_requests_and_shutdown_op() {
     c.shutdown().await.unwrap();
     d.stop().await;
 }
+
+/// SHUTDOWN sent behind pipelined reads on the same connection: every
+/// read is answered in full (small ones from memory, large ones with
+/// sendfile), SHUTDOWN is answered, and then the daemon stops by itself.
+/// The daemon runs on a runtime of its own that is dropped as soon as
+/// `run` returns, like the process exiting: answers still in flight then
+/// would be lost, so `run` must have written them out first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_answers_the_requests_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let path = dir.path().to_path_buf();
+    let daemon = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let r = rt.block_on(async {
+            let l = sheep::net::Listeners::bind("127.0.0.1:0".parse().unwrap(), &path)
+                .await
+                .unwrap();
+            addr_tx.send(l.tcp_addr().unwrap()).unwrap();
+            let cfg = sheep::daemon::Config::new(&path, l.tcp_addr().unwrap());
+            sheep::daemon::run(cfg, l, std::future::pending()).await
+        });
+        drop(rt);
+        r
+    });
+    let addr = addr_rx.recv().unwrap();
+    let c = std::sync::Arc::new(
+        sheep::client::Client::connect(&sheep::client::Target::Tcp(addr))
+            .await
+            .unwrap(),
+    );
+    c.make_fs(1, 22).await.unwrap();
+    let data: Vec<u8> = (0..4u32 << 20).map(|i| (i * 13 + i / 997) as u8).collect();
+    let oid = Oid::data(0x42, 0).0;
+    c.create_and_write_obj(oid, None, 0, data.clone())
+        .await
+        .unwrap();
+    // Polled in order on one task: every read is on the wire before SHUTDOWN.
+    // 48 reads, 4 KiB to 1 MiB (both payload paths), about 30 MiB: more
+    // than the socket buffers hold, so answers are still being written
+    // when SHUTDOWN is applied.
+    let reads = futures::future::join_all((0..48u32).map(|i| {
+        let c = c.clone();
+        let (off, len) = (i * 60_000, if i % 8 == 0 { 4096 } else { 1 << 20 });
+        async move { (off, len, c.read_obj(oid, off, len).await) }
+    }));
+    let (reads, stop) = tokio::join!(reads, c.shutdown());
+    for (off, len, got) in reads {
+        let got = got.expect("read sent before SHUTDOWN is answered");
+        assert!(
+            got[..] == data[off as usize..(off + len) as usize],
+            "read at {off}"
+        );
+    }
+    stop.expect("SHUTDOWN answered");
+    let t0 = std::time::Instant::now();
+    while !daemon.is_finished() {
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(10),
+            "daemon did not stop after SHUTDOWN"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    daemon.join().unwrap().unwrap();
+}

@@ -29,13 +29,11 @@ pub fn is_shutdown_notify(msg: &[u8]) -> bool {
     msg == SHUTDOWN_MSG
 }
 
-/// Stops this daemon shortly (after the reply in flight went out).
+/// Stops this daemon. The answers in flight still go out, this request's
+/// among them: connections stop reading at the signal, and the daemon waits
+/// for them to write what their requests answer (see [`crate::daemon::serve`]).
 pub fn shutdown_soon(st: &std::sync::Arc<crate::daemon::State>) {
-    let st = st.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        st.request_shutdown();
-    });
+    st.request_shutdown();
 }
 
 /// SHUTDOWN: like sheepdog's cluster operation, stops every member. In a

@@ -189,6 +189,8 @@ pub struct State {
     pub recovery: crate::recovery::Recovery,
     /// Woken after MAKE_FS applied a format on this node.
     pub format_applied: tokio::sync::Notify,
+    /// The client and peer connections being served (drained at shutdown).
+    pub connections: tokio_util::task::TaskTracker,
 }
 
 impl std::fmt::Debug for State {
@@ -264,6 +266,7 @@ impl State {
             membership: std::sync::OnceLock::new(),
             recovery: crate::recovery::Recovery::after_restart(prior_members),
             format_applied: tokio::sync::Notify::new(),
+            connections: tokio_util::task::TaskTracker::new(),
             cfg,
         });
         st.replicas.set_state(&st);
@@ -320,6 +323,10 @@ pub async fn run(
     serve(state, listeners, shutdown).await
 }
 
+/// How long a stopping daemon waits for its connections to write out the
+/// answers in flight (a client that does not read holds it this long).
+const SHUTDOWN_DRAIN: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Like [`run`] with an already opened [`State`].
 ///
 /// # Errors
@@ -342,6 +349,18 @@ pub async fn serve(
         }
     }
     state.request_shutdown();
+    // Connections stop reading at the signal and write out the answers in
+    // flight (the SHUTDOWN reply among them) before they end.
+    state.connections.close();
+    if tokio::time::timeout(SHUTDOWN_DRAIN, state.connections.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            open = state.connections.len(),
+            "connections still writing answers at shutdown, closing them"
+        );
+    }
     if let Err(e) = state.store.flush() {
         tracing::error!(error = %e, "flush at shutdown failed");
     }

@@ -84,7 +84,8 @@ pub async fn accept_loop(st: Arc<State>, l: Listeners) -> std::io::Result<()> {
                     let _ = s.set_nodelay(true);
                     tracing::debug!(%peer, "tcp connection");
                     let (r, w) = s.into_split();
-                    tokio::spawn(connection(st.clone(), r, w, peer.to_string()));
+                    st.connections
+                        .spawn(connection(st.clone(), r, w, peer.to_string()));
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "accept failed");
@@ -101,7 +102,8 @@ pub async fn accept_loop(st: Arc<State>, l: Listeners) -> std::io::Result<()> {
             match u.accept().await {
                 Ok((s, _)) => {
                     let (r, w) = s.into_split();
-                    tokio::spawn(connection(st.clone(), r, w, "unix".to_string()));
+                    st.connections
+                        .spawn(connection(st.clone(), r, w, "unix".to_string()));
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "accept failed");

@@ -210,7 +210,7 @@ pub async fn write(st: &State, a: ObjReq, data: bytes::Bytes, via: Via) -> Reply
 }
 
 /// Reads `len` bytes (allocated only after the range is validated). With
-/// `file_ok`, an answer of at least [`SENDFILE_MIN`] bytes from the local
+/// `file_ok`, an answer of at least `SENDFILE_MIN` (64 KiB) from the local
 /// store is sent from the object file (not for answers whose bytes the
 /// reply itself must see, e.g. a READ_PEER at 0x0b carries their CRC).
 pub async fn read(st: &State, a: ObjReq, len: usize, via: Via, file_ok: bool) -> Reply {

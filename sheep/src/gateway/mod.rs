@@ -226,20 +226,9 @@ pub async fn read(st: &State, a: ObjReq, len: usize, via: Via, file_ok: bool) ->
                 .await
         }
         Via::Local => {
-            let ranged = if file_range {
-                st.replicas.local_read_range(a.oid.0, off, len).await
-            } else {
-                Ok(None)
-            };
-            match ranged {
-                Ok(Some(f)) => Ok(ObjData::File(f)),
-                Ok(None) => st
-                    .replicas
-                    .local_read(a.oid.0, off, len)
-                    .await
-                    .map(|v| ObjData::Mem(v.into())),
-                Err(e) => Err(e),
-            }
+            st.replicas
+                .local_read_data(a.oid.0, off, len, file_range)
+                .await
         }
     };
     match r {

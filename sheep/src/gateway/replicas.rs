@@ -829,16 +829,7 @@ impl Replicas {
         len: usize,
         file_range: bool,
     ) -> Result<ObjData, StoreError> {
-        let local = |oid, offset, len| async move {
-            if file_range {
-                if let Some(r) = self.local_read_range(oid, offset, len).await? {
-                    return Ok(ObjData::File(r));
-                }
-            }
-            Ok(ObjData::Mem(
-                self.local_read(oid, offset, len).await?.into(),
-            ))
-        };
+        let local = |oid, offset, len| self.local_read_data(oid, offset, len, file_range);
         let mut last = StoreError::NoObj(oid);
         let deadline = std::time::Instant::now() + NETWORK_PATIENCE;
         let mut tries = 0;
@@ -980,6 +971,29 @@ impl Replicas {
     ) -> Result<Vec<u8>, StoreError> {
         let s = self.store.clone();
         blocking(move || s.read(oid, offset, len)).await
+    }
+
+    /// Reads from the local store: with `file_range`, as a range of the
+    /// object file where the store keeps one, else into memory.
+    ///
+    /// # Errors
+    ///
+    /// As [`ObjectStore::read`].
+    pub async fn local_read_data(
+        &self,
+        oid: u64,
+        offset: u64,
+        len: usize,
+        file_range: bool,
+    ) -> Result<ObjData, StoreError> {
+        if file_range {
+            if let Some(r) = self.local_read_range(oid, offset, len).await? {
+                return Ok(ObjData::File(r));
+            }
+        }
+        Ok(ObjData::Mem(
+            self.local_read(oid, offset, len).await?.into(),
+        ))
     }
 
     /// A range of the local object file (see [`ObjectStore::read_range`]).

@@ -4,11 +4,16 @@
 #   fuzz/run.sh TARGET SECONDS        e.g. fuzz/run.sh headers 3600
 #
 # Targets: headers inode node_list cluster_info payload frame_codec sheep_conn
-# Findings go to fuzz/out/TARGET/default/{crashes,hangs}; a run in an existing
+# Findings go to fuzz/out/TARGET/NAME/{crashes,hangs}; a run in an existing
 # output directory resumes it (AFL_AUTORESUME). Env: FUZZ_OUT (output root,
-# default fuzz/out), AFL_* as usual. Prints one line
+# default fuzz/out), FUZZ_JOBS (parallel instances, default 1), AFL_* as
+# usual. One job runs as AFL's "default" instance, with CmpLog. Several jobs
+# share one corpus: "main" (-M, with CmpLog) and "s1".. (-S, without CmpLog,
+# as AFL++ recommends for the extra instances: more plain executions).
+# Prints one line
 #   TARGET execs=N crashes=N hangs=N seconds=S
-# and appends it to $FUZZ_OUT/results.log; exits 1 if a crash or hang was found.
+# (summed over the instances) and appends it to $FUZZ_OUT/results.log; exits
+# 1 if a crash or hang was found.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here"
@@ -43,26 +48,46 @@ if [[ -z "${SHEEP_FUZZ_DIR:-}" ]]; then
 fi
 export SHEEP_FUZZ_DIR
 odir="$out_root/$target"
-log="$out_root/$target.log"
-set +e
-cargo afl fuzz -i "$here/seeds/$target" -o "$odir" -V "$secs" -t "$tmo" -m none \
-  -- "$bin" >"$log" 2>&1
-rc=$?
-set -e
-stats="$odir/default/fuzzer_stats"
-if [[ ! -f "$stats" ]]; then
-  echo "$target: afl-fuzz did not start (rc=$rc), see $log" >&2
-  tail -20 "$log" >&2
-  exit 2
-fi
-get() { awk -F' *: *' -v k="$1" '$1==k{print $2}' "$stats"; }
-execs="$(get execs_done)"; crashes="$(get saved_crashes)"; hangs="$(get saved_hangs)"
+jobs="${FUZZ_JOBS:-1}"
+names=()
+pids=()
+for ((j = 0; j < jobs; j++)); do
+  if ((jobs == 1)); then
+    name=default role=()
+  elif ((j == 0)); then
+    name=main role=(-M main)
+  else
+    name="s$j" role=(-S "s$j" -c -)   # cargo afl adds -c0; "-c -" turns CmpLog off again
+  fi
+  names+=("$name")
+  SHEEP_FUZZ_DIR="$SHEEP_FUZZ_DIR/$name" cargo afl fuzz "${role[@]}" -i "$here/seeds/$target" -o "$odir" \
+    -V "$secs" -t "$tmo" -m none -- "$bin" >"$out_root/$target.$name.log" 2>&1 &
+  pids+=($!)
+done
+rc=0
+for p in "${pids[@]}"; do wait "$p" || rc=$?; done
+total=0 crashes=0 hangs=0 speeds=() corpus=0
+for name in "${names[@]}"; do
+  stats="$odir/$name/fuzzer_stats"
+  if [[ ! -f "$stats" ]]; then
+    echo "$target: afl-fuzz ($name) did not start (rc=$rc), see $out_root/$target.$name.log" >&2
+    tail -20 "$out_root/$target.$name.log" >&2
+    exit 2
+  fi
+  get() { awk -F' *: *' -v k="$1" '$1==k{print $2}' "$stats"; }
+  total=$((total + $(get execs_done)))
+  crashes=$((crashes + $(get saved_crashes)))
+  hangs=$((hangs + $(get saved_hangs)))
+  speeds+=("$(get execs_per_sec)")
+  corpus=$(get corpus_count)
+done
 rm -rf "$SHEEP_FUZZ_DIR"
 rmdir "/dev/shm/sdwire-fuzz.$$" 2>/dev/null || true
-line="$target execs=$execs crashes=$crashes hangs=$hangs seconds=$secs execs_per_sec=$(get execs_per_sec) corpus=$(get corpus_count)"
+speed=$(IFS=+; echo "${speeds[*]}")
+line="$target execs=$total crashes=$crashes hangs=$hangs seconds=$secs jobs=$jobs execs_per_sec=$speed corpus=$corpus"
 echo "$line"
 echo "$(date -u +%FT%TZ) $line" >>"$out_root/results.log"
-if [[ "${crashes:-0}" != 0 || "${hangs:-0}" != 0 ]]; then
-  echo "$target: findings in $odir/default/crashes and $odir/default/hangs" >&2
+if [[ "$crashes" != 0 || "$hangs" != 0 ]]; then
+  echo "$target: findings in $odir/*/crashes and $odir/*/hangs" >&2
   exit 1
 fi

@@ -10,6 +10,8 @@
 # usual. One job runs as AFL's "default" instance, with CmpLog. Several jobs
 # share one corpus: "main" (-M, with CmpLog) and "s1".. (-S, without CmpLog,
 # as AFL++ recommends for the extra instances: more plain executions).
+# FUZZ_CMPLOG=0 turns CmpLog off everywhere (sheep_conn's slow inputs can keep
+# a CmpLog instance in its colorization stage for many minutes).
 # Prints one line
 #   TARGET execs=N crashes=N hangs=N seconds=S
 # (summed over the instances) and appends it to $FUZZ_OUT/results.log; exits
@@ -59,6 +61,7 @@ for ((j = 0; j < jobs; j++)); do
   else
     name="s$j" role=(-S "s$j" -c -)   # cargo afl adds -c0; "-c -" turns CmpLog off again
   fi
+  [[ "${FUZZ_CMPLOG:-1}" == 0 && $j == 0 ]] && role+=(-c -)
   names+=("$name")
   SHEEP_FUZZ_DIR="$SHEEP_FUZZ_DIR/$name" cargo afl fuzz "${role[@]}" -i "$here/seeds/$target" -o "$odir" \
     -V "$secs" -t "$tmo" -m none -- "$bin" >"$out_root/$target.$name.log" 2>&1 &

@@ -203,3 +203,72 @@ async fn oversized_truncated_and_garbage() {
     drop(c);
     d.stop().await;
 }
+
+/// Found by fuzzing (fuzz/, `sheep_conn`): answers ahead of a refused frame
+/// arrived cut short. The sheep closed the connection with the client's
+/// input unread, the kernel sent a reset, and the reset discarded the
+/// answers still in flight (a 480 KB reply lost most of its bytes). The
+/// sheep now shuts its write side after the last answer and reads the
+/// input to its end (a lingering close, bounded), so every answer arrives
+/// whole and the client sees a clean EOF.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_before_a_refused_frame_arrive_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(dir.path(), 0).await;
+    let c = d.client().await;
+    c.make_fs(1, 22).await.unwrap();
+    let vid = c.new_vdi("linger", 64 << 20).await.unwrap();
+    let obj: Vec<u8> = (0..4u32 << 20).map(|i| (i % 251) as u8).collect();
+    let oids: Vec<u64> = (0..6).map(|i| Oid::data(vid, i).0).collect();
+    for &oid in &oids {
+        c.create_and_write_obj(oid, None, 0, obj.clone())
+            .await
+            .unwrap();
+    }
+    // Six 4 MiB reads (more than the socket buffers hold), an oversized
+    // frame, and more input after it that the sheep never reads as frames.
+    let mut input = Vec::new();
+    for (i, &oid) in oids.iter().enumerate() {
+        let mut h = header(2, read_obj(), 0, 4 << 20, i as u32);
+        h[16..24].copy_from_slice(&oid.to_le_bytes());
+        input.extend_from_slice(&h);
+    }
+    input.extend_from_slice(&header(2, write_obj(), 1, u32::MAX, 99));
+    input.extend_from_slice(&[0x5a; 256 << 10]);
+    let mut s = TcpStream::connect(d.addr).await.unwrap();
+    s.write_all(&input).await.unwrap();
+    // Read only once the answers have piled up in the buffers.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut got = Vec::new();
+    let r = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut got)).await;
+    let r = r.expect("the sheep closes the connection");
+    assert!(
+        r.is_ok(),
+        "the connection was reset after {} bytes: {r:?}",
+        got.len()
+    );
+    assert_eq!(
+        got.len(),
+        oids.len() * (48 + (4 << 20)),
+        "answers cut short"
+    );
+    // Answers may leave out of order: every id once, each payload whole.
+    let mut ids: Vec<u32> = got
+        .chunks(48 + (4 << 20))
+        .map(|a| {
+            let id = u32::from_le_bytes(a[8..12].try_into().unwrap());
+            assert_eq!(
+                u32::from_le_bytes(a[16..20].try_into().unwrap()),
+                0,
+                "result"
+            );
+            assert!(a[48..] == obj[..], "answer {id} payload");
+            id
+        })
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (0..oids.len() as u32).collect::<Vec<_>>());
+    // The sheep still serves.
+    assert_eq!(c.read_obj(oids[0], 0, 16).await.unwrap(), obj[..16]);
+    d.stop().await;
+}

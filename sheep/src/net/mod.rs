@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use futures::StreamExt;
-use tokio::io::AsyncRead;
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{mpsc, Semaphore};
 use tokio_util::codec::FramedRead;
@@ -33,6 +33,12 @@ pub enum Payload {
 
 /// Requests one connection may have in flight before it stops reading.
 const MAX_INFLIGHT: usize = 128;
+
+/// How long, and for how many bytes at most, a connection closed on a
+/// refused frame keeps reading (and dropping) the client's input after its
+/// last answer went out; see [`linger`].
+const LINGER: std::time::Duration = std::time::Duration::from_secs(2);
+const LINGER_BYTES: u64 = 16 << 20;
 
 /// The sockets a daemon serves.
 #[derive(Debug, Default)]
@@ -180,6 +186,9 @@ where
     let mut tick = tokio::time::interval((limit / 4).max(std::time::Duration::from_millis(10)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut frame_started: Option<tokio::time::Instant> = None;
+    // Set when the connection is closed on a refused frame, with the
+    // client's input not read to its end.
+    let mut refused = false;
     loop {
         let next = tokio::select! {
             n = reader.next() => n,
@@ -196,6 +205,7 @@ where
                         buffered = reader.read_buffer().len(),
                         "request frame incomplete for {limit:?}, closing connection"
                     );
+                    refused = true;
                     break;
                 }
                 continue;
@@ -207,6 +217,7 @@ where
             Some(Ok(f)) => f,
             Some(Err(e)) => {
                 tracing::warn!(%peer, error = %e, "bad frame, closing connection");
+                refused = true;
                 break;
             }
         };
@@ -217,6 +228,7 @@ where
                 data_length = f.header.data_length,
                 "data_length above the {MAX_PAYLOAD}-byte limit, closing connection"
             );
+            refused = true;
             break;
         }
         let Ok(permit) = inflight.clone().acquire_owned().await else {
@@ -231,6 +243,23 @@ where
         });
     }
     drop(tx);
-    // Let in-flight requests finish and their answers go out.
+    // Let in-flight requests finish and their answers go out; the writer
+    // half is dropped at the end of the task, which sends FIN.
     let _ = write_task.await;
+    if refused {
+        linger(reader.into_inner()).await;
+    }
+}
+
+/// A lingering close. Closing a socket whose input was not read to its end
+/// makes the kernel answer with a reset, and a reset discards the answers
+/// still on their way: the bytes in our send buffer and, on the client,
+/// the ones it has not read yet. So after a refused frame, once every
+/// answer is written and FIN sent, the client's input is read and dropped
+/// until it closes its side, for at most [`LINGER`] and [`LINGER_BYTES`].
+/// Found by fuzzing (`fuzz/`, `sheep_conn`): a 480 KB answer ahead of an
+/// oversized frame arrived cut short.
+async fn linger<R: AsyncRead + Unpin>(r: R) {
+    let mut rest = r.take(LINGER_BYTES);
+    let _ = tokio::time::timeout(LINGER, tokio::io::copy(&mut rest, &mut tokio::io::sink())).await;
 }

@@ -3,7 +3,10 @@
 //!
 //! The first AFL runs found no panic in any decoder or the daemon; the only
 //! findings were don't-care bytes the targets did not know about, pinned
-//! down here so the documented set stays true.
+//! down here so the documented set stays true. The daemon's one finding so
+//! far (answers ahead of a refused frame destroyed by a reset: the
+//! `sheep_conn` target, 2026-12-04) is replayed in `bad_input.rs`,
+//! `answers_before_a_refused_frame_arrive_whole`.
 
 use sdwire::Wire;
 use sheep::proto::cluster_info::ClusterInfo;

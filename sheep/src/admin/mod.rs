@@ -126,8 +126,12 @@ pub fn get_node_list(cx: &Ctx) -> Reply {
 }
 
 /// STAT_SHEEP: store size and free space in `rsp.node`.
-pub fn stat_sheep(cx: &Ctx) -> Reply {
-    let (used, cap) = cx.st.store.stats();
+pub async fn stat_sheep(cx: &Ctx) -> Reply {
+    // A store scan (a stat per object) must not hold up the runtime thread.
+    let store = cx.st.store.clone();
+    let Ok((used, cap)) = tokio::task::spawn_blocking(move || store.stats()).await else {
+        return Reply::code(SdResult::SystemError);
+    };
     Reply::ok().arm(RspArm::Node(NodeRsp {
         store_size: cap,
         store_free: cap.saturating_sub(used),

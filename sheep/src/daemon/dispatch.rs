@@ -292,7 +292,7 @@ impl AdminHandler for Ctx {
         admin::cluster_shutdown(self).await
     }
     async fn stat_sheep(&self, _: NoArgs) -> Reply {
-        self.formatted(async { admin::stat_sheep(self) }).await
+        self.formatted(admin::stat_sheep(self)).await
     }
     async fn stat_cluster(&self, a: ClusterReq) -> Reply {
         admin::stat_cluster(self, a)

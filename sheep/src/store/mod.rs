@@ -33,7 +33,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 mod cache;
 mod plain;
 
-pub use plain::PlainStore;
+pub use plain::{PlainStore, USED_SCAN_MAX_AGE};
 
 /// Result type of every [`ObjectStore`] operation.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -263,7 +263,9 @@ pub trait ObjectStore: Send + Sync + 'static {
     /// the file system, as sheepdog reports it).
     ///
     /// This never fails: a component that cannot be determined is reported
-    /// as 0 (and logged).
+    /// as 0 (and logged). The used figure may be a little old: finding it
+    /// can mean a stat per object ([`PlainStore`] rescans at most every
+    /// [`USED_SCAN_MAX_AGE`]); call it off the async runtime.
     fn stats(&self) -> (u64, u64);
 }
 

@@ -61,7 +61,16 @@ pub struct PlainStore {
     obj_dir: PathBuf,
     sync: bool,
     cache: FileCache,
+    /// The last scan of the object directory for [`ObjectStore::stats`]:
+    /// when it ran and the bytes it found.
+    used_scan: std::sync::Mutex<Option<(std::time::Instant, u64)>>,
+    used_max_age: std::time::Duration,
 }
+
+/// How old the used-space figure of [`ObjectStore::stats`] may be. Finding
+/// it stats every object file, so STAT_SHEEP (`dog node info`) scans a
+/// large store at most this often, however often it is asked.
+pub const USED_SCAN_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl fmt::Debug for PlainStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -107,7 +116,34 @@ impl PlainStore {
             obj_dir,
             sync: opts.sync,
             cache: FileCache::new(cache),
+            used_scan: std::sync::Mutex::new(None),
+            used_max_age: USED_SCAN_MAX_AGE,
         })
+    }
+
+    /// Sets how old the used-space figure of [`ObjectStore::stats`] may be
+    /// (default [`USED_SCAN_MAX_AGE`]; zero scans on every call).
+    pub fn set_used_max_age(&mut self, age: std::time::Duration) {
+        self.used_max_age = age;
+    }
+
+    /// The bytes taken by the object files: one stat per file.
+    fn scan_used(&self) -> u64 {
+        let mut used = 0u64;
+        match fs::read_dir(&self.obj_dir) {
+            Ok(rd) => {
+                for ent in rd.flatten() {
+                    // Entries may vanish while we scan; skip those.
+                    if let Ok(m) = ent.metadata() {
+                        if m.is_file() {
+                            used += m.blocks() * 512;
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot scan object directory"),
+        }
+        used
     }
 
     /// The directory the store was opened on.
@@ -355,20 +391,18 @@ impl ObjectStore for PlainStore {
     }
 
     fn stats(&self) -> (u64, u64) {
-        let mut used = 0u64;
-        match fs::read_dir(&self.obj_dir) {
-            Ok(rd) => {
-                for ent in rd.flatten() {
-                    // Entries may vanish while we scan; skip those.
-                    if let Ok(m) = ent.metadata() {
-                        if m.is_file() {
-                            used += m.blocks() * 512;
-                        }
-                    }
+        // Callers asking together share one scan (the lock is held across it).
+        let used = {
+            let mut last = self.used_scan.lock().unwrap_or_else(|p| p.into_inner());
+            match *last {
+                Some((at, used)) if at.elapsed() < self.used_max_age => used,
+                _ => {
+                    let used = self.scan_used();
+                    *last = Some((std::time::Instant::now(), used));
+                    used
                 }
             }
-            Err(e) => tracing::warn!(error = %e, "cannot scan object directory"),
-        }
+        };
         let free = match free_bytes(&self.obj_dir) {
             Ok(f) => f,
             Err(e) => {
@@ -526,7 +560,9 @@ mod tests {
     const OBJ: usize = 4 * MIB;
 
     fn store(dir: &Path, sync: bool) -> PlainStore {
-        PlainStore::open(dir, StoreOptions { sync }).unwrap()
+        let mut s = PlainStore::open(dir, StoreOptions { sync }).unwrap();
+        s.set_used_max_age(std::time::Duration::ZERO);
+        s
     }
 
     fn pattern(len: usize, seed: u8) -> Vec<u8> {
@@ -712,6 +748,18 @@ mod tests {
         assert_eq!(s.size(9).unwrap(), 4096);
         assert_eq!(s.read(9, 0, 4096).unwrap(), vec![0; 4096]);
         assert!(s.list().unwrap() == vec![9]);
+    }
+
+    #[test]
+    fn used_space_is_rescanned_at_most_every_max_age() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = PlainStore::open(dir.path(), StoreOptions { sync: false }).unwrap();
+        s.set_used_max_age(std::time::Duration::from_secs(3600));
+        let (used0, _) = s.stats();
+        s.create_and_write(1, MIB, 0, &vec![1; MIB], None).unwrap();
+        assert_eq!(s.stats().0, used0, "a fresh figure is reused");
+        s.set_used_max_age(std::time::Duration::ZERO);
+        assert!(s.stats().0 >= used0 + MIB as u64, "an old one is rescanned");
     }
 
     #[test]

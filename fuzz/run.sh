@@ -79,8 +79,10 @@ for name in "${names[@]}"; do
   fi
   get() { awk -F' *: *' -v k="$1" '$1==k{print $2}' "$stats"; }
   total=$((total + $(get execs_done)))
-  crashes=$((crashes + $(get saved_crashes)))
-  hangs=$((hangs + $(get saved_hangs)))
+  # Files, not fuzzer_stats' counters: those survive a resume even after
+  # the findings were triaged and moved out.
+  crashes=$((crashes + $(find "$odir/$name/crashes" -name 'id:*' 2>/dev/null | wc -l)))
+  hangs=$((hangs + $(find "$odir/$name/hangs" -name 'id:*' 2>/dev/null | wc -l)))
   speeds+=("$(get execs_per_sec)")
   corpus=$(get corpus_count)
 done

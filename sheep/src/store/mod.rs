@@ -263,9 +263,9 @@ pub trait ObjectStore: Send + Sync + 'static {
     /// the file system, as sheepdog reports it).
     ///
     /// This never fails: a component that cannot be determined is reported
-    /// as 0 (and logged). The used figure may be a little old: finding it
-    /// can mean a stat per object ([`PlainStore`] rescans at most every
-    /// [`USED_SCAN_MAX_AGE`]); call it off the async runtime.
+    /// as 0 (and logged). Finding the used figure can mean a stat per
+    /// object ([`PlainStore`] reuses its last scan while no object changed,
+    /// for up to [`USED_SCAN_MAX_AGE`]); call it off the async runtime.
     fn stats(&self) -> (u64, u64);
 }
 

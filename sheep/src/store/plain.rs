@@ -61,16 +61,28 @@ pub struct PlainStore {
     obj_dir: PathBuf,
     sync: bool,
     cache: FileCache,
+    /// Bumped after every create, write, remove and discard.
+    changes: std::sync::atomic::AtomicU64,
     /// The last scan of the object directory for [`ObjectStore::stats`]:
-    /// when it ran and the bytes it found.
-    used_scan: std::sync::Mutex<Option<(std::time::Instant, u64)>>,
+    /// when it ran, `changes` when it began, and the bytes it found.
+    used_scan: std::sync::Mutex<Option<(std::time::Instant, u64, u64)>>,
     used_max_age: std::time::Duration,
 }
 
-/// How old the used-space figure of [`ObjectStore::stats`] may be. Finding
-/// it stats every object file, so STAT_SHEEP (`dog node info`) scans a
-/// large store at most this often, however often it is asked.
+/// How long the used-space figure of [`ObjectStore::stats`] is reused while
+/// no object changed. Finding it stats every object file, so repeated
+/// STAT_SHEEPs (`dog node info`) on an idle large store scan it once; any
+/// create, write, remove or discard makes the next one rescan.
 pub const USED_SCAN_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Bumps the change counter when dropped (after the change, on every path).
+struct Changed<'a>(&'a std::sync::atomic::AtomicU64);
+
+impl Drop for Changed<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Release);
+    }
+}
 
 impl fmt::Debug for PlainStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -116,6 +128,7 @@ impl PlainStore {
             obj_dir,
             sync: opts.sync,
             cache: FileCache::new(cache),
+            changes: std::sync::atomic::AtomicU64::new(0),
             used_scan: std::sync::Mutex::new(None),
             used_max_age: USED_SCAN_MAX_AGE,
         })
@@ -229,6 +242,7 @@ impl ObjectStore for PlainStore {
     ) -> Result<()> {
         let full_size = full_size as u64;
         check_range(oid, offset, data.len() as u64, full_size)?;
+        let _changed = Changed(&self.changes);
         // A retried create (or one racing another create) is a plain write.
         if self.exists(oid) || !self.create_new(oid, full_size, offset, data, cow_from)? {
             return self.write(oid, offset, data);
@@ -237,6 +251,7 @@ impl ObjectStore for PlainStore {
     }
 
     fn write(&self, oid: u64, offset: u64, data: &[u8]) -> Result<()> {
+        let _changed = Changed(&self.changes);
         let h = self.handle(oid)?;
         check_range(oid, offset, data.len() as u64, h.size)?;
         h.file.write_all_at(data, offset)?;
@@ -311,6 +326,7 @@ impl ObjectStore for PlainStore {
     }
 
     fn remove(&self, oid: u64) -> Result<()> {
+        let _changed = Changed(&self.changes);
         let path = self.object_path(oid);
         self.cache
             .remove_with(oid, || fs::remove_file(&path))
@@ -322,6 +338,7 @@ impl ObjectStore for PlainStore {
     }
 
     fn discard(&self, oid: u64, offset: u64, len: u64) -> Result<()> {
+        let _changed = Changed(&self.changes);
         let h = self.handle(oid)?;
         check_range(oid, offset, len, h.size)?;
         if len == 0 {
@@ -394,11 +411,12 @@ impl ObjectStore for PlainStore {
         // Callers asking together share one scan (the lock is held across it).
         let used = {
             let mut last = self.used_scan.lock().unwrap_or_else(|p| p.into_inner());
+            let now = self.changes.load(std::sync::atomic::Ordering::Acquire);
             match *last {
-                Some((at, used)) if at.elapsed() < self.used_max_age => used,
+                Some((at, seen, used)) if seen == now && at.elapsed() < self.used_max_age => used,
                 _ => {
                     let used = self.scan_used();
-                    *last = Some((std::time::Instant::now(), used));
+                    *last = Some((std::time::Instant::now(), now, used));
                     used
                 }
             }
@@ -751,15 +769,26 @@ mod tests {
     }
 
     #[test]
-    fn used_space_is_rescanned_at_most_every_max_age() {
+    fn used_space_is_reused_until_an_object_changes() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = PlainStore::open(dir.path(), StoreOptions { sync: false }).unwrap();
         s.set_used_max_age(std::time::Duration::from_secs(3600));
         let (used0, _) = s.stats();
+        // A file the store did not write: not seen while nothing changed.
+        std::fs::write(
+            dir.path().join("obj").join(format!("{:016x}", 9u64)),
+            vec![1; MIB],
+        )
+        .unwrap();
+        assert_eq!(s.stats().0, used0, "no change: the last scan is reused");
         s.create_and_write(1, MIB, 0, &vec![1; MIB], None).unwrap();
-        assert_eq!(s.stats().0, used0, "a fresh figure is reused");
+        let used1 = s.stats().0;
+        assert!(used1 >= used0 + 2 * MIB as u64, "a create rescans");
+        s.remove(1).unwrap();
+        assert!(s.stats().0 <= used1 - MIB as u64, "a remove rescans");
         s.set_used_max_age(std::time::Duration::ZERO);
-        assert!(s.stats().0 >= used0 + MIB as u64, "an old one is rescanned");
+        std::fs::remove_file(dir.path().join("obj").join(format!("{:016x}", 9u64))).unwrap();
+        assert!(s.stats().0 <= used0 + MIB as u64, "an old scan is redone");
     }
 
     #[test]

@@ -8,8 +8,10 @@
 #   * dog vdi write / vdi read of SIZE MiB, the default (pipelined) dog
 #     side by side with `--inflight 1` (the C dog's pattern: one request at
 #     a time, each piece read from stdin / written to stdout before the
-#     next request), BENCH_ROUNDS rounds, the order of the two alternating
-#     between rounds. Per round and mode: a fresh VDI is written from a file
+#     next request) and with `--no-zero-copy` (pipelined, but the data
+#     copied through the dog's memory instead of sendfile from stdin /
+#     splice to stdout), BENCH_ROUNDS rounds, the order of the three
+#     rotating between rounds. Per round and mode: a fresh VDI is written from a file
 #     (new objects), written again (overwrite), read back into a file on
 #     tmpfs with the page cache warm (compared with the input, outside the
 #     timing), and read again after dropping the page cache (cold; only
@@ -22,8 +24,9 @@
 #      7100..9900), BENCH_DIR (parent of the temp dir, default /tmp),
 #      BENCH_NOSYNC=1 (sheep -n: no fsync, for comparison only).
 # Rates are MiB/s (2^20 bytes per second); the table shows the median and
-# every round, and the ratio default / --inflight 1 of the medians and of
-# each round. The nodes this script started are stopped by PID on exit;
+# every round, the ratio default / --inflight 1 of the medians and of
+# each round, and the ratio --no-zero-copy / --inflight 1 of the medians
+# (what pipelining alone gives). The nodes this script started are stopped by PID on exit;
 # the temp dirs are removed.
 set -euo pipefail
 size="${1:-256}"
@@ -87,12 +90,16 @@ head -c "$bytes" /dev/urandom >"$dir/data"
 declare -A r
 n=0
 for round in $(seq 1 "$rounds"); do
-  order=(one default)
-  ((round % 2 == 0)) && order=(default one)
+  case $((round % 3)) in
+  1) order=(one default copy) ;;
+  2) order=(default copy one) ;;
+  0) order=(copy one default) ;;
+  esac
   for mode in "${order[@]}"; do
     n=$((n + 1))
     flags=()
     [[ $mode == one ]] && flags=(--inflight 1)
+    [[ $mode == copy ]] && flags=(--no-zero-copy)
     v="v$n-$mode"
     dog vdi create "$v" "${size}M"
     sync
@@ -123,16 +130,16 @@ ratios() {
 }
 row() {
   local what="$1" key="$2" bsh="$3"
-  local d="${r[default,$key]:-}" o="${r[one,$key]:-}"
+  local d="${r[default,$key]:-}" o="${r[one,$key]:-}" c="${r[copy,$key]:-}"
   [[ -z "$d" ]] && return 0
-  local md mo
-  md=$(median "$d"); mo=$(median "$o")
-  echo "| $what | $bsh | $md ($(echo $d)) | $mo ($(echo $o)) | $(awk -v a="$md" -v b="$mo" 'BEGIN{printf "%.2f", a/b}')x ($(ratios "$d" "$o")) |"
+  local md mo mc
+  md=$(median "$d"); mo=$(median "$o"); mc=$(median "$c")
+  echo "| $what | $bsh | $md ($(echo $d)) | $mc ($(echo $c)) | $mo ($(echo $o)) | $(awk -v a="$md" -v b="$mo" 'BEGIN{printf "%.2f", a/b}')x ($(ratios "$d" "$o")) | $(awk -v a="$mc" -v b="$mo" 'BEGIN{printf "%.2f", a/b}')x |"
 }
 sync_mode=$([[ "${BENCH_NOSYNC:-0}" == 1 ]] && echo "no fsync (-n)" || echo "durable (fsync)")
 echo "$nodes node(s) on 127.0.0.1:$base.., copies=$copies, local driver, $sync_mode, $size MiB, $rounds rounds, MiB/s"
-echo "| 4 MiB sequential | sheep-bench (32 in flight) | dog default: median (rounds) | dog --inflight 1: median (rounds) | ratio of medians (per round) |"
-echo "|---|---:|---:|---:|---:|"
+echo "| 4 MiB sequential | sheep-bench (32 in flight) | dog default: median (rounds) | dog --no-zero-copy | dog --inflight 1 | default / --inflight 1: medians (per round) | --no-zero-copy / --inflight 1 |"
+echo "|---|---:|---:|---:|---:|---:|---:|"
 row "write, new objects" new "$b_new"
 row "overwrite" over "$b_over"
 row "read, warm cache" read "$b_read"

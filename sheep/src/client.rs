@@ -22,7 +22,7 @@ use tokio::io::AsyncWrite;
 use tokio::sync::oneshot;
 use tokio_util::codec::FramedRead;
 
-use crate::net::frame;
+use crate::net::{frame, Payload, SendFile};
 use crate::proto::inode::data_vdi_id_offset;
 use crate::proto::oid::Oid;
 use crate::proto::payload::{VdiName, VdiNameTag};
@@ -30,6 +30,7 @@ use crate::proto::{
     AdminOp, ClientOp, ClusterFlags, ClusterReq, InodeHeader, NoArgs, ObjReq, ReqFlags, ReqHeader,
     Request, RspArm, RspHeader, SdResult, VdiReq, VdiRsp,
 };
+use crate::store::FileRange;
 use sdwire::codec::{Frame, FrameWriter};
 use sdwire::Wire;
 
@@ -69,7 +70,67 @@ impl ClientError {
 
 type Pending = Arc<Mutex<HashMap<u32, oneshot::Sender<(RspHeader, Bytes)>>>>;
 /// Requests are written without copying object payloads (see [`FrameWriter`]).
-type Writer = FrameWriter<Box<dyn AsyncWrite + Send + Unpin>, ReqHeader>;
+type Writer = FrameWriter<WriteHalf, ReqHeader>;
+
+/// The sending half of a connection: a byte stream that can also send a
+/// file range with `sendfile(2)`.
+enum WriteHalf {
+    Tcp(tokio::net::tcp::OwnedWriteHalf),
+    Unix(tokio::net::unix::OwnedWriteHalf),
+}
+
+impl AsyncWrite for WriteHalf {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            WriteHalf::Tcp(w) => std::pin::Pin::new(w).poll_write(cx, buf),
+            WriteHalf::Unix(w) => std::pin::Pin::new(w).poll_write(cx, buf),
+        }
+    }
+    fn poll_write_vectored(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            WriteHalf::Tcp(w) => std::pin::Pin::new(w).poll_write_vectored(cx, bufs),
+            WriteHalf::Unix(w) => std::pin::Pin::new(w).poll_write_vectored(cx, bufs),
+        }
+    }
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            WriteHalf::Tcp(w) => std::pin::Pin::new(w).poll_flush(cx),
+            WriteHalf::Unix(w) => std::pin::Pin::new(w).poll_flush(cx),
+        }
+    }
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            WriteHalf::Tcp(w) => std::pin::Pin::new(w).poll_shutdown(cx),
+            WriteHalf::Unix(w) => std::pin::Pin::new(w).poll_shutdown(cx),
+        }
+    }
+}
+
+impl WriteHalf {
+    async fn send_file(&mut self, r: &FileRange) -> std::io::Result<()> {
+        match self {
+            WriteHalf::Tcp(w) => w.send_file(r).await,
+            WriteHalf::Unix(w) => w.send_file(r).await,
+        }
+    }
+}
 
 /// A connection to a sheep.
 pub struct Client {
@@ -142,20 +203,17 @@ impl Client {
     ///
     /// Connect errors.
     pub async fn connect(t: &Target) -> Result<Client, ClientError> {
-        let (r, w): (
-            Box<dyn tokio::io::AsyncRead + Send + Unpin>,
-            Box<dyn AsyncWrite + Send + Unpin>,
-        ) = match t {
+        let (r, w): (Box<dyn tokio::io::AsyncRead + Send + Unpin>, WriteHalf) = match t {
             Target::Tcp(a) => {
                 let s = tokio::net::TcpStream::connect(a).await?;
                 s.set_nodelay(true)?;
                 let (r, w) = s.into_split();
-                (Box::new(r), Box::new(w))
+                (Box::new(r), WriteHalf::Tcp(w))
             }
             Target::Unix(p) => {
                 let s = tokio::net::UnixStream::connect(p).await?;
                 let (r, w) = s.into_split();
-                (Box::new(r), Box::new(w))
+                (Box::new(r), WriteHalf::Unix(w))
             }
         };
         let pending: Pending = Arc::default();
@@ -194,8 +252,25 @@ impl Client {
     /// Transport errors.
     pub async fn raw(
         &self,
-        mut hdr: ReqHeader,
+        hdr: ReqHeader,
         payload: Bytes,
+    ) -> Result<(RspHeader, Bytes), ClientError> {
+        self.raw_payload(hdr, Payload::Bytes(payload)).await
+    }
+
+    /// [`raw`](Self::raw) with a payload that may be a file range, sent
+    /// with `sendfile(2)` (the bytes go from the file's page cache to the
+    /// socket without passing through this process).
+    ///
+    /// # Errors
+    ///
+    /// Transport errors; a file range the file ends inside is
+    /// `UnexpectedEof`, and the connection is shut down (the frame it began
+    /// cannot be finished).
+    pub async fn raw_payload(
+        &self,
+        mut hdr: ReqHeader,
+        payload: Payload,
     ) -> Result<(RspHeader, Bytes), ClientError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         hdr.id = id;
@@ -206,7 +281,7 @@ impl Client {
         let payload = if hdr.has_payload() {
             payload
         } else {
-            Bytes::new()
+            Payload::Bytes(Bytes::new())
         };
         let (tx, rx) = oneshot::channel();
         self.pending
@@ -223,9 +298,24 @@ impl Client {
         }
         {
             let mut w = self.writer.lock().await;
-            let sent = match w.send(Frame::new(hdr, payload)).await {
-                Ok(()) => w.flush().await.map_err(sdwire::codec::FrameError::Io),
-                Err(e) => Err(e),
+            let sent = match payload {
+                Payload::Bytes(b) => match w.send(Frame::new(hdr, b)).await {
+                    Ok(()) => w.flush().await.map_err(sdwire::codec::FrameError::Io),
+                    Err(e) => Err(e),
+                },
+                Payload::File(f) => match w.send_header(hdr).await {
+                    Ok(()) => match w.get_mut().send_file(&f).await {
+                        Ok(()) => Ok(()),
+                        Err(e) => {
+                            // Half a frame is on the wire: nothing after it
+                            // could be understood.
+                            use tokio::io::AsyncWriteExt as _;
+                            let _ = w.get_mut().shutdown().await;
+                            Err(sdwire::codec::FrameError::Io(e))
+                        }
+                    },
+                    Err(e) => Err(e),
+                },
             };
             if let Err(e) = sent {
                 self.pending

@@ -360,6 +360,111 @@ async fn wait_closed(a: SocketAddr) {
     }
 }
 
+/// Runs the dog with the given stdin and stdout files; returns stderr.
+async fn dog_files(addr: SocketAddr, args: &[&str], stdin: Stdio, stdout: Stdio) -> String {
+    let port = addr.port().to_string();
+    let o = Command::new(DOG)
+        .args(args)
+        .args(["-a", "127.0.0.1", "-p", &port])
+        .stdin(stdin)
+        .stdout(stdout)
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        // Not `output()`: tokio's would replace stdout with a pipe.
+        .spawn()
+        .expect("spawn dog")
+        .wait_with_output();
+    let o = tokio::time::timeout(Duration::from_secs(30), o)
+        .await
+        .unwrap_or_else(|_| panic!("dog {args:?} timed out"))
+        .unwrap();
+    assert!(o.status.success(), "dog {args:?}: {}", text(&o.stderr));
+    text(&o.stderr)
+}
+
+/// `vdi write` from a regular file (sent with sendfile, from stdin's
+/// current offset, leaving the offset after what it took), and `vdi read`
+/// into a regular file, an `O_APPEND` file (no splice there: copied) and
+/// a pipe, pipelined and with `--no-zero-copy`: the same bytes every way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn vdi_data_through_files_and_pipes() {
+    use std::io::{Read, Seek, SeekFrom, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(dir.path(), 0).await;
+    let a = d.addr;
+    ok(a, &["cluster", "format", "-c", "1"], b"").await;
+    ok(a, &["vdi", "create", "img", "20M"], b"").await;
+    ok(a, &["vdi", "create", "img2", "20M"], b"").await;
+
+    // 2000 bytes the dog must not send, then 9 MiB + 77 that it must.
+    let data = pattern((9 << 20) + 77, 5);
+    let mut src = tempfile::tempfile().unwrap();
+    src.write_all(&[0xEE; 2000]).unwrap();
+    src.write_all(&data).unwrap();
+    let len = data.len().to_string();
+    for (vdi, extra) in [("img", None), ("img2", Some("--no-zero-copy"))] {
+        src.seek(SeekFrom::Start(2000)).unwrap();
+        let mut args = vec!["vdi", "write", vdi, "3000", &len];
+        args.extend(extra);
+        dog_files(a, &args, src.try_clone().unwrap().into(), Stdio::null()).await;
+        // The dog's stdin shared this file offset: it ends after the data.
+        assert_eq!(src.stream_position().unwrap(), 2000 + data.len() as u64);
+        let back = ok(a, &["vdi", "read", vdi, "3000", &len], b"").await;
+        assert!(back == data, "{vdi}: read back differs");
+    }
+
+    // A range longer than the file: the write stops at its end.
+    src.seek(SeekFrom::Start(2000 + (4 << 20))).unwrap();
+    dog_files(
+        a,
+        &["vdi", "write", "img", "0", "12M"],
+        src.try_clone().unwrap().into(),
+        Stdio::null(),
+    )
+    .await;
+    let head = ok(
+        a,
+        &[
+            "vdi",
+            "read",
+            "img",
+            "0",
+            &(data.len() - (4 << 20)).to_string(),
+        ],
+        b"",
+    )
+    .await;
+    assert!(head[..] == data[4 << 20..], "short write");
+
+    // Reads into files: whole VDI (holes included), both modes.
+    let whole = ok(a, &["vdi", "read", "--inflight", "1", "img"], b"").await;
+    assert_eq!(whole.len(), 20 << 20);
+    for extra in [None, Some("--no-zero-copy")] {
+        let mut args = vec!["vdi", "read", "img"];
+        args.extend(extra);
+        let mut f = tempfile::tempfile().unwrap();
+        dog_files(a, &args, Stdio::null(), f.try_clone().unwrap().into()).await;
+        let mut got = Vec::new();
+        f.seek(SeekFrom::Start(0)).unwrap();
+        f.read_to_end(&mut got).unwrap();
+        assert!(
+            got == whole,
+            "{extra:?}: file output differs: {} bytes, first difference at {:?}",
+            got.len(),
+            got.iter().zip(&whole).position(|(x, y)| x != y)
+        );
+
+        let p = dir.path().join("append.out");
+        std::fs::write(&p, b"keep").unwrap();
+        let f = std::fs::OpenOptions::new().append(true).open(&p).unwrap();
+        dog_files(a, &args, Stdio::null(), f.into()).await;
+        let got = std::fs::read(&p).unwrap();
+        assert_eq!(&got[..4], b"keep");
+        assert!(got[4..] == whole[..], "{extra:?}: O_APPEND output differs");
+    }
+    d.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_verb() {
     let t0 = Instant::now();

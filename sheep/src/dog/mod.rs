@@ -16,6 +16,7 @@ use crate::client::{ClientError, Target};
 use crate::proto::{ClusterFlags, SdResult};
 
 mod fmt;
+mod splice;
 mod stdio;
 mod verbs;
 mod wire;
@@ -133,6 +134,10 @@ struct Common {
     /// requests in flight for vdi read/write (1 = the C dog's pattern)
     #[arg(long, global = true, default_value_t = DEFAULT_INFLIGHT)]
     inflight: usize,
+    /// pipelined vdi read/write copy the data through memory instead of
+    /// moving it with splice(2)/sendfile(2) (for comparison)
+    #[arg(long, global = true)]
+    no_zero_copy: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -413,6 +418,7 @@ where
         json: c.json,
         raw: c.raw,
         inflight,
+        zero_copy: !c.no_zero_copy,
     };
     match cli.cmd {
         Top::Cluster { c } => match c {

@@ -10,11 +10,15 @@
 //! response payloads straight to stdout from the buffers they arrived in.
 
 use std::fs::File;
-use std::io::{self, Read, Write};
-use std::os::fd::AsFd;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::fd::{AsFd, AsRawFd};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
+
+use crate::net::Payload;
+use crate::store::FileRange;
 
 /// Reads stdin in a fixed sequence of piece sizes, a bounded number of
 /// pieces ahead of the consumer.
@@ -82,6 +86,65 @@ fn read_piece(f: &mut impl Read, n: usize) -> io::Result<Bytes> {
     let mut buf = Vec::with_capacity(n);
     f.take(n as u64).read_to_end(&mut buf)?;
     Ok(buf.into())
+}
+
+/// Stdin as a regular file, handed out as file ranges that requests send
+/// with `sendfile(2)`: the payload bytes go from the page cache to the
+/// socket without a copy in the dog.
+pub(crate) struct StdinFile {
+    file: Arc<File>,
+    /// Where the next range starts.
+    pos: u64,
+    /// The file's size when it was opened.
+    size: u64,
+}
+
+impl StdinFile {
+    /// Stdin, if it is a regular file (from its current position).
+    pub(crate) fn open() -> Option<StdinFile> {
+        let f = File::from(io::stdin().as_fd().try_clone_to_owned().ok()?);
+        let m = f.metadata().ok()?;
+        if !m.file_type().is_file() {
+            return None;
+        }
+        let mut f = f;
+        let pos = f.stream_position().ok()?;
+        Some(StdinFile {
+            file: Arc::new(f),
+            pos,
+            size: m.len(),
+        })
+    }
+
+    /// The next `want` bytes (fewer at the end of the file, none after it).
+    /// The kernel is asked to start reading them now, so the send that
+    /// follows finds them in the page cache.
+    pub(crate) fn next(&mut self, want: usize) -> Payload {
+        let len = (want as u64).min(self.size.saturating_sub(self.pos)) as usize;
+        if len > 0 {
+            // SAFETY: fadvise on a descriptor we own; it only gives advice.
+            unsafe {
+                libc::posix_fadvise(
+                    self.file.as_raw_fd(),
+                    self.pos as libc::off_t,
+                    len as libc::off_t,
+                    libc::POSIX_FADV_WILLNEED,
+                );
+            }
+        }
+        let r = FileRange {
+            file: self.file.clone(),
+            offset: self.pos,
+            len,
+        };
+        self.pos += len as u64;
+        Payload::File(r)
+    }
+
+    /// Moves stdin's offset past the bytes handed out.
+    pub(crate) fn finish(self) -> io::Result<()> {
+        (&*self.file).seek(SeekFrom::Start(self.pos)).map(|_| ())
+    }
 }
 
 enum Msg {

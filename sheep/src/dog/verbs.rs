@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
+use std::os::fd::AsFd;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -10,10 +11,12 @@ use sdwire::Wire;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::stdio::{PieceReader, StdoutWriter};
+use super::splice::{self, Piece};
+use super::stdio::{PieceReader, StdinFile, StdoutWriter};
 use super::wire::{self, admin, client, decode, encode, send, IndexRun};
 use super::{fmt, DogError, Env, Snap};
 use crate::client::Client;
+use crate::net::Payload;
 use crate::proto::cluster_info::{padded, SD_MAX_NODES};
 use crate::proto::inode::data_vdi_id_offset;
 use crate::proto::oid::{Oid, SD_ATTR_OBJ_SIZE, SD_INODE_DATA_INDEX};
@@ -63,7 +66,7 @@ fn data_oid(vid: u32, idx: u32) -> u64 {
 fn attr_oid(vid: u32, id: u32) -> u64 {
     Oid::attr(vid, id).0
 }
-fn obj(oid: u64, offset: u32) -> ObjReq {
+pub(super) fn obj(oid: u64, offset: u32) -> ObjReq {
     ObjReq {
         oid: Oid(oid),
         offset,
@@ -177,6 +180,9 @@ pub(crate) struct Dog<'a> {
     pub json: bool,
     pub raw: bool,
     pub inflight: usize,
+    /// Pipelined `vdi read` / `vdi write` move payloads with splice /
+    /// sendfile instead of through memory.
+    pub zero_copy: bool,
 }
 
 fn stdout_err(e: std::io::Error) -> DogError {
@@ -229,7 +235,7 @@ async fn write_obj(
     oid: u64,
     cow: u64,
     off: u32,
-    data: Bytes,
+    data: impl Into<Payload>,
     fl: ReqFlags,
     copies: u8,
     policy: u8,
@@ -240,10 +246,21 @@ async fn write_obj(
         copy_policy: policy,
         ..obj(oid, off)
     };
+    let data = data.into();
     let h = client(op(a), WRITE | fl, data.len() as u32);
-    call(c, h, data, &format!("Failed to write object {oid:x}"))
+    let what = format!("Failed to write object {oid:x}");
+    let (r, _) = c
+        .raw_payload(h, data)
         .await
-        .map(|_| ())
+        .map_err(|e| DogError::client(&what, e))?;
+    if r.result.is_success() {
+        Ok(())
+    } else {
+        Err(DogError::Sd {
+            what,
+            code: r.result.code(),
+        })
+    }
 }
 
 /// Writes one piece of object `idx` the way the C dog does: WRITE_OBJ into
@@ -257,7 +274,7 @@ async fn write_piece(
     ino: &Inode,
     idx: u32,
     off: u32,
-    data: Bytes,
+    data: Payload,
 ) -> Result<(), DogError> {
     if write_piece_data(c, ino, idx, off, data).await? {
         write_index_runs(c, ino, &[idx]).await?;
@@ -272,7 +289,7 @@ async fn write_piece_data(
     ino: &Inode,
     idx: u32,
     off: u32,
-    data: Bytes,
+    data: Payload,
 ) -> Result<bool, DogError> {
     let owner = ino.owner(idx);
     let oid = data_oid(ino.vid, idx);
@@ -940,7 +957,7 @@ impl Dog<'_> {
                     continue;
                 }
                 let data = read_obj(&c, data_oid(owner, idx), 0, osz, NONE).await?;
-                write_piece(&c, &nino, idx, 0, data).await?;
+                write_piece(&c, &nino, idx, 0, data.into()).await?;
             }
         }
         Ok(())
@@ -1003,6 +1020,38 @@ impl Dog<'_> {
         // pipelined reads ask for smaller pieces, so both ends work on
         // buffers that stay in cache and the first bytes leave sooner.
         let piece = if self.inflight > 1 { READ_PIECE } else { osz };
+        if self.env.direct_stdio && self.inflight > 1 && self.zero_copy {
+            self.env.stdout.flush().await.map_err(stdout_err)?;
+            let mut pieces = Vec::new();
+            let mut pos = off;
+            let end = off + len;
+            while pos < end {
+                let idx = (pos / osz) as u32;
+                let inoff = pos % osz;
+                let n = (osz - inoff).min(end - pos).min(piece);
+                let owner = ino.owner(idx);
+                pieces.push(Piece {
+                    oid: (owner != 0).then(|| data_oid(owner, idx)),
+                    off: inoff as u32,
+                    len: n as u32,
+                });
+                pos += n;
+            }
+            let target = (self.env.connect)(self.gw);
+            let inflight = self.inflight;
+            let pb2 = pb.clone();
+            let out = std::io::stdout()
+                .as_fd()
+                .try_clone_to_owned()
+                .map_err(stdout_err)?;
+            tokio::task::spawn_blocking(move || {
+                splice::read_to(&target, out.into(), &pieces, inflight, |n| pb2.inc(n))
+            })
+            .await
+            .map_err(|e| DogError::Other(format!("read task failed: {e}")))??;
+            pb.finish_and_clear();
+            return Ok(());
+        }
         let mut out = if self.env.direct_stdio {
             self.env.stdout.flush().await.map_err(stdout_err)?;
             Some(StdoutWriter::stdout(self.inflight).map_err(stdout_err)?)
@@ -1100,7 +1149,15 @@ impl Dog<'_> {
         // Stdin straight into request payloads on a thread; pipelined, it
         // reads ahead as many pieces as are in flight, one at a time it
         // reads each piece when the previous one is written (the C dog).
-        let mut src = if self.env.direct_stdio && !zeros {
+        // Pipelined from a regular file: payloads go from stdin's page
+        // cache to the socket with sendfile, never through the dog.
+        let mut file_src = if self.env.direct_stdio && !zeros && self.inflight > 1 && self.zero_copy
+        {
+            StdinFile::open()
+        } else {
+            None
+        };
+        let mut src = if self.env.direct_stdio && !zeros && file_src.is_none() {
             let (mut p, e) = (off, end);
             let sizes = std::iter::from_fn(move || {
                 (p < e).then(|| {
@@ -1137,13 +1194,14 @@ impl Dog<'_> {
             let idx = (pos / osz) as u32;
             let inoff = pos % osz;
             let want = (osz - inoff).min(end - pos) as usize;
-            let buf: Bytes = match &mut src {
-                _ if zeros => vec![0u8; want].into(),
-                Some(r) => match r.next().await {
-                    None => Bytes::new(),
-                    Some(r) => r.map_err(stdin_err)?,
+            let buf: Payload = match (&mut src, &mut file_src) {
+                _ if zeros => Bytes::from(vec![0u8; want]).into(),
+                (_, Some(f)) => f.next(want),
+                (Some(r), _) => match r.next().await {
+                    None => Bytes::new().into(),
+                    Some(r) => r.map_err(stdin_err)?.into(),
                 },
-                None => {
+                (None, None) => {
                     let mut buf = vec![0u8; want];
                     let mut got = 0;
                     while got < want {
@@ -1159,7 +1217,7 @@ impl Dog<'_> {
                         got += n;
                     }
                     buf.truncate(got);
-                    buf.into()
+                    Bytes::from(buf).into()
                 }
             };
             let got = buf.len();
@@ -1188,6 +1246,10 @@ impl Dog<'_> {
         }
         while let Some(r) = set.join_next().await {
             take(r, &mut first_err);
+        }
+        if let Some(f) = file_src {
+            // Leave stdin where a reader of the same bytes would have.
+            f.finish().map_err(stdin_err)?;
         }
         // Objects that were created point at the VDI even if another piece
         // failed, so what was written is readable.

@@ -104,6 +104,25 @@ fn splice(from: RawFd, to: RawFd, len: usize, flags: libc::c_uint) -> io::Result
     }
 }
 
+/// Waits until `fd` has data to read (or an error or hang-up to report).
+fn wait_readable(fd: RawFd) -> io::Result<()> {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: one valid pollfd for the duration of the call.
+        if unsafe { libc::poll(&mut p, 1, -1) } >= 0 {
+            return Ok(());
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
 /// The connection, as a plain blocking stream.
 enum Conn {
     Tcp(std::net::TcpStream),
@@ -355,8 +374,15 @@ fn feed(
                     ) {
                         Ok(0) => return Err(conn_err(io::ErrorKind::UnexpectedEof.into())),
                         Ok(k) => n += k,
-                        // The pipe's slots are full before its bytes are.
+                        // With bytes in the pipe: its slots may be full
+                        // before its bytes are; hand it over either way.
                         Err(e) if n > 0 && e.raw_os_error() == Some(libc::EAGAIN) => break,
+                        // An empty pipe is never full: the socket has no
+                        // data yet (a unix socket reads non-blocking under
+                        // SPLICE_F_NONBLOCK). Wait for it.
+                        Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => {
+                            wait_readable(conn.fd()).map_err(conn_err)?
+                        }
                         Err(e) => return Err(conn_err(e)),
                     }
                 }
@@ -501,6 +527,47 @@ mod tests {
             assert!(got == expected(&ps), "inflight {inflight}: output differs");
             assert_eq!(total, got.len() as u64);
         }
+    }
+
+    #[test]
+    fn a_unix_socket_sheep_works_too() {
+        // Splicing from a unix socket with SPLICE_F_NONBLOCK does not wait
+        // for data: the feeder must poll instead of failing.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sock");
+        let l = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let ps = pieces();
+        let n = requests(&ps);
+        std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            for _ in 0..n {
+                let mut b = [0u8; 48];
+                s.read_exact(&mut b).unwrap();
+                let h: ReqHeader = sdwire::from_slice(&b, 0).unwrap();
+                let Ok(Request::Client(ClientOp::ReadObj(o))) = decode_request(&h) else {
+                    panic!("not a READ_OBJ");
+                };
+                // Answer slowly, in two parts, so the dog finds the socket
+                // empty in the middle of a payload.
+                std::thread::sleep(Duration::from_millis(2));
+                let r = RspHeader {
+                    opcode: h.opcode,
+                    id: h.id,
+                    data_length: h.data_length,
+                    ..RspHeader::default()
+                };
+                let body = content(o.oid.0, o.offset, h.data_length);
+                let mut out = sdwire::to_vec(&r, 0).unwrap();
+                out.extend_from_slice(&body[..body.len() / 2]);
+                s.write_all(&out).unwrap();
+                std::thread::sleep(Duration::from_millis(2));
+                s.write_all(&body[body.len() / 2..]).unwrap();
+            }
+            let _ = s.read(&mut [0u8; 1]);
+        });
+        let mut f = tempfile::tempfile().unwrap();
+        read_to(&Target::Unix(path), f.try_clone().unwrap(), &ps, 4, |_| {}).unwrap();
+        assert!(read_back(&mut f) == expected(&ps));
     }
 
     #[test]

@@ -10,12 +10,23 @@
 //! is the cluster's total order. Every node tails the file from the start
 //! (polling every [`LocalOptions::poll`], 10 ms by default).
 //!
-//! `DIR/hb/<member key>` holds the member's last heartbeat (unix time in
-//! milliseconds, decimal), rewritten every [`LocalOptions::heartbeat`]
-//! (1 s). A member whose heartbeat is older than [`LocalOptions::timeout`]
-//! (5 s) is declared left by the oldest member that is itself alive, which
-//! appends a `Leave` record. A crashed sheep is therefore seen leaving
-//! 5–6 s after its last heartbeat.
+//! Liveness, judged by the oldest member that is itself alive, which
+//! appends a `Leave` record for a member that is gone:
+//!
+//! * `DIR/hb/<member key>.lock` is held with an exclusive `flock(2)` by the
+//!   member for its whole life. The kernel releases it when the process
+//!   ends, however it ends, so a member whose lock can be taken is gone: a
+//!   crashed or killed sheep is seen leaving at the next liveness check
+//!   (about a second), and a sheep that is merely slow (a loaded machine,
+//!   a runtime busy for seconds, a journal stalled behind other fsyncs) is
+//!   never taken for dead. (Sheepdog's C local driver likewise asks
+//!   whether the member's process exists.)
+//! * `DIR/hb/<member key>` holds the member's last heartbeat (unix time in
+//!   milliseconds, decimal), rewritten every [`LocalOptions::heartbeat`]
+//!   (1 s) from a thread of its own. A member that holds its lock but has
+//!   not written a heartbeat for [`LocalOptions::timeout`] (30 s) is hung
+//!   (stopped, deadlocked) and declared left; so is a member without a
+//!   lock file whose heartbeat is that old.
 //!
 //! The default directory, when `-c local` names none, is [`default_dir`]:
 //! `STORE_DIR/.cluster`, a cluster of one; sheep that should form a cluster
@@ -30,7 +41,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::future::BoxFuture;
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 
 use super::driver::{ClusterDriver, DriverError, LogBackend, LogDriver, MemberId, Record};
 
@@ -39,7 +49,8 @@ use super::driver::{ClusterDriver, DriverError, LogBackend, LogDriver, MemberId,
 pub struct LocalOptions {
     /// How often a member rewrites its heartbeat file.
     pub heartbeat: Duration,
-    /// Silence after which a member is declared left.
+    /// Heartbeat silence after which a member is declared left even though
+    /// its process still holds its liveness lock (a hung process).
     pub timeout: Duration,
     /// How often the log is polled for new records.
     pub poll: Duration,
@@ -49,7 +60,7 @@ impl Default for LocalOptions {
     fn default() -> LocalOptions {
         LocalOptions {
             heartbeat: Duration::from_secs(1),
-            timeout: Duration::from_secs(5),
+            timeout: Duration::from_secs(30),
             poll: Duration::from_millis(10),
         }
     }
@@ -76,6 +87,7 @@ pub fn local_driver(dir: &Path, opts: LocalOptions) -> Result<Box<dyn ClusterDri
         dir: dir.to_path_buf(),
         opts,
         heartbeat: Mutex::new(None),
+        alive: Mutex::new(None),
     };
     Ok(Box::new(LogDriver::new("local", backend, opts.heartbeat)))
 }
@@ -83,7 +95,25 @@ pub fn local_driver(dir: &Path, opts: LocalOptions) -> Result<Box<dyn ClusterDri
 struct LocalBackend {
     dir: PathBuf,
     opts: LocalOptions,
-    heartbeat: Mutex<Option<JoinHandle<()>>>,
+    /// Dropping it stops the heartbeat thread.
+    heartbeat: Mutex<Option<std::sync::mpsc::Sender<()>>>,
+    /// This member's liveness lock (held while the file is open).
+    alive: Mutex<Option<File>>,
+}
+
+/// Takes an exclusive `flock` on `f` without waiting; false if another
+/// open file holds one.
+fn try_lock(f: &File) -> std::io::Result<bool> {
+    // SAFETY: flock on a descriptor we own.
+    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+        return Ok(true);
+    }
+    let e = std::io::Error::last_os_error();
+    if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+        Ok(false)
+    } else {
+        Err(e)
+    }
 }
 
 fn now_ms() -> u64 {
@@ -124,6 +154,21 @@ fn append_blocking(dir: &Path, rec: &Record) -> std::io::Result<()> {
 }
 
 impl LocalBackend {
+    /// Stops the heartbeat thread but keeps the lock (a hung process).
+    #[cfg(test)]
+    fn stop_heartbeat_for_test(&self) {
+        self.heartbeat
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        // The thread may be inside a write: let it finish.
+        std::thread::sleep(self.opts.heartbeat * 2);
+    }
+
+    fn lock_path(&self, id: &MemberId) -> PathBuf {
+        self.dir.join("hb").join(format!("{}.lock", id.key()))
+    }
+
     fn hb_path(&self, id: &MemberId) -> PathBuf {
         self.dir.join("hb").join(id.key())
     }
@@ -140,26 +185,37 @@ impl LocalBackend {
 impl LogBackend for LocalBackend {
     fn register(&self, me: MemberId, rec: Record) -> BoxFuture<'_, Result<(), DriverError>> {
         Box::pin(async move {
+            let lock = OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(self.lock_path(&me))?;
+            if !try_lock(&lock)? {
+                return Err(DriverError::Io(std::io::Error::other(format!(
+                    "member {} is already alive",
+                    me.key()
+                ))));
+            }
+            *self.alive.lock().unwrap_or_else(|e| e.into_inner()) = Some(lock);
             let path = self.hb_path(&me);
             write_heartbeat(&path)?;
+            // On a thread, not a runtime task: a runtime kept busy must not
+            // silence the heartbeat.
             let every = self.opts.heartbeat;
-            let task = tokio::spawn(async move {
-                let mut tick = tokio::time::interval(every);
-                loop {
-                    tick.tick().await;
-                    if let Err(e) = write_heartbeat(&path) {
-                        tracing::warn!(error = %e, "writing the heartbeat failed");
+            let (stop, stopped) = std::sync::mpsc::channel::<()>();
+            std::thread::Builder::new()
+                .name("sheep-heartbeat".into())
+                .spawn(move || {
+                    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                        stopped.recv_timeout(every)
+                    {
+                        if let Err(e) = write_heartbeat(&path) {
+                            tracing::warn!(error = %e, "writing the heartbeat failed");
+                        }
                     }
-                }
-            });
-            if let Some(old) = self
-                .heartbeat
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .replace(task)
-            {
-                old.abort();
-            }
+                })?;
+            // Replacing an older heartbeat drops its sender: it stops.
+            *self.heartbeat.lock().unwrap_or_else(|e| e.into_inner()) = Some(stop);
             self.append_rec(rec).await
         })
     }
@@ -173,6 +229,7 @@ impl LogBackend for LocalBackend {
             self.stop();
             let r = self.append_rec(Record::Leave { id: me }).await;
             let _ = std::fs::remove_file(self.hb_path(&me));
+            let _ = std::fs::remove_file(self.lock_path(&me));
             r
         })
     }
@@ -232,6 +289,19 @@ impl LogBackend for LocalBackend {
         let limit = self.opts.timeout.as_millis() as u64;
         ids.iter()
             .filter(|id| {
+                // A lock nobody holds: the process is gone. Its files go
+                // too (taken while we hold the lock, so it cannot be back).
+                if let Ok(f) = OpenOptions::new().write(true).open(self.lock_path(id)) {
+                    match try_lock(&f) {
+                        Ok(true) => {
+                            let _ = std::fs::remove_file(self.hb_path(id));
+                            let _ = std::fs::remove_file(self.lock_path(id));
+                            return true;
+                        }
+                        Ok(false) => {}
+                        Err(e) => tracing::warn!(error = %e, "checking a liveness lock failed"),
+                    }
+                }
                 let last = std::fs::read_to_string(self.hb_path(id))
                     .ok()
                     .and_then(|s| s.trim().parse::<u64>().ok());
@@ -247,13 +317,105 @@ impl LogBackend for LocalBackend {
     }
 
     fn stop(&self) {
-        if let Some(t) = self
-            .heartbeat
+        // Dropping the sender stops the heartbeat thread; closing the lock
+        // file releases the lock, as a crash would.
+        self.heartbeat
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .take()
-        {
-            t.abort();
+            .take();
+        self.alive.lock().unwrap_or_else(|e| e.into_inner()).take();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn backend(dir: &Path, timeout: Duration) -> LocalBackend {
+        std::fs::create_dir_all(dir.join("hb")).unwrap();
+        LocalBackend {
+            dir: dir.to_path_buf(),
+            opts: LocalOptions {
+                heartbeat: Duration::from_millis(100),
+                timeout,
+                poll: Duration::from_millis(5),
+            },
+            heartbeat: Mutex::new(None),
+            alive: Mutex::new(None),
         }
+    }
+
+    fn id(port: u16) -> MemberId {
+        MemberId {
+            addr: [1; 16],
+            port,
+            inc: 7,
+        }
+    }
+
+    fn set_heartbeat(b: &LocalBackend, m: &MemberId, age: Duration) {
+        let t = now_ms() - age.as_millis() as u64;
+        std::fs::write(b.hb_path(m), t.to_string()).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_live_process_is_not_dead_however_late_its_heartbeat_until_hung() {
+        let dir = tempfile::tempdir().unwrap();
+        let judge = backend(dir.path(), Duration::from_secs(30));
+        let member = backend(dir.path(), Duration::from_secs(30));
+        let m = id(7000);
+        member.register(m, Record::Leave { id: m }).await.unwrap();
+        assert!(judge.dead(&[m]).is_empty());
+        // A heartbeat 10 s late (a loaded machine; the old rule's 5 s
+        // timeout declared such a node dead): alive while its lock is held.
+        member.stop_heartbeat_for_test();
+        set_heartbeat(&member, &m, Duration::from_secs(10));
+        assert!(judge.dead(&[m]).is_empty());
+        // Past the timeout the process is taken as hung.
+        set_heartbeat(&member, &m, Duration::from_secs(31));
+        assert_eq!(judge.dead(&[m]), vec![m]);
+        // Registering the same member twice is refused (its lock is held).
+        let twin = backend(dir.path(), Duration::from_secs(30));
+        assert!(twin.register(m, Record::Leave { id: m }).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_gone_process_is_dead_at_once_and_its_files_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let judge = backend(dir.path(), Duration::from_secs(30));
+        let member = backend(dir.path(), Duration::from_secs(30));
+        let m = id(7001);
+        member.register(m, Record::Leave { id: m }).await.unwrap();
+        assert!(judge.dead(&[m]).is_empty());
+        // A crash: the lock is released, the heartbeat is still fresh.
+        member.stop();
+        set_heartbeat(&member, &m, Duration::ZERO);
+        assert_eq!(judge.dead(&[m]), vec![m]);
+        assert!(!judge.hb_path(&m).exists());
+        assert!(!judge.lock_path(&m).exists());
+        assert_eq!(judge.dead(&[m]), vec![m], "still dead without its files");
+    }
+
+    #[tokio::test]
+    async fn the_heartbeat_thread_keeps_writing_while_the_runtime_is_blocked() {
+        let dir = tempfile::tempdir().unwrap();
+        let member = backend(dir.path(), Duration::from_secs(30));
+        let m = id(7002);
+        member.register(m, Record::Leave { id: m }).await.unwrap();
+        set_heartbeat(&member, &m, Duration::from_secs(20));
+        // Block this (current-thread) runtime: a runtime task could not run.
+        std::thread::sleep(Duration::from_millis(500));
+        let t: u64 = std::fs::read_to_string(member.hb_path(&m))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(now_ms() - t < 5_000, "heartbeat {} ms old", now_ms() - t);
+        // Without a lock file (a member of an older sheep): heartbeat only.
+        let old = id(7003);
+        set_heartbeat(&member, &old, Duration::from_secs(1));
+        assert!(member.dead(&[old]).is_empty());
+        set_heartbeat(&member, &old, Duration::from_secs(31));
+        assert_eq!(member.dead(&[old]), vec![old]);
     }
 }

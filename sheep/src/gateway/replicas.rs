@@ -238,7 +238,8 @@ fn code_err(c: SdResult) -> StoreError {
 const EPOCH_RETRIES: usize = 20;
 
 /// How long an op keeps retrying while a replica is unreachable (the local
-/// driver declares a dead node left after about 5 s of silence).
+/// driver declares a killed node left within about a second, a hung one
+/// after 30 s of heartbeat silence; etcd after its lease TTL).
 const NETWORK_PATIENCE: Duration = Duration::from_secs(30);
 
 impl Replicas {

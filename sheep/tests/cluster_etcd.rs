@@ -23,9 +23,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sheep::client::Client;
-use sheep::gateway::replicas::ClusterView;
-use sheep::proto::oid::Oid;
-use support::procs::{cluster_info, holds, node_list, pattern, wait_members, Etcd, SheepProc};
+use support::procs::{
+    assert_placement, cluster_info, node_list, pattern, wait_members, write_from_every_gateway,
+    Etcd, SheepProc,
+};
 
 /// Three sheep on `etcd` (cluster name `name`), zones 1..3, no fsync.
 fn three_sheep(tmp: &std::path::Path, etcd: &Etcd, name: &str) -> Vec<SheepProc> {
@@ -93,43 +94,15 @@ async fn etcd_three_nodes_replicate_and_read_back_everywhere() {
     // Each gateway writes two whole objects and an overwrite straddling
     // objects another gateway wrote.
     let osz = 4usize << 20;
-    let mut expect = vec![0u8; 6 * osz];
-    for (g, c) in clients.iter().enumerate() {
-        for k in 0..2 {
-            let idx = g * 2 + k;
-            let data = pattern((idx + 11) as u8, osz);
-            c.vdi_write(vid, (idx * osz) as u64, &data).await.unwrap();
-            expect[idx * osz..(idx + 1) * osz].copy_from_slice(&data);
-        }
-        let off = ((g + 1) % 3) * 2 * osz + osz - 3000;
-        let data = pattern(100 + g as u8, 7000);
-        c.vdi_write(vid, off as u64, &data).await.unwrap();
-        expect[off..off + 7000].copy_from_slice(&data);
-    }
+    let expect = write_from_every_gateway(&clients, vid, 2, 11, 7000).await;
     for (g, c) in clients.iter().enumerate() {
         let got = c.vdi_read(vid, 0, 6 * osz).await.unwrap();
         assert!(got == expect, "gateway {g} read differs");
     }
 
     // Every data object has exactly 2 replicas, on the nodes the ring picks.
-    let epoch = cluster_info(&clients[0]).await.header.epoch;
-    let view = ClusterView::new(&members, epoch, nodes[0].addr);
-    for idx in 0..6u32 {
-        let oid = Oid::data(vid, idx).0;
-        let want = view.replicas(oid, 2);
-        assert_eq!(want.len(), 2);
-        for (i, m) in members.iter().enumerate() {
-            let c = &clients[nodes
-                .iter()
-                .position(|n| n.addr == m.socket_addr())
-                .unwrap()];
-            assert_eq!(
-                holds(c, epoch, oid).await,
-                want.contains(&i),
-                "object {idx} on node {i}: placement {want:?}"
-            );
-        }
-    }
+    let addrs: Vec<_> = nodes.iter().map(|n| n.addr).collect();
+    let epoch = assert_placement(&clients, &addrs, &members, vid, 6, 2, "etcd").await;
     // Same epoch and node list everywhere; the VDI is known everywhere.
     for c in &clients {
         let ci = cluster_info(c).await;

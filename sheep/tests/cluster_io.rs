@@ -9,22 +9,18 @@ mod support;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use sheep::gateway::replicas::ClusterView;
 use sheep::proto::oid::Oid;
 use sheep::proto::{ObjReq, ReqFlags, Request};
-use support::procs::{cluster_info, holds, pattern, wait_members, SheepProc};
+use support::procs::{
+    assert_placement, cluster_info, holds, spawn_local_cluster, wait_members,
+    write_from_every_gateway, SheepProc,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_nodes_replicate_and_read_back_everywhere() {
     let t0 = Instant::now();
     let tmp = tempfile::tempdir().unwrap();
-    let spec = format!("local:{}", tmp.path().join("cluster").display());
-    let nodes: Vec<SheepProc> = (0..3)
-        .map(|i| {
-            let z = (i + 1).to_string();
-            SheepProc::spawn(&tmp.path().join(format!("s{i}")), &spec, &["-z", &z, "-n"])
-        })
-        .collect();
+    let nodes = spawn_local_cluster(tmp.path(), 3, &["-n"]);
     let mut clients = Vec::new();
     for n in &nodes {
         clients.push(n.client().await);
@@ -35,22 +31,10 @@ async fn three_nodes_replicate_and_read_back_everywhere() {
     clients[1].make_fs(2, 22).await.unwrap();
     let vid = clients[0].new_vdi("multi", 64 << 20).await.unwrap();
 
-    // Each gateway writes three whole objects and a partial overwrite.
+    // Each gateway writes three whole objects and a partial overwrite
+    // straddling two objects written by another gateway.
     let osz = 4usize << 20;
-    let mut expect = vec![0u8; 12 * osz];
-    for (g, c) in clients.iter().enumerate() {
-        for k in 0..3 {
-            let idx = g * 3 + k;
-            let data = pattern((idx + 1) as u8, osz);
-            c.vdi_write(vid, (idx * osz) as u64, &data).await.unwrap();
-            expect[idx * osz..(idx + 1) * osz].copy_from_slice(&data);
-        }
-        // Straddling two objects written by another gateway.
-        let off = ((g + 1) % 3) * 3 * osz + osz - 1000;
-        let data = pattern(200 + g as u8, 5000);
-        c.vdi_write(vid, off as u64, &data).await.unwrap();
-        expect[off..off + 5000].copy_from_slice(&data);
-    }
+    let expect = write_from_every_gateway(&clients, vid, 3, 1, 5000).await;
     // Everything reads back identical through every gateway.
     for (g, c) in clients.iter().enumerate() {
         let got = c.vdi_read(vid, 0, 9 * osz).await.unwrap();
@@ -58,24 +42,8 @@ async fn three_nodes_replicate_and_read_back_everywhere() {
     }
 
     // Every data object has exactly 2 replicas, where the ring says.
-    let ci_epoch = cluster_info(&clients[0]).await.header.epoch;
-    let view = ClusterView::new(&members, ci_epoch, nodes[0].addr);
-    for idx in 0..9u32 {
-        let oid = Oid::data(vid, idx).0;
-        let want = view.replicas(oid, 2);
-        assert_eq!(want.len(), 2);
-        for (i, m) in members.iter().enumerate() {
-            let c = &clients[nodes
-                .iter()
-                .position(|n| n.addr == m.socket_addr())
-                .unwrap()];
-            assert_eq!(
-                holds(c, ci_epoch, oid).await,
-                want.contains(&i),
-                "object {idx} on node {i}: placement {want:?}"
-            );
-        }
-    }
+    let addrs: Vec<_> = nodes.iter().map(|n| n.addr).collect();
+    let ci_epoch = assert_placement(&clients, &addrs, &members, vid, 9, 2, "multi").await;
     // The inode (VDI metadata) is on every node, so every gateway sees it.
     for c in &clients {
         assert!(holds(c, ci_epoch, Oid::inode(vid).0).await);

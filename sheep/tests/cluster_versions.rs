@@ -16,9 +16,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use sheep::gateway::replicas::ClusterView;
-use sheep::proto::oid::Oid;
-use support::procs::{cluster_info, holds, pattern, wait_members, SheepProc};
+use support::procs::{assert_placement, pattern, wait_members, SheepProc};
 
 /// One scenario at a time: 3 sheep each, on a 2-core machine.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -86,24 +84,8 @@ async fn matrix(name: &str, capped: [bool; 3]) {
     }
 
     // Replicas where placement says.
-    let epoch = cluster_info(&clients[0]).await.header.epoch;
-    let view = ClusterView::new(&members, epoch, nodes[0].addr);
-    for idx in 0..6u32 {
-        let oid = Oid::data(vid, idx).0;
-        let want = view.replicas(oid, 2);
-        assert_eq!(want.len(), 2);
-        for (i, m) in members.iter().enumerate() {
-            let p = nodes
-                .iter()
-                .position(|n| n.addr == m.socket_addr())
-                .unwrap();
-            assert_eq!(
-                holds(&clients[p], epoch, oid).await,
-                want.contains(&i),
-                "{name}: object {idx} on node {i}: placement {want:?}"
-            );
-        }
-    }
+    let addrs: Vec<_> = nodes.iter().map(|n| n.addr).collect();
+    assert_placement(&clients, &addrs, &members, vid, 6, 2, name).await;
 
     // Every directed link spoke exactly the highest common version. Every
     // gateway wrote the inode to every other node, so every link was used.

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-use support::procs::{wait_members, SheepProc};
+use support::procs::{spawn_local_cluster, wait_members};
 use support::Daemon;
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
@@ -489,13 +489,7 @@ async fn every_verb() {
 async fn every_verb_three_nodes() {
     let t0 = Instant::now();
     let tmp = tempfile::tempdir().unwrap();
-    let spec = format!("local:{}", tmp.path().join("cluster").display());
-    let mut nodes: Vec<SheepProc> = (0..3)
-        .map(|i| {
-            let z = (i + 1).to_string();
-            SheepProc::spawn(&tmp.path().join(format!("s{i}")), &spec, &["-z", &z, "-n"])
-        })
-        .collect();
+    let mut nodes = spawn_local_cluster(tmp.path(), 3, &["-n"]);
     let mut clients = Vec::new();
     for n in &nodes {
         clients.push(n.client().await);

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use sheep::client::Client;
 use sheep::proto::oid::Oid;
-use support::procs::{cluster_info, holds, wait_members, SheepProc};
+use support::procs::{cluster_info, holds, spawn_local_cluster, wait_members, SheepProc};
 use support::Daemon;
 
 const TGTD: &str = "/usr/sbin/tgtd";
@@ -496,13 +496,7 @@ fn tgtd_over_three_node_cluster() {
     let helper = build_helper(&work);
 
     let rt = runtime();
-    let spec = format!("local:{}", tmp.path().join("cluster").display());
-    let nodes: Vec<SheepProc> = (0..3)
-        .map(|i| {
-            let z = (i + 1).to_string();
-            SheepProc::spawn(&tmp.path().join(format!("s{i}")), &spec, &["-z", &z, "-n"])
-        })
-        .collect();
+    let nodes = spawn_local_cluster(tmp.path(), 3, &["-n"]);
     let gws: Vec<Client> = nodes.iter().map(|n| rt.block_on(n.client())).collect();
     rt.block_on(wait_members(&gws, 3, Duration::from_secs(20)));
     rt.block_on(gws[1].make_fs(2, 22)).unwrap();

@@ -149,6 +149,20 @@ impl Drop for SheepProc {
     }
 }
 
+/// `n` sheep processes in `dir` (stores `dir/s<i>`, zone i+1) sharing the
+/// local cluster driver directory `dir/cluster`, started with `extra` flags.
+pub fn spawn_local_cluster(dir: &Path, n: usize, extra: &[&str]) -> Vec<SheepProc> {
+    let spec = format!("local:{}", dir.join("cluster").display());
+    (0..n)
+        .map(|i| {
+            let z = (i + 1).to_string();
+            let mut args = vec!["-z", &z];
+            args.extend_from_slice(extra);
+            SheepProc::spawn(&dir.join(format!("s{i}")), &spec, &args)
+        })
+        .collect()
+}
+
 /// GET_NODE_LIST through `c`.
 pub async fn node_list(c: &Client) -> Vec<SdNode> {
     let h = Request::Admin(AdminOp::GetNodeList(NoArgs::default()))
@@ -198,6 +212,69 @@ pub async fn holds(c: &Client, epoch: u32, oid: u64) -> bool {
         SdResult::NoObj => false,
         other => panic!("READ_PEER {oid:016x} answered {other:?}"),
     }
+}
+
+/// Each gateway `g` writes `per_gw` whole objects of `vid` (objects
+/// `g * per_gw ..`), then `straddle` bytes across the end of the first
+/// object the next gateway wrote. Returns the expected image of the
+/// `clients.len() * per_gw` objects.
+pub async fn write_from_every_gateway(
+    clients: &[Client],
+    vid: u32,
+    per_gw: usize,
+    seed: u8,
+    straddle: usize,
+) -> Vec<u8> {
+    let osz = 4usize << 20;
+    let n = clients.len();
+    let mut expect = vec![0u8; n * per_gw * osz];
+    for (g, c) in clients.iter().enumerate() {
+        for k in 0..per_gw {
+            let idx = g * per_gw + k;
+            let data = pattern(seed.wrapping_add(idx as u8), osz);
+            c.vdi_write(vid, (idx * osz) as u64, &data).await.unwrap();
+            expect[idx * osz..(idx + 1) * osz].copy_from_slice(&data);
+        }
+        let off = ((g + 1) % n) * per_gw * osz + osz - straddle / 2;
+        let data = pattern(seed.wrapping_add(100 + g as u8), straddle);
+        c.vdi_write(vid, off as u64, &data).await.unwrap();
+        expect[off..off + straddle].copy_from_slice(&data);
+    }
+    expect
+}
+
+/// Asserts that data objects `0..objects` of `vid` are stored on exactly
+/// `copies` nodes, the ones the vnode ring picks for the epoch
+/// `clients[0]` is at. `addrs[i]` is the address of `clients[i]`; `members`
+/// the node list. Returns that epoch.
+pub async fn assert_placement(
+    clients: &[Client],
+    addrs: &[SocketAddr],
+    members: &[SdNode],
+    vid: u32,
+    objects: u32,
+    copies: usize,
+    what: &str,
+) -> u32 {
+    let epoch = cluster_info(&clients[0]).await.header.epoch;
+    let view = sheep::gateway::replicas::ClusterView::new(members, epoch, addrs[0]);
+    for idx in 0..objects {
+        let oid = Oid::data(vid, idx).0;
+        let want = view.replicas(oid, copies);
+        assert_eq!(want.len(), copies, "{what}: object {idx}");
+        for (i, m) in members.iter().enumerate() {
+            let p = addrs
+                .iter()
+                .position(|a| *a == m.socket_addr())
+                .expect("a member without a client");
+            assert_eq!(
+                holds(&clients[p], epoch, oid).await,
+                want.contains(&i),
+                "{what}: object {idx} on node {i}: placement {want:?}"
+            );
+        }
+    }
+    epoch
 }
 
 /// Deterministic test data.

@@ -67,6 +67,11 @@ pub struct PlainStore {
     /// when it ran, `changes` when it began, and the bytes it found.
     used_scan: std::sync::Mutex<Option<(std::time::Instant, u64, u64)>>,
     used_max_age: std::time::Duration,
+    /// The oids in `obj/`, kept from the first [`ObjectStore::list`] on
+    /// (GET_OBJ_LIST, recovery) and updated by every create and remove, so
+    /// a list does not read and sort the directory again. Like sheepdog's
+    /// objlist cache, it does not see files changed behind the store's back.
+    index: std::sync::Mutex<Option<std::collections::BTreeSet<u64>>>,
 }
 
 /// How long the used-space figure of [`ObjectStore::stats`] is reused while
@@ -131,6 +136,7 @@ impl PlainStore {
             changes: std::sync::atomic::AtomicU64::new(0),
             used_scan: std::sync::Mutex::new(None),
             used_max_age: USED_SCAN_MAX_AGE,
+            index: std::sync::Mutex::new(None),
         })
     }
 
@@ -167,6 +173,19 @@ impl PlainStore {
     /// The path of the file holding object `oid` (which may not exist).
     pub fn object_path(&self, oid: u64) -> PathBuf {
         self.obj_dir.join(format!("{oid:016x}"))
+    }
+
+    /// Records that `oid` now exists (`true`) or not, once the index is
+    /// built.
+    fn index_update(&self, oid: u64, present: bool) {
+        let mut ix = self.index.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(set) = ix.as_mut() {
+            if present {
+                set.insert(oid);
+            } else {
+                set.remove(&oid);
+            }
+        }
     }
 
     /// The open handle of `oid`, from the cache or freshly opened.
@@ -220,7 +239,10 @@ impl PlainStore {
         }
         drop(tmp);
         match rename_noreplace(&tmp_path, &self.object_path(oid)) {
-            Ok(()) => guard.disarm(),
+            Ok(()) => {
+                guard.disarm();
+                self.index_update(oid, true);
+            }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(false),
             Err(e) => return Err(e.into()),
         }
@@ -328,9 +350,14 @@ impl ObjectStore for PlainStore {
     fn remove(&self, oid: u64) -> Result<()> {
         let _changed = Changed(&self.changes);
         let path = self.object_path(oid);
-        self.cache
+        let r = self
+            .cache
             .remove_with(oid, || fs::remove_file(&path))
-            .map_err(|e| not_found_as(e, oid))?;
+            .map_err(|e| not_found_as(e, oid));
+        if matches!(r, Ok(()) | Err(StoreError::NoObj(_))) {
+            self.index_update(oid, false);
+        }
+        r?;
         if self.sync {
             sync_dir(&self.obj_dir)?;
         }
@@ -374,14 +401,20 @@ impl ObjectStore for PlainStore {
     }
 
     fn list(&self) -> Result<Vec<u64>> {
-        let mut oids = Vec::new();
-        for ent in fs::read_dir(&self.obj_dir)? {
-            if let Some(oid) = parse_oid(ent?.file_name().as_bytes()) {
-                oids.push(oid);
+        // The first list reads the directory while holding the index lock,
+        // so a create or remove finishing meanwhile updates the index after
+        // the scan, never before it is installed.
+        let mut ix = self.index.lock().unwrap_or_else(|e| e.into_inner());
+        if ix.is_none() {
+            let mut set = std::collections::BTreeSet::new();
+            for ent in fs::read_dir(&self.obj_dir)? {
+                if let Some(oid) = parse_oid(ent?.file_name().as_bytes()) {
+                    set.insert(oid);
+                }
             }
+            *ix = Some(set);
         }
-        oids.sort_unstable();
-        Ok(oids)
+        Ok(ix.iter().flatten().copied().collect())
     }
 
     fn sha1(&self, oid: u64) -> Result<[u8; 20]> {
@@ -816,6 +849,45 @@ mod tests {
         // On file systems that punch holes the space is released.
         let (used_after, _) = s.stats();
         assert!(used_after <= used_before);
+    }
+
+    #[test]
+    fn list_follows_creates_and_removes_even_during_the_first_scan() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Arc::new(store(dir.path(), false));
+        for o in 0..500u64 {
+            s.create_and_write(o * 2, 8, 0, b"", None).unwrap();
+        }
+        // Creates and removes racing the first list (which builds the index).
+        let s2 = s.clone();
+        let racer = std::thread::spawn(move || {
+            for o in 0..500u64 {
+                s2.create_and_write(o * 2 + 1, 8, 0, b"", None).unwrap();
+                if o % 5 == 0 {
+                    s2.remove(o * 2).unwrap();
+                }
+            }
+        });
+        let during = s.list().unwrap();
+        racer.join().unwrap();
+        assert!(during.windows(2).all(|w| w[0] < w[1]), "sorted");
+        let expected: Vec<u64> = (0..1000u64)
+            .filter(|o| o % 2 == 1 || (o / 2) % 5 != 0)
+            .collect();
+        assert_eq!(s.list().unwrap(), expected);
+        // After the index exists: a create, a retried create, a remove, and
+        // a remove of a file someone else already deleted.
+        s.create_and_write(5000, 8, 0, b"", None).unwrap();
+        s.create_and_write(5000, 8, 0, b"x", None).unwrap();
+        s.remove(1).unwrap();
+        fs::remove_file(s.object_path(3)).unwrap();
+        assert!(matches!(s.remove(3), Err(StoreError::NoObj(3))));
+        let mut want: Vec<u64> = expected.into_iter().filter(|&o| o != 1 && o != 3).collect();
+        want.push(5000);
+        assert_eq!(s.list().unwrap(), want);
+        // A reopened store lists the same from the directory.
+        drop(s);
+        assert_eq!(store(dir.path(), false).list().unwrap(), want);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use sheep::proto::oid::Oid;
 use sheep::proto::{ObjReq, ReqFlags, Request};
 use support::procs::{
     assert_placement, cluster_info, holds, spawn_local_cluster, wait_members,
-    write_from_every_gateway, SheepProc,
+    write_from_every_gateway,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use sheep::client::Client;
 use sheep::proto::oid::Oid;
-use support::procs::{cluster_info, holds, spawn_local_cluster, wait_members, SheepProc};
+use support::procs::{cluster_info, holds, spawn_local_cluster, wait_members};
 use support::Daemon;
 
 const TGTD: &str = "/usr/sbin/tgtd";

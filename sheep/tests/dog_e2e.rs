@@ -436,9 +436,48 @@ async fn vdi_data_through_files_and_pipes() {
     .await;
     assert!(head[..] == data[4 << 20..], "short write");
 
+    // After a snapshot, a pipelined write from the middle of the VDI
+    // (objects 2..4: the dog reads only their index entries) copies on
+    // write from the snapshot's objects; both dogs read the same image.
+    let before = ok(a, &["vdi", "read", "--inflight", "1", "img"], b"").await;
+    ok(a, &["vdi", "snapshot", "-s", "snap1", "img"], b"").await;
+    let patch = pattern((6 << 20) + 5, 9);
+    let at = (9 << 20) - 3;
+    ok(
+        a,
+        &[
+            "vdi",
+            "write",
+            "img",
+            &at.to_string(),
+            &patch.len().to_string(),
+        ],
+        &patch,
+    )
+    .await;
+    let mut image = before.clone();
+    image[at..at + patch.len()].copy_from_slice(&patch);
+    for extra in [None, Some("--inflight=1")] {
+        let mut args = vec!["vdi", "read", "img"];
+        args.extend(extra);
+        assert!(
+            ok(a, &args, b"").await == image,
+            "{extra:?}: image after the COW write"
+        );
+        let mut args = vec!["vdi", "read", "img", "9M", "4M"];
+        args.extend(extra);
+        assert!(
+            ok(a, &args, b"").await[..] == image[9 << 20..13 << 20],
+            "{extra:?}: range"
+        );
+    }
+    let snap = ok(a, &["vdi", "read", "-s", "snap1", "img"], b"").await;
+    assert!(snap == before, "the snapshot kept its data");
+
     // Reads into files: whole VDI (holes included), both modes.
     let whole = ok(a, &["vdi", "read", "--inflight", "1", "img"], b"").await;
     assert_eq!(whole.len(), 20 << 20);
+    assert!(whole == image);
     for extra in [None, Some("--no-zero-copy")] {
         let mut args = vec!["vdi", "read", "img"];
         args.extend(extra);

@@ -13,10 +13,11 @@
 //! sheep.
 //!
 //! Runs on its own connection, on two blocking threads: one sends the
-//! requests (`inflight` at a time) and splices each answer whose turn has
-//! come into a pipe; an answer that arrives ahead of its turn (the sheep
-//! may answer out of order) is read into memory and written into the pipe
-//! when its turn comes. The other moves the pipe to stdout. If stdout
+//! requests (`inflight` at a time) and splices each answer into pipes of a
+//! pool (one per request in flight, plus two); an answer that arrives
+//! ahead of its turn (the sheep may answer out of order) waits in its pipes
+//! (in memory when no pipe is spare) until its turn. The other thread moves
+//! the pipes' contents to stdout in order and returns them to the pool. If stdout
 //! cannot take a splice (a terminal, an `O_APPEND` file on older kernels),
 //! that thread copies instead.
 
@@ -121,6 +122,32 @@ fn wait_readable(fd: RawFd) -> io::Result<()> {
             return Err(e);
         }
     }
+}
+
+/// Splices up to `want` bytes of the answer being read from `conn` into the
+/// empty `pipe`, as many as it takes; returns how many (at least one).
+fn fill(conn: &mut Conn, pipe: &Pipe, want: usize) -> io::Result<usize> {
+    let mut n = 0;
+    while n < pipe.cap.min(want) {
+        // Non-blocking on the pipe: nobody drains it until it is handed on.
+        match splice(
+            conn.fd(),
+            pipe.w.as_raw_fd(),
+            want - n,
+            libc::SPLICE_F_NONBLOCK,
+        ) {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(k) => n += k,
+            // With bytes in the pipe: its slots may be full before its
+            // bytes are; hand it on either way.
+            Err(e) if n > 0 && e.raw_os_error() == Some(libc::EAGAIN) => break,
+            // An empty pipe is never full: the socket has no data yet (a
+            // unix socket reads non-blocking under SPLICE_F_NONBLOCK).
+            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => wait_readable(conn.fd())?,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
 }
 
 /// The connection, as a plain blocking stream.
@@ -229,6 +256,18 @@ pub(crate) fn read_to(
     out: File,
     pieces: &[Piece],
     inflight: usize,
+    progress: impl FnMut(u64),
+) -> Result<(), DogError> {
+    read_to_with(target, out, pieces, inflight, MAX_PIPES, progress)
+}
+
+/// [`read_to`] with at most `max_pipes` pipes (at least 2).
+fn read_to_with(
+    target: &Target,
+    out: File,
+    pieces: &[Piece],
+    inflight: usize,
+    max_pipes: usize,
     mut progress: impl FnMut(u64),
 ) -> Result<(), DogError> {
     let out_err = |e: io::Error| DogError::Other(format!("Failed to write to stdout: {e}"));
@@ -241,14 +280,32 @@ pub(crate) fn read_to(
     })?;
     let biggest = pieces.iter().map(|p| p.len as usize).max().unwrap_or(0);
     let (free_tx, free) = std::sync::mpsc::channel();
-    for _ in 0..PIPES {
-        free_tx
-            .send(Pipe::new(biggest).map_err(out_err)?)
-            .expect("the receiver is here");
+    // One pipe per request in flight, so early answers stay in the kernel
+    // too, plus two for the answers in turn; at least two (a process out
+    // of descriptors or pipe pages gets fewer, and copies early answers).
+    let want = inflight.min(max_pipes.max(2) - 2) + 2;
+    let mut pool = 0;
+    while pool < want {
+        match Pipe::new(biggest) {
+            Ok(p) => {
+                free_tx.send(p).expect("the receiver is here");
+                pool += 1;
+            }
+            Err(e) if pool < 2 => return Err(out_err(e)),
+            Err(_) => break,
+        }
     }
-    let (chunks, rx) = std::sync::mpsc::sync_channel(PIPES);
+    let (chunks, rx) = std::sync::mpsc::sync_channel(pool);
     let writer = std::thread::spawn(move || write_chunks(rx, free_tx, out));
-    let fed = feed(&mut conn, &chunks, &free, pieces, inflight, &mut progress);
+    let fed = feed(
+        &mut conn,
+        &chunks,
+        &free,
+        pool,
+        pieces,
+        inflight,
+        &mut progress,
+    );
     drop(chunks);
     let written = writer
         .join()
@@ -262,11 +319,10 @@ pub(crate) fn read_to(
     }
 }
 
-/// Pipes in rotation: one being filled from the socket while the others
-/// are written to stdout. Each thread works on its own pipe, as two
+/// Most pipes a read uses. Each thread works on pipes of its own: two
 /// threads splicing through one pipe contend on its lock (measured: the
 /// dog's CPU time doubled).
-const PIPES: usize = 4;
+const MAX_PIPES: usize = 34;
 
 /// Bytes in a response header.
 const RSP_LEN: usize = 48;
@@ -282,6 +338,7 @@ fn feed(
     conn: &mut Conn,
     chunks: &std::sync::mpsc::SyncSender<Chunk>,
     free: &std::sync::mpsc::Receiver<Pipe>,
+    pool: usize,
     pieces: &[Piece],
     inflight: usize,
     progress: &mut impl FnMut(u64),
@@ -291,8 +348,9 @@ fn feed(
     let inflight = inflight.max(1);
     // id -> piece index, for requests sent and not yet answered.
     let mut waiting: HashMap<u32, usize> = HashMap::new();
-    // Answers that came before their turn.
-    let mut early: BTreeMap<usize, Vec<u8>> = BTreeMap::new();
+    // Answers that came before their turn, and how many pipes they hold.
+    let mut early: BTreeMap<usize, Vec<Chunk>> = BTreeMap::new();
+    let mut held_early = 0usize;
     let (mut next_send, mut next_out) = (0usize, 0usize);
     let mut id = 0u32;
     let mut hdr = [0u8; RSP_LEN];
@@ -305,9 +363,14 @@ fn feed(
             next_out += 1;
             continue;
         }
-        if let Some(b) = early.remove(&next_out) {
-            progress(b.len() as u64);
-            send(Chunk::Bytes(b))?;
+        if let Some(parts) = early.remove(&next_out) {
+            for c in parts {
+                if matches!(c, Chunk::Pipe(..)) {
+                    held_early -= 1;
+                }
+                send(c)?;
+            }
+            progress(p.len as u64);
             next_out += 1;
             continue;
         }
@@ -357,44 +420,48 @@ fn feed(
             ))));
         }
         let len = p.len as usize;
-        if i == next_out {
-            // A pipe at a time, each filled as far as it takes.
-            let mut left = len;
-            while left > 0 {
-                let pipe = free.recv().map_err(|_| Fail::Writer)?;
-                let mut n = 0;
-                while n < pipe.cap.min(left) {
-                    // Non-blocking on the pipe: nobody drains it until it
-                    // is handed over.
-                    match splice(
-                        conn.fd(),
-                        pipe.w.as_raw_fd(),
-                        left - n,
-                        libc::SPLICE_F_NONBLOCK,
-                    ) {
-                        Ok(0) => return Err(conn_err(io::ErrorKind::UnexpectedEof.into())),
-                        Ok(k) => n += k,
-                        // With bytes in the pipe: its slots may be full
-                        // before its bytes are; hand it over either way.
-                        Err(e) if n > 0 && e.raw_os_error() == Some(libc::EAGAIN) => break,
-                        // An empty pipe is never full: the socket has no
-                        // data yet (a unix socket reads non-blocking under
-                        // SPLICE_F_NONBLOCK). Wait for it.
-                        Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => {
-                            wait_readable(conn.fd()).map_err(conn_err)?
-                        }
-                        Err(e) => return Err(conn_err(e)),
-                    }
+        let in_turn = i == next_out;
+        // A pipe at a time, each filled as far as it takes. The answer
+        // whose turn it is waits for a pipe; an early one takes a spare
+        // pipe if there is one (leaving two for the answers in turn, so
+        // they always get one back from the writer) and memory otherwise.
+        let mut parts = Vec::new();
+        let mut left = len;
+        while left > 0 {
+            let pipe = if in_turn {
+                Some(free.recv().map_err(|_| Fail::Writer)?)
+            } else if held_early + 2 < pool {
+                free.try_recv().ok()
+            } else {
+                None
+            };
+            let Some(pipe) = pipe else {
+                let mut b = Vec::with_capacity(left);
+                // Into spare capacity: the buffer is not zeroed first.
+                (&mut conn.stream())
+                    .take(left as u64)
+                    .read_to_end(&mut b)
+                    .map_err(conn_err)?;
+                if b.len() < left {
+                    return Err(conn_err(io::ErrorKind::UnexpectedEof.into()));
                 }
-                left -= n;
+                parts.push(Chunk::Bytes(b));
+                break;
+            };
+            let n = fill(conn, &pipe, left).map_err(conn_err)?;
+            left -= n;
+            if in_turn {
                 send(Chunk::Pipe(pipe, n))?;
+            } else {
+                held_early += 1;
+                parts.push(Chunk::Pipe(pipe, n));
             }
+        }
+        if in_turn {
             progress(len as u64);
             next_out += 1;
         } else {
-            let mut b = vec![0u8; len];
-            conn.stream().read_exact(&mut b).map_err(conn_err)?;
-            early.insert(i, b);
+            early.insert(i, parts);
         }
     }
     Ok(())
@@ -419,6 +486,16 @@ mod tests {
     /// reverse order (the later request first), `fail` with NO_OBJ, and
     /// after `cut_after` answers sends half a payload and hangs up.
     fn stub(total: usize, fail: Option<u64>, cut_after: Option<usize>) -> Target {
+        stub_window(total, 2, fail, cut_after)
+    }
+
+    /// [`stub`] answering `window` requests at a time in reverse order.
+    fn stub_window(
+        total: usize,
+        window: usize,
+        fail: Option<u64>,
+        cut_after: Option<usize>,
+    ) -> Target {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = l.local_addr().unwrap();
         std::thread::spawn(move || {
@@ -427,7 +504,7 @@ mod tests {
             let (mut seen, mut answered) = (0, 0);
             while seen < total {
                 let mut reqs = Vec::new();
-                for _ in 0..(total - seen).min(2) {
+                for _ in 0..(total - seen).min(window) {
                     let mut b = [0u8; 48];
                     if s.read_exact(&mut b).is_err() {
                         return;
@@ -568,6 +645,20 @@ mod tests {
         let mut f = tempfile::tempfile().unwrap();
         read_to(&Target::Unix(path), f.try_clone().unwrap(), &ps, 4, |_| {}).unwrap();
         assert!(read_back(&mut f) == expected(&ps));
+    }
+
+    #[test]
+    fn early_answers_beyond_the_spare_pipes_wait_in_memory() {
+        let ps = pieces();
+        for (window, max_pipes) in [(4, 3), (8, 2), (8, 34)] {
+            let t = stub_window(requests(&ps), window, None, None);
+            let mut f = tempfile::tempfile().unwrap();
+            read_to_with(&t, f.try_clone().unwrap(), &ps, 8, max_pipes, |_| {}).unwrap();
+            assert!(
+                read_back(&mut f) == expected(&ps),
+                "window {window}, {max_pipes} pipes: output differs"
+            );
+        }
     }
 
     #[test]

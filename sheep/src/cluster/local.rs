@@ -95,8 +95,9 @@ pub fn local_driver(dir: &Path, opts: LocalOptions) -> Result<Box<dyn ClusterDri
 struct LocalBackend {
     dir: PathBuf,
     opts: LocalOptions,
-    /// Dropping it stops the heartbeat thread.
-    heartbeat: Mutex<Option<std::sync::mpsc::Sender<()>>>,
+    /// The heartbeat thread and its stop signal (dropping the sender stops
+    /// it).
+    heartbeat: Mutex<Option<(std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>)>>,
     /// This member's liveness lock (held while the file is open).
     alive: Mutex<Option<File>>,
 }
@@ -157,12 +158,16 @@ impl LocalBackend {
     /// Stops the heartbeat thread but keeps the lock (a hung process).
     #[cfg(test)]
     fn stop_heartbeat_for_test(&self) {
-        self.heartbeat
+        let hb = self
+            .heartbeat
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take();
-        // The thread may be inside a write: let it finish.
-        std::thread::sleep(self.opts.heartbeat * 2);
+        if let Some((stop, thread)) = hb {
+            drop(stop);
+            // Any write it was doing is done once it has ended.
+            thread.join().unwrap();
+        }
     }
 
     fn lock_path(&self, id: &MemberId) -> PathBuf {
@@ -203,7 +208,7 @@ impl LogBackend for LocalBackend {
             // silence the heartbeat.
             let every = self.opts.heartbeat;
             let (stop, stopped) = std::sync::mpsc::channel::<()>();
-            std::thread::Builder::new()
+            let thread = std::thread::Builder::new()
                 .name("sheep-heartbeat".into())
                 .spawn(move || {
                     while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
@@ -215,7 +220,7 @@ impl LogBackend for LocalBackend {
                     }
                 })?;
             // Replacing an older heartbeat drops its sender: it stops.
-            *self.heartbeat.lock().unwrap_or_else(|e| e.into_inner()) = Some(stop);
+            *self.heartbeat.lock().unwrap_or_else(|e| e.into_inner()) = Some((stop, thread));
             self.append_rec(rec).await
         })
     }
@@ -403,14 +408,23 @@ mod tests {
         let m = id(7002);
         member.register(m, Record::Leave { id: m }).await.unwrap();
         set_heartbeat(&member, &m, Duration::from_secs(20));
-        // Block this (current-thread) runtime: a runtime task could not run.
-        std::thread::sleep(Duration::from_millis(500));
-        let t: u64 = std::fs::read_to_string(member.hb_path(&m))
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
-        assert!(now_ms() - t < 5_000, "heartbeat {} ms old", now_ms() - t);
+        // Poll without ever yielding: this (current-thread) runtime stays
+        // blocked, so only a heartbeat off the runtime can refresh the file.
+        let t0 = std::time::Instant::now();
+        loop {
+            let t: u64 = std::fs::read_to_string(member.hb_path(&m))
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+                .unwrap_or(0);
+            if now_ms().saturating_sub(t) < 5_000 {
+                break;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(10),
+                "no heartbeat while blocked"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
         // Without a lock file (a member of an older sheep): heartbeat only.
         let old = id(7003);
         set_heartbeat(&member, &old, Duration::from_secs(1));

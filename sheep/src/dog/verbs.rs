@@ -201,7 +201,7 @@ fn stdin_err(e: std::io::Error) -> DogError {
 async fn call(
     c: &Client,
     h: ReqHeader,
-    p: Bytes,
+    p: impl Into<Payload>,
     what: &str,
 ) -> Result<(RspHeader, Bytes), DogError> {
     let (r, b) = send(c, h, p).await.map_err(|e| DogError::client(what, e))?;
@@ -253,19 +253,9 @@ async fn write_obj(
     };
     let data = data.into();
     let h = client(op(a), WRITE | fl, data.len() as u32);
-    let what = format!("Failed to write object {oid:x}");
-    let (r, _) = c
-        .raw_payload(h, data)
+    call(c, h, data, &format!("Failed to write object {oid:x}"))
         .await
-        .map_err(|e| DogError::client(&what, e))?;
-    if r.result.is_success() {
-        Ok(())
-    } else {
-        Err(DogError::Sd {
-            what,
-            code: r.result.code(),
-        })
-    }
+        .map(|_| ())
 }
 
 /// Writes one piece of object `idx` the way the C dog does: WRITE_OBJ into
@@ -494,7 +484,7 @@ impl Dog<'_> {
             ..ClusterReq::default()
         };
         let h = admin(AdminOp::MakeFs(a), NONE, 0);
-        call(&c, h, sb.into(), "Format failed").await?;
+        call(&c, h, Bytes::from(sb), "Format failed").await?;
         Ok(())
     }
 

@@ -9,6 +9,7 @@ use sdwire::Wire;
 
 use super::DogError;
 use crate::client::{rsp_arm, Client, ClientError};
+use crate::net::Payload;
 use crate::proto::{
     AdminOp, ClientOp, HashRsp, NodeRsp, ReqFlags, ReqHeader, Request, RspArm, RspHeader, VdiRsp,
 };
@@ -86,11 +87,12 @@ impl IndexRun {
 }
 
 /// Sends one request (WRITE and data_length are filled from a non-empty
-/// payload) and returns the answer whatever its result.
+/// payload, which may be a file range sent with sendfile) and returns the
+/// answer whatever its result.
 pub(crate) async fn send(
     c: &Client,
     h: ReqHeader,
-    payload: Bytes,
+    payload: impl Into<Payload>,
 ) -> Result<(RspHeader, Bytes), ClientError> {
-    c.raw(h, payload).await
+    c.raw_payload(h, payload.into()).await
 }

@@ -72,6 +72,72 @@ pub struct PlainStore {
     /// a list does not read and sort the directory again. Like sheepdog's
     /// objlist cache, it does not see files changed behind the store's back.
     index: std::sync::Mutex<Option<std::collections::BTreeSet<u64>>>,
+    /// SHA-1s already computed (GET_HASH reads the whole object), dropped
+    /// by every change to their object.
+    hashes: HashCache,
+}
+
+/// Most SHA-1s kept (about 3 MB); the cache starts over when full.
+const HASH_CACHE: usize = 1 << 16;
+
+/// The SHA-1s of unchanged objects.
+///
+/// A hash may only be kept if no change to its object finished while it
+/// was computed. Each change bumps the generation of its oid's stripe when
+/// it is done, under the map's lock; a hash computed between two reads of
+/// that generation that agree is of content no change finished during.
+/// Changes to other objects of the same stripe only cost a recomputation.
+struct HashCache {
+    stripes: [std::sync::atomic::AtomicU64; 64],
+    done: std::sync::Mutex<std::collections::HashMap<u64, [u8; 20]>>,
+}
+
+impl HashCache {
+    fn new() -> Self {
+        HashCache {
+            stripes: std::array::from_fn(|_| std::sync::atomic::AtomicU64::new(0)),
+            done: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    fn stripe(&self, oid: u64) -> &std::sync::atomic::AtomicU64 {
+        // The low bits of a data oid are its index in the VDI: neighbours
+        // land in different stripes.
+        &self.stripes[(oid % self.stripes.len() as u64) as usize]
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<u64, [u8; 20]>> {
+        self.done.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The kept hash of `oid`, or `compute`d (and kept if no change to
+    /// `oid` finished meanwhile).
+    fn get_or(&self, oid: u64, compute: impl FnOnce() -> Result<[u8; 20]>) -> Result<[u8; 20]> {
+        let gen = {
+            let done = self.lock();
+            if let Some(h) = done.get(&oid) {
+                return Ok(*h);
+            }
+            self.stripe(oid).load(std::sync::atomic::Ordering::Acquire)
+        };
+        let h = compute()?;
+        let mut done = self.lock();
+        if self.stripe(oid).load(std::sync::atomic::Ordering::Acquire) == gen {
+            if done.len() >= HASH_CACHE {
+                done.clear();
+            }
+            done.insert(oid, h);
+        }
+        Ok(h)
+    }
+
+    /// Called once a change to `oid` is done (successful or not).
+    fn changed(&self, oid: u64) {
+        let mut done = self.lock();
+        done.remove(&oid);
+        self.stripe(oid)
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
+    }
 }
 
 /// How long the used-space figure of [`ObjectStore::stats`] is reused while
@@ -80,12 +146,19 @@ pub struct PlainStore {
 /// create, write, remove or discard makes the next one rescan.
 pub const USED_SCAN_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Bumps the change counter when dropped (after the change, on every path).
-struct Changed<'a>(&'a std::sync::atomic::AtomicU64);
+/// Marks a change to `oid` done when dropped (after the change, on every
+/// path): bumps the store's change counter and drops `oid`'s kept hash.
+struct Changed<'a> {
+    store: &'a PlainStore,
+    oid: u64,
+}
 
 impl Drop for Changed<'_> {
     fn drop(&mut self) {
-        self.0.fetch_add(1, std::sync::atomic::Ordering::Release);
+        self.store.hashes.changed(self.oid);
+        self.store
+            .changes
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
     }
 }
 
@@ -137,6 +210,7 @@ impl PlainStore {
             used_scan: std::sync::Mutex::new(None),
             used_max_age: USED_SCAN_MAX_AGE,
             index: std::sync::Mutex::new(None),
+            hashes: HashCache::new(),
         })
     }
 
@@ -264,7 +338,7 @@ impl ObjectStore for PlainStore {
     ) -> Result<()> {
         let full_size = full_size as u64;
         check_range(oid, offset, data.len() as u64, full_size)?;
-        let _changed = Changed(&self.changes);
+        let _changed = Changed { store: self, oid };
         // A retried create (or one racing another create) is a plain write.
         if self.exists(oid) || !self.create_new(oid, full_size, offset, data, cow_from)? {
             return self.write(oid, offset, data);
@@ -273,7 +347,7 @@ impl ObjectStore for PlainStore {
     }
 
     fn write(&self, oid: u64, offset: u64, data: &[u8]) -> Result<()> {
-        let _changed = Changed(&self.changes);
+        let _changed = Changed { store: self, oid };
         let h = self.handle(oid)?;
         check_range(oid, offset, data.len() as u64, h.size)?;
         h.file.write_all_at(data, offset)?;
@@ -348,7 +422,7 @@ impl ObjectStore for PlainStore {
     }
 
     fn remove(&self, oid: u64) -> Result<()> {
-        let _changed = Changed(&self.changes);
+        let _changed = Changed { store: self, oid };
         let path = self.object_path(oid);
         let r = self
             .cache
@@ -365,7 +439,7 @@ impl ObjectStore for PlainStore {
     }
 
     fn discard(&self, oid: u64, offset: u64, len: u64) -> Result<()> {
-        let _changed = Changed(&self.changes);
+        let _changed = Changed { store: self, oid };
         let h = self.handle(oid)?;
         check_range(oid, offset, len, h.size)?;
         if len == 0 {
@@ -417,18 +491,21 @@ impl ObjectStore for PlainStore {
         Ok(ix.iter().flatten().copied().collect())
     }
 
+    /// Computed once per object content: kept until the object changes.
     fn sha1(&self, oid: u64) -> Result<[u8; 20]> {
-        let h = self.handle(oid)?;
-        let mut hasher = Sha1::new();
-        let mut buf = vec![0u8; CHUNK.min(h.size as usize)];
-        let mut pos = 0u64;
-        while pos < h.size {
-            let n = (h.size - pos).min(buf.len() as u64) as usize;
-            h.file.read_exact_at(&mut buf[..n], pos)?;
-            hasher.update(&buf[..n]);
-            pos += n as u64;
-        }
-        Ok(hasher.finalize().into())
+        self.hashes.get_or(oid, || {
+            let h = self.handle(oid)?;
+            let mut hasher = Sha1::new();
+            let mut buf = vec![0u8; CHUNK.min(h.size as usize)];
+            let mut pos = 0u64;
+            while pos < h.size {
+                let n = (h.size - pos).min(buf.len() as u64) as usize;
+                h.file.read_exact_at(&mut buf[..n], pos)?;
+                hasher.update(&buf[..n]);
+                pos += n as u64;
+            }
+            Ok(hasher.finalize().into())
+        })
     }
 
     fn flush(&self) -> Result<()> {
@@ -934,6 +1011,86 @@ mod tests {
             hex::encode(s.sha1(12).unwrap()),
             "da39a3ee5e6b4b0d3255bfef95601890afd80709"
         );
+    }
+
+    #[test]
+    fn sha1_is_kept_until_its_object_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path(), false);
+        let digest = |s: &PlainStore, oid| -> [u8; 20] {
+            Sha1::digest(s.read(oid, 0, s.size(oid).unwrap() as usize).unwrap()).into()
+        };
+        s.create_and_write(1, MIB, 0, &pattern(MIB, 1), None)
+            .unwrap();
+        let first = s.sha1(1).unwrap();
+        assert_eq!(first, digest(&s, 1));
+        // A change behind the store's back is not seen: the hash was kept.
+        fs::write(s.object_path(1), pattern(MIB, 2)).unwrap();
+        assert_eq!(s.sha1(1).unwrap(), first);
+        // Every change through the store is.
+        s.write(1, 10, b"changed").unwrap();
+        assert_eq!(s.sha1(1).unwrap(), digest(&s, 1));
+        s.discard(1, 0, 4096).unwrap();
+        assert_eq!(s.sha1(1).unwrap(), digest(&s, 1));
+        s.create_and_write(1, MIB, 5, b"again", None).unwrap();
+        assert_eq!(s.sha1(1).unwrap(), digest(&s, 1));
+        s.remove(1).unwrap();
+        assert!(matches!(s.sha1(1), Err(StoreError::NoObj(1))));
+        s.create_and_write(1, MIB, 0, b"", Some(2)).unwrap_err();
+        s.create_and_write(2, MIB, 0, &pattern(MIB, 3), None)
+            .unwrap();
+        s.create_and_write(1, MIB, 0, b"cow", Some(2)).unwrap();
+        assert_eq!(s.sha1(1).unwrap(), digest(&s, 1));
+        assert_ne!(s.sha1(1).unwrap(), first);
+    }
+
+    #[test]
+    fn a_hash_computed_across_a_change_is_not_kept() {
+        let c = HashCache::new();
+        // The change finishes while the hash is computed: returned, not kept.
+        let h = c.get_or(7, || {
+            c.changed(7);
+            Ok([1; 20])
+        });
+        assert_eq!(h.unwrap(), [1; 20]);
+        assert_eq!(c.get_or(7, || Ok([2; 20])).unwrap(), [2; 20]);
+        assert_eq!(c.get_or(7, || Ok([3; 20])).unwrap(), [2; 20], "kept");
+        // A change to another object of the same stripe costs a recompute.
+        let other = 7 + c.stripes.len() as u64;
+        c.changed(7);
+        let h = c.get_or(7, || {
+            c.changed(other);
+            Ok([4; 20])
+        });
+        assert_eq!(h.unwrap(), [4; 20]);
+        assert_eq!(c.get_or(7, || Ok([5; 20])).unwrap(), [5; 20]);
+        // An error is passed on and nothing kept.
+        c.changed(7);
+        assert!(c.get_or(7, || Err(StoreError::NoObj(7))).is_err());
+        assert_eq!(c.get_or(7, || Ok([6; 20])).unwrap(), [6; 20]);
+    }
+
+    #[test]
+    fn hashes_racing_writes_end_with_the_final_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Arc::new(store(dir.path(), false));
+        s.create_and_write(9, 256 << 10, 0, b"", None).unwrap();
+        for round in 0..20u8 {
+            let writer = {
+                let s = s.clone();
+                std::thread::spawn(move || {
+                    for i in 0..8u8 {
+                        s.write(9, 0, &pattern(256 << 10, round ^ i)).unwrap();
+                    }
+                })
+            };
+            while !writer.is_finished() {
+                s.sha1(9).unwrap();
+            }
+            writer.join().unwrap();
+            let want: [u8; 20] = Sha1::digest(s.read(9, 0, 256 << 10).unwrap()).into();
+            assert_eq!(s.sha1(9).unwrap(), want, "round {round}");
+        }
     }
 
     #[test]

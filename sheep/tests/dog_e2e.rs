@@ -577,3 +577,106 @@ fn walk(dir: &Path) -> u64 {
     }
     n
 }
+
+/// `-r`: the C dog's raw output for scripts (libvirt's sheepdog backend
+/// parses `vdi list -r` and `node info -r`): no headers, fields split by
+/// single spaces, sizes in bytes, times in seconds, names escaped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn raw_output_is_the_c_dogs() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(dir.path(), 0).await;
+    let a = d.addr;
+    let me = a.to_string();
+    ok(a, &["cluster", "format", "-c", "1"], b"").await;
+    ok(a, &["vdi", "create", "base", "12M"], b"").await;
+    ok(
+        a,
+        &["vdi", "write", "base", "0", "5M"],
+        &pattern(5 << 20, 1),
+    )
+    .await;
+    ok(a, &["vdi", "snapshot", "-s", "t1", "base"], b"").await;
+    ok(a, &["vdi", "clone", "-s", "t1", "base", "kid"], b"").await;
+    ok(a, &["vdi", "create", "my disk\\x", "4M"], b"").await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let recent = |f: &str| {
+        let t: u64 = f.parse().unwrap_or_else(|_| panic!("time {f:?}"));
+        assert!(t <= now && t + 600 > now, "time {t} vs now {now}");
+    };
+    let vids = json(&ok(a, &["vdi", "list", "--json"], b"").await);
+    let vid = |name: &str, snap: bool| vdi_by_name(&vids, name, snap)["vid"].as_u64().unwrap();
+
+    // vdi list: kind name id size used shared ctime vid copies tag shift.
+    let list = text(&ok(a, &["vdi", "list", "-r"], b"").await);
+    // Split as `read` in a shell does: a backslash takes the next
+    // character as it is.
+    let fields = |l: &str| {
+        let mut out = vec![String::new()];
+        let mut it = l.chars();
+        while let Some(ch) = it.next() {
+            match ch {
+                '\\' => out.last_mut().unwrap().extend(it.next()),
+                ' ' => out.push(String::new()),
+                ch => out.last_mut().unwrap().push(ch),
+            }
+        }
+        out
+    };
+    let mut rows: Vec<Vec<String>> = list.lines().map(fields).collect();
+    rows.sort_by(|x, y| (&x[1], &x[2]).cmp(&(&y[1], &y[2])));
+    let want = [
+        ["s", "base", "1", "12582912", "8388608", "0"],
+        ["=", "base", "2", "12582912", "0", "8388608"],
+        ["c", "kid", "1", "12582912", "0", "8388608"],
+        ["=", "my disk\\x", "1", "4194304", "0", "0"],
+    ];
+    assert_eq!(rows.len(), want.len(), "{list}");
+    for (r, w) in rows.iter().zip(want) {
+        assert_eq!(r.len(), 11, "{r:?}");
+        assert_eq!(r[..6], w, "{list}");
+        recent(&r[6]);
+        assert_eq!(r[7], format!("{:x}", vid(w[1], w[0] == "s")), "{list}");
+        assert_eq!(
+            r[8..],
+            ["1", if w[0] == "s" { "t1" } else { "" }, "22"],
+            "{list}"
+        );
+    }
+
+    let nodes = text(&ok(a, &["node", "list", "-r"], b"").await);
+    let nj = json(&ok(a, &["node", "list", "--json"], b"").await);
+    let (vn, zone) = (&nj[0]["vnodes"], &nj[0]["zone"]);
+    assert_eq!(nodes, format!("0 {me} {vn} {zone}\n"));
+
+    // node info: one row per node, then the total and the VDIs' size.
+    let info = text(&ok(a, &["node", "info", "-r"], b"").await);
+    let lines: Vec<Vec<&str>> = info.lines().map(|l| l.split(' ').collect()).collect();
+    assert_eq!(lines.len(), 2, "{info}");
+    assert_eq!(lines[0][0], "0");
+    assert_eq!(lines[1][0], "Total");
+    assert_eq!(lines[0][1..], lines[1][1..5], "{info}");
+    let n = |s: &str| {
+        s.parse::<u64>()
+            .unwrap_or_else(|_| panic!("{s:?} in {info}"))
+    };
+    assert_eq!(n(lines[0][1]), n(lines[0][2]) + n(lines[0][3]), "{info}");
+    assert!(n(lines[0][2]) >= 5 << 20, "{info}");
+    assert!(lines[0][4].ends_with('%'), "{info}");
+    assert_eq!(n(lines[1][5]), (12 + 12 + 4) << 20, "{info}");
+
+    // cluster info: the status, then one line per epoch.
+    let ci = text(&ok(a, &["cluster", "info", "-r"], b"").await);
+    let lines: Vec<&str> = ci.lines().collect();
+    assert_eq!(lines[0], "running, auto-recovery enabled", "{ci}");
+    assert_eq!(lines.len(), 2, "{ci}");
+    let (t, rest) = lines[1].split_once(' ').unwrap();
+    recent(t);
+    assert_eq!(rest, format!("1 [{me}:{vn}]"), "{ci}");
+
+    // Nothing in recovery: nothing at all.
+    assert_eq!(text(&ok(a, &["node", "recovery", "-r"], b"").await), "");
+    d.stop().await;
+}

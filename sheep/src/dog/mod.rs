@@ -128,7 +128,8 @@ struct Common {
     /// machine-readable JSON output
     #[arg(long, global = true)]
     json: bool,
-    /// raw output (sizes in bytes), as the C dog's -r
+    /// raw output for scripts, as the C dog's -r: no headers, fields split
+    /// by single spaces, sizes in bytes, times in seconds
     #[arg(short = 'r', long, global = true)]
     raw: bool,
     /// requests in flight for vdi read/write (1 = the C dog's pattern)

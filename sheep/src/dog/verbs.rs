@@ -529,17 +529,26 @@ impl Dog<'_> {
             });
             return self.out_json(v).await;
         }
-        let mut s = format!("Cluster status: {status}\n");
-        if let Some((ct, ..)) = logs.first() {
+        // Raw (-r), as the C dog: no labels or headers, times in seconds.
+        let mut s = if self.raw {
+            format!("{status}\n")
+        } else {
+            format!("Cluster status: {status}\n")
+        };
+        if let Some((ct, ..)) = logs.first().filter(|_| !self.raw) {
             s += &format!(
                 "\nCluster created at {}\n\nEpoch Time           Version [Host:Port:V-Nodes,,,]\n",
                 fmt::time(ct >> 32, "%a %b %e %H:%M:%S %Y")
             );
-            for (_, t, e, ns, _) in &logs {
-                let list: Vec<String> = ns
-                    .iter()
-                    .map(|n| format!("{}:{}", n.addr, n.vnodes))
-                    .collect();
+        }
+        for (_, t, e, ns, _) in &logs {
+            let list: Vec<String> = ns
+                .iter()
+                .map(|n| format!("{}:{}", n.addr, n.vnodes))
+                .collect();
+            if self.raw {
+                s += &format!("{t} {e} [{}]\n", list.join(", "));
+            } else {
                 s += &format!(
                     "{} {:6} [{}]\n",
                     fmt::time(*t, "%Y-%m-%d %H:%M:%S"),
@@ -569,14 +578,21 @@ impl Dog<'_> {
                 .collect();
             return self.out_json(v.into()).await;
         }
-        let mut s = String::from("  Id   Host:Port         V-Nodes       Zone\n");
+        let mut s = String::new();
+        if !self.raw {
+            s += "  Id   Host:Port         V-Nodes       Zone\n";
+        }
         for (i, n) in nodes.iter().enumerate() {
-            s += &format!(
-                "{i:4}   {:<20}\t{:2}{:11}\n",
-                n.addr.to_string(),
-                n.vnodes,
-                n.zone
-            );
+            if self.raw {
+                s += &format!("{i} {} {} {}\n", n.addr, n.vnodes, n.zone);
+            } else {
+                s += &format!(
+                    "{i:4}   {:<20}\t{:2}{:11}\n",
+                    n.addr.to_string(),
+                    n.vnodes,
+                    n.zone
+                );
+            }
         }
         self.out(&s).await
     }
@@ -602,7 +618,12 @@ impl Dog<'_> {
             rows.push((n.store_size, n.store_free));
         }
         let vdis = self.all_vdis(&c).await?;
-        let vsize: u64 = vdis.iter().map(|v| v.size).sum();
+        // Snapshots are not counted, as by the C dog.
+        let vsize: u64 = vdis
+            .iter()
+            .filter(|v| v.snap_ctime == 0)
+            .map(|v| v.size)
+            .sum();
         let (tsize, tfree) = rows
             .iter()
             .fold((0u64, 0u64), |(a, b), (s, f)| (a + s, b + f));
@@ -615,24 +636,30 @@ impl Dog<'_> {
             return self.out_json(v).await;
         }
         let pct = |s: u64, f: u64| ((s - f.min(s)) * 100).checked_div(s).unwrap_or(0);
-        let mut s = String::from("Id\tSize\tUsed\tAvail\tUse%\n");
-        for (i, (sz, fr)) in rows.iter().enumerate() {
+        let sz = |n: u64| fmt::size(n, self.raw);
+        let mut s = String::new();
+        if !self.raw {
+            s += "Id\tSize\tUsed\tAvail\tUse%\n";
+        }
+        for (i, &(size, free)) in rows.iter().enumerate() {
+            let (size_s, used, free_s) = (sz(size), sz(size.saturating_sub(free)), sz(free));
+            let p = pct(size, free);
+            if self.raw {
+                s += &format!("{i} {size_s} {used} {free_s} {p}%\n");
+            } else {
+                s += &format!("{i:2}\t{size_s}\t{used}\t{free_s}\t{p:3}%\n");
+            }
+        }
+        let (size_s, used, free_s) = (sz(tsize), sz(tsize.saturating_sub(tfree)), sz(tfree));
+        let p = pct(tsize, tfree);
+        if self.raw {
+            s += &format!("Total {size_s} {used} {free_s} {p}% {}\n", sz(vsize));
+        } else {
             s += &format!(
-                "{i:2}\t{}\t{}\t{}\t{:3}%\n",
-                fmt::size(*sz, self.raw),
-                fmt::size(sz.saturating_sub(*fr), self.raw),
-                fmt::size(*fr, self.raw),
-                pct(*sz, *fr)
+                "Total\t{size_s}\t{used}\t{free_s}\t{p:3}%\n\nTotal virtual image size\t{}\n",
+                sz(vsize)
             );
         }
-        s += &format!(
-            "Total\t{}\t{}\t{}\t{:3}%\n\nTotal virtual image size\t{}\n",
-            fmt::size(tsize, self.raw),
-            fmt::size(tsize.saturating_sub(tfree), self.raw),
-            fmt::size(tfree, self.raw),
-            pct(tsize, tfree),
-            fmt::size(vsize, self.raw)
-        );
         self.out(&s).await
     }
 
@@ -667,11 +694,14 @@ impl Dog<'_> {
             let v: Vec<_> = rows.iter().enumerate().map(|(i, (n, r, d, t))| json!({"id": i, "addr": n.addr.to_string(), "in_recovery": r, "finished": d, "total": t})).collect();
             return self.out_json(v.into()).await;
         }
-        let mut s = String::from(
-            "Nodes In Recovery:\n  Id   Host:Port         V-Nodes       Zone       Progress\n",
-        );
+        let mut s = String::new();
+        if !self.raw {
+            s += "Nodes In Recovery:\n  Id   Host:Port         V-Nodes       Zone       Progress\n";
+        }
         for (i, (n, rec, d, t)) in rows.iter().enumerate() {
-            if *rec {
+            if *rec && self.raw {
+                s += &format!("{i} {} {} {} {d} {t}\n", n.addr, n.vnodes, n.zone);
+            } else if *rec {
                 let pct = if *t == 0 {
                     0.0
                 } else {
@@ -744,6 +774,10 @@ impl Dog<'_> {
         let mut vdis = self.all_vdis(&c).await?;
         vdis.retain(|v| only.is_none_or(|n| n == v.name));
         vdis.sort_by(|a, b| (&a.name, a.snap_id).cmp(&(&b.name, b.snap_id)));
+        // As the C dog: a clone is the first generation of a VDI with a
+        // parent (a VDI snapshotted since has a parent too, and a later
+        // snapshot id).
+        let is_clone = |v: &Inode| v.snap_ctime == 0 && v.snap_id == 1 && v.parent != 0;
         let usage = |v: &Inode| {
             let mine = v.index.iter().filter(|&&x| x == v.vid).count() as u64;
             let shared = v.index.iter().filter(|&&x| x != 0 && x != v.vid).count() as u64;
@@ -754,7 +788,7 @@ impl Dog<'_> {
                 .iter()
                 .map(|v| {
                     let (u, sh) = usage(v);
-                    json!({"name": v.name, "snapshot": v.snap_ctime != 0, "clone": v.snap_ctime == 0 && v.parent != 0,
+                    json!({"name": v.name, "snapshot": v.snap_ctime != 0, "clone": is_clone(v),
                         "id": v.snap_id, "size": v.size, "used": u, "shared": sh, "ctime": v.ctime >> 32,
                         "vid": v.vid, "copies": v.copies, "copy_policy": v.copy_policy, "tag": v.tag,
                         "block_size_shift": v.shift, "parent": v.parent})
@@ -762,13 +796,18 @@ impl Dog<'_> {
                 .collect();
             return self.out_json(arr.into()).await;
         }
-        let mut s = String::from("  Name        Id    Size    Used  Shared    Creation time   VDI id  Copies  Tag   Block Size Shift\n");
+        let mut s = String::new();
+        if !self.raw {
+            s += "  Name        Id    Size    Used  Shared    Creation time   VDI id  Copies  Tag   Block Size Shift\n";
+        }
         for v in &vdis {
             let (u, sh) = usage(v);
             let kind = if v.snap_ctime != 0 {
                 's'
-            } else if v.parent != 0 {
+            } else if is_clone(v) {
                 'c'
+            } else if self.raw {
+                '='
             } else {
                 ' '
             };
@@ -777,6 +816,27 @@ impl Dog<'_> {
             } else {
                 format!("{}:{}", (v.copy_policy >> 4) * 2, v.copy_policy & 0xf)
             };
+            if self.raw {
+                // Fields split on spaces: a space or backslash in the name
+                // is escaped with a backslash, as the C dog does.
+                let mut name = String::new();
+                for ch in v.name.chars() {
+                    if ch.is_ascii_whitespace() || ch == '\\' {
+                        name.push('\\');
+                    }
+                    name.push(ch);
+                }
+                s += &format!(
+                    "{kind} {name} {} {} {u} {sh} {} {:x} {red} {} {}\n",
+                    v.snap_id,
+                    v.size,
+                    v.ctime >> 32,
+                    v.vid,
+                    v.tag,
+                    v.shift
+                );
+                continue;
+            }
             s += &format!(
                 "{kind} {:<8} {:5} {:>7} {:>7} {:>7} {}  {:7x} {:>6} {:>13} {:3}\n",
                 v.name,

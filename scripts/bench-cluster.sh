@@ -17,6 +17,10 @@
 #     timing), and read again after dropping the page cache (cold; only
 #     when /proc/sys/vm/drop_caches is writable, i.e. as root).
 #
+#   On one node, the floor for the reads is printed below the table: `cat`
+#   of the VDI's object files from the store to the same tmpfs, warm and
+#   cold, once per round.
+#
 #   scripts/bench-cluster.sh [SIZE_MIB]        default 256
 #
 # Env: BENCH_NODES (default 3; copies = min(nodes, 2)), BENCH_ROUNDS
@@ -118,6 +122,23 @@ for round in $(seq 1 "$rounds"); do
       r[$mode,cold]+=" $(rate "$bytes" "$t0" "$t1")"
       rm -f "$out/back"
     fi
+    # The floor on one node: `cat` of the VDI's data object files (named
+    # by its vid, 8 hex digits, then the index) straight from the store
+    # to the same tmpfs.
+    if [[ $nodes == 1 && $mode == default ]]; then
+      vid=$(dog vdi list -r "$v" | awk '{print $8}')
+      objs=("$dir"/node0/obj/"$(printf %08x "0x$vid")"*)
+      [[ ${#objs[@]} == $(((bytes + (4 << 20) - 1) >> 22)) ]] || { echo "floor: ${#objs[@]} objects for $v?" >&2; exit 1; }
+      t0=$(now); cat "${objs[@]}" >"$out/back"; t1=$(now)
+      r[cat,read]+=" $(rate "$bytes" "$t0" "$t1")"
+      rm -f "$out/back"
+      if [[ $can_drop == 1 ]]; then
+        echo 3 >/proc/sys/vm/drop_caches
+        t0=$(now); cat "${objs[@]}" >"$out/back"; t1=$(now)
+        r[cat,cold]+=" $(rate "$bytes" "$t0" "$t1")"
+        rm -f "$out/back"
+      fi
+    fi
     dog vdi delete "$v"
   done
 done
@@ -144,3 +165,7 @@ row "write, new objects" new "$b_new"
 row "overwrite" over "$b_over"
 row "read, warm cache" read "$b_read"
 row "read, cold cache" cold "-"
+if [[ -n "${r[cat,read]:-}" ]]; then
+  echo
+  echo "Floor, cat of the VDI's object files from the store to tmpfs: warm $(median "${r[cat,read]}") ($(echo ${r[cat,read]}))${r[cat,cold]:+, cold $(median "${r[cat,cold]}") ($(echo ${r[cat,cold]}))}"
+fi

@@ -465,7 +465,7 @@ fn write_at(
 }
 
 /// Sends the requests and hands each answer, as it comes, to the
-/// [`write_at`] threads with its offset in the output (`base` + the bytes
+/// [`write_at`] thread with its offset in the output (`base` + the bytes
 /// of the pieces before it).
 fn feed_at(
     conn: &mut Conn,

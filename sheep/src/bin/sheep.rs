@@ -61,6 +61,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    sheep::alloc::keep_freed_buffers();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

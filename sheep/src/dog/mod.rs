@@ -548,6 +548,7 @@ where
 /// The `dog` binary's main: runs the command line, prints an error as one
 /// line on stderr and returns the exit status.
 pub fn main() -> i32 {
+    crate::alloc::keep_freed_buffers();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

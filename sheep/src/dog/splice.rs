@@ -217,6 +217,39 @@ enum Chunk {
     Zeros(usize),
 }
 
+/// Moves the `n` bytes waiting in `p` to `out`, at offset `at` or at its
+/// own position: spliced, or copied once `out` has refused a splice
+/// (`can_splice` remembers that for the writer's next pipes).
+fn empty_pipe(
+    p: &Pipe,
+    n: usize,
+    out: &File,
+    at: Option<u64>,
+    can_splice: &mut bool,
+    buf: &mut Vec<u8>,
+) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let mut off = at.map(|a| a as i64);
+    let mut left = n;
+    while left > 0 && *can_splice {
+        match splice_at(p.r.as_raw_fd(), out.as_raw_fd(), off.as_mut(), left, 0) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(k) => left -= k,
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => *can_splice = false,
+            Err(e) => return Err(e),
+        }
+    }
+    if left > 0 {
+        buf.resize(left, 0);
+        File::from(p.r.try_clone()?).read_exact(buf)?;
+        match off {
+            Some(o) => out.write_all_at(buf, o as u64)?,
+            None => (&mut &*out).write_all(buf)?,
+        }
+    }
+    Ok(())
+}
+
 /// Writes the chunks to stdout in the order they come, returning each pipe
 /// to `free` once it is empty. Pipes are spliced to stdout, or copied if
 /// stdout refuses a splice.
@@ -231,20 +264,7 @@ fn write_chunks(
     for c in chunks {
         match c {
             Chunk::Pipe(p, n) => {
-                let mut left = n;
-                while left > 0 && can_splice {
-                    match splice(p.r.as_raw_fd(), out.as_raw_fd(), left, 0) {
-                        Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                        Ok(k) => left -= k,
-                        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => can_splice = false,
-                        Err(e) => return Err(e),
-                    }
-                }
-                if left > 0 {
-                    buf.resize(left, 0);
-                    File::from(p.r.try_clone()?).read_exact(&mut buf)?;
-                    out.write_all(&buf)?;
-                }
+                empty_pipe(&p, n, &out, None, &mut can_splice, &mut buf)?;
                 // The feeder may be gone already (it failed): that is fine.
                 let _ = free.send(p);
             }
@@ -433,21 +453,7 @@ fn write_at(
     for c in chunks {
         match c {
             ChunkAt::Pipe(p, n, at) => {
-                let mut off = at as i64;
-                let mut left = n;
-                while left > 0 && can_splice {
-                    match splice_at(p.r.as_raw_fd(), out.as_raw_fd(), Some(&mut off), left, 0) {
-                        Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                        Ok(k) => left -= k,
-                        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => can_splice = false,
-                        Err(e) => return Err(e),
-                    }
-                }
-                if left > 0 {
-                    buf.resize(left, 0);
-                    File::from(p.r.try_clone()?).read_exact(&mut buf)?;
-                    out.write_all_at(&buf, off as u64)?;
-                }
+                empty_pipe(&p, n, out, Some(at), &mut can_splice, &mut buf)?;
                 // The feeder may be gone already (it failed): that is fine.
                 let _ = free.send(p);
             }

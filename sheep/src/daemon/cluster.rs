@@ -320,9 +320,33 @@ impl ClusterState {
     }
 
     /// The `cluster_info` of this node (CLUSTER_INFO reply).
+    ///
+    /// Unformatted, it is what a sheepdog 1.0 sheep answers before
+    /// MAKE_FS: status WAIT, flags AUTO_VNODES (its vnode strategy, set at
+    /// startup unless `-V`), and nothing else, not even a node list or an
+    /// epoch. The C dog's `cluster format` refuses to run without `-V`
+    /// unless every node reports AUTO_VNODES here.
     pub fn cluster_info(&self) -> ClusterInfo {
-        let f = self.format.clone();
-        let g = f.clone().unwrap_or_default();
+        let Some(g) = self.format.clone() else {
+            return ClusterInfo {
+                header: ClusterInfoHeader {
+                    proto_ver: SD_SHEEP_PROTO_VER,
+                    disable_recovery: 0,
+                    nr_nodes: 0,
+                    epoch: 0,
+                    ctime: 0,
+                    flags: ClusterFlags::AUTO_VNODES,
+                    nr_copies: 0,
+                    copy_policy: 0,
+                    status: SdStatus::Wait,
+                    block_size_shift: 0,
+                    _pad: [0; 3],
+                    default_store: [0; 16],
+                    _pad2: [0; 7],
+                },
+                nodes: Vec::new(),
+            };
+        };
         ClusterInfo {
             header: ClusterInfoHeader {
                 proto_ver: SD_SHEEP_PROTO_VER,
@@ -333,11 +357,7 @@ impl ClusterState {
                 flags: ClusterFlags(g.flags),
                 nr_copies: g.copies,
                 copy_policy: g.copy_policy,
-                status: if f.is_some() {
-                    SdStatus::Ok
-                } else {
-                    SdStatus::Wait
-                },
+                status: SdStatus::Ok,
                 block_size_shift: g.block_size_shift,
                 _pad: [0; 3],
                 default_store: g.store_field(),

@@ -13,7 +13,7 @@ use super::{lock, State};
 use crate::cluster::membership::Membership;
 use crate::cluster::ClusterEvent;
 use crate::gateway::replicas::ClusterView;
-use crate::proto::{ClusterInfo, SdNode};
+use crate::proto::{ClusterInfo, SdNode, SdStatus};
 
 /// Prefix of a MAKE_FS notification.
 const MKFS_MAGIC: &[u8] = b"SHEEP-MKFS-1\0";
@@ -132,6 +132,10 @@ pub fn attach(st: &Arc<State>, m: Arc<Membership>, me: SdNode) {
 /// node list and epoch from the membership when clustered.
 pub fn cluster_info(st: &State) -> ClusterInfo {
     let mut ci = lock(&st.cluster).cluster_info();
+    if ci.header.status == SdStatus::Wait {
+        // Unformatted: sheepdog reports no node list and no epoch yet.
+        return ci;
+    }
     if let Some(v) = st.replicas.view() {
         ci.header.nr_nodes = u16::try_from(v.nodes.len()).unwrap_or(u16::MAX);
         ci.header.epoch = v.epoch;

@@ -1,10 +1,11 @@
 //! The C dog's `cluster format` against unformatted sheep of ours.
 //!
-//! The requests of the golden recording `cluster-format` (the C dog 1.0
-//! formatting three unformatted C sheep, `dog cluster format -c 2`) are
-//! replayed, byte for byte and in order, to three unformatted sheep of ours
-//! (local driver, zones 0/1/2 like the recording), each to the node that
-//! stands for the recorded port. Every answer is compared with the recorded
+//! The requests of the recordings `cluster-format` (the C dog 1.0
+//! formatting three unformatted C sheep, `dog cluster format -c 2`) and
+//! `c-dog/cluster-format-1node` (one C sheep, `-c 1`) are replayed, byte for byte
+//! and in order, to as many unformatted sheep of ours (local driver, zones
+//! 0, 1, ... like the recordings), each to the node that stands for the
+//! recorded port. Every answer is compared with the recorded
 //! one:
 //! * byte for byte, header and whole payload (by the recorded SHA-256 where
 //!   the recording kept only a prefix): STAT_CLUSTER (WAIT_FOR_FORMAT), the
@@ -26,7 +27,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 use sheep::proto::header::ClusterFlags;
 use sheep::proto::{ClusterInfo, SdStatus};
-use sheep::trace::{Endpoint, Exchange, Trace};
+use sheep::trace::{traces_dir, Endpoint, Exchange, Trace};
 use support::procs::{cluster_info, free_port, wait_members, SheepProc};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -117,17 +118,19 @@ fn same_node_list(x: &Exchange, h: &[u8; 48], p: &[u8], ports: &[(u16, u16)]) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn c_dog_formats_unformatted_sheep_as_it_formats_c_sheep() {
-    let t = Trace::load_scenario("cluster-format").unwrap();
+/// Replays the dog's requests of `scenario` (a `dog cluster format -c
+/// copies` of unformatted C sheep, zone i on the i-th recorded port) to as
+/// many unformatted sheep of ours and compares the answers.
+async fn format_like_c(scenario: &str, copies: u8, ops: &[u8]) {
+    let t = Trace::load(traces_dir().join(scenario).with_extension("trace")).unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let spec = format!("local:{}", tmp.path().join("cluster").display());
-    // The recording's sheep: ports 7000/7001/7002, zones 0/1/2, 128 vnodes.
-    let recorded_ports = [7000u16, 7001, 7002];
+    let recorded_ports = t.sheep_ports.clone();
+    let n = recorded_ports.len();
     // Our GET_NODE_LIST lists members in join order, sheepdog's in address
     // order: ascending ports joined one after the other give the same list.
     let mut free = std::collections::BTreeSet::new();
-    while free.len() < 3 {
+    while free.len() < n {
         free.insert(free_port());
     }
     let mut nodes = Vec::new();
@@ -146,8 +149,9 @@ async fn c_dog_formats_unformatted_sheep_as_it_formats_c_sheep() {
         .iter()
         .filter(|x| x.from == Endpoint::Dog)
         .collect();
+    let want_ops = ops;
     let ops: Vec<u8> = dog.iter().map(|x| x.opcode).collect();
-    assert_eq!(ops, [0x82, 0x87, 0xbe, 0xbe, 0xbe, 0x15, 0x84]);
+    assert_eq!(ops, want_ops, "{scenario}: the dog's opcodes");
     let mut node_has_vnodes = false;
     for x in dog {
         let ours = ports.iter().find(|(_, r)| *r == x.to_port).unwrap().0;
@@ -175,7 +179,26 @@ async fn c_dog_formats_unformatted_sheep_as_it_formats_c_sheep() {
         let ci = cluster_info(c).await;
         assert_eq!(ci.header.status, SdStatus::Ok);
         assert_eq!(ci.header.flags, ClusterFlags::AUTO_VNODES);
-        assert_eq!(ci.header.nr_copies, 2);
-        assert_eq!(ci.header.nr_nodes, 3);
+        assert_eq!(ci.header.nr_copies, copies);
+        assert_eq!(usize::from(ci.header.nr_nodes), n);
     }
+}
+
+/// The golden recording: three C sheep, `dog cluster format -c 2`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c_dog_formats_three_unformatted_sheep_as_it_formats_c_sheep() {
+    let ops = [0x82, 0x87, 0xbe, 0xbe, 0xbe, 0x15, 0x84];
+    format_like_c("cluster-format", 2, &ops).await;
+}
+
+/// One C sheep, `dog cluster format -c 1` (recorded with
+/// `scripts/record-c-trace.sh`, see `tests/data/traces/c-dog/README.md`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c_dog_formats_one_unformatted_sheep_as_it_formats_a_c_sheep() {
+    format_like_c(
+        "c-dog/cluster-format-1node",
+        1,
+        &[0x82, 0x87, 0xbe, 0x15, 0x84],
+    )
+    .await;
 }

@@ -713,7 +713,7 @@ pub async fn serve_read(cx: &Ctx, a: ObjReq) -> Reply {
 }
 
 /// GET_OBJ_LIST of `addr` at epoch `e` (`None` on failure).
-async fn obj_list(st: &State, addr: SocketAddr, e: u32) -> Option<Vec<u64>> {
+pub(crate) async fn obj_list(st: &State, addr: SocketAddr, e: u32) -> Option<Vec<u64>> {
     let req = Request::Peer(PeerOp::GetObjList(ObjReq::default()));
     let (r, p) = ask(st, addr, req, ReqFlags::EMPTY, e, MAX_OBJECT).await;
     match r {

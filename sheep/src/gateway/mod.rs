@@ -46,17 +46,20 @@ pub fn object_size(st: &State, oid: Oid) -> usize {
 }
 
 /// Whether writes to `oid` must be refused because its VDI is a snapshot.
+///
+/// Only data objects, as in sheepdog 1.0 (`oid_is_readonly`): a snapshot's
+/// inode, VM state and attributes stay writable. The C dog relies on it:
+/// `vdi delete -s` zeroes the snapshot inode's index before DEL_VDI and
+/// gives up, leaving the snapshot, when that write is refused.
 fn readonly(st: &State, oid: Oid) -> bool {
-    matches!(
-        oid.kind(),
-        OidKind::Data | OidKind::Inode | OidKind::Vmstate
-    ) && st
-        .vdis
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .vdis
-        .get(&oid.vid())
-        .is_some_and(|m| m.is_snapshot())
+    oid.kind() == OidKind::Data
+        && st
+            .vdis
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .vdis
+            .get(&oid.vid())
+            .is_some_and(|m| m.is_snapshot())
 }
 
 /// Checks that `offset..offset+len` fits in the object.

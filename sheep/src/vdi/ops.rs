@@ -305,10 +305,26 @@ async fn reclaim(
         .map(|(i, _)| (vid, i as u32))
         .collect();
     let store = st.store.clone();
-    let listed = tokio::task::spawn_blocking(move || store.list())
+    let mut listed = tokio::task::spawn_blocking(move || store.list())
         .await
         .map_err(|_| SdResult::Eio)?
         .map_err(|e| store_err(&e))?;
+    // The C dog zeroes the index before DEL_VDI, so the objects are found
+    // by listing: every member's, as the replicas may all live elsewhere.
+    if let Some(v) = st.replicas.view() {
+        for (i, n) in v.nodes.iter().enumerate() {
+            if v.me == Some(i) {
+                continue;
+            }
+            match crate::recovery::obj_list(st, n.socket_addr(), v.epoch).await {
+                Some(l) => listed.extend(l),
+                None => tracing::warn!(
+                    node = %n.socket_addr(),
+                    "no object list: objects of deleted VDIs held there stay"
+                ),
+            }
+        }
+    }
     for oid in listed {
         let o = Oid(oid);
         if o.is_data() && dead(o.vid()) {

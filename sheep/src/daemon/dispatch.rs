@@ -55,6 +55,7 @@ pub async fn handle(st: &Arc<State>, hdr: ReqHeader, payload: Bytes) -> (RspHead
             Reply::code(SdResult::InvalidParms)
         }
         Ok(op) => {
+            let _active = st.stats.begin(&hdr);
             let cx = Ctx {
                 st: st.clone(),
                 hdr: hdr.clone(),
@@ -373,7 +374,7 @@ impl AdminHandler for Ctx {
         self.no_handler()
     }
     async fn stat(&self, _: NoArgs) -> Reply {
-        self.no_handler()
+        Reply::encoded(&self.st.stats.snapshot())
     }
     async fn get_loglevel(&self, _: NoArgs) -> Reply {
         self.no_handler()

@@ -24,6 +24,7 @@ use crate::vdi::VdiTable;
 pub mod cluster;
 pub mod dispatch;
 pub mod members;
+pub mod stats;
 
 use cluster::{ClusterState, NodeInfo};
 
@@ -191,6 +192,8 @@ pub struct State {
     pub format_applied: tokio::sync::Notify,
     /// The client and peer connections being served (drained at shutdown).
     pub connections: tokio_util::task::TaskTracker,
+    /// Request counters (STAT).
+    pub stats: stats::RequestStats,
 }
 
 impl std::fmt::Debug for State {
@@ -267,6 +270,7 @@ impl State {
             recovery: crate::recovery::Recovery::after_restart(prior_members),
             format_applied: tokio::sync::Notify::new(),
             connections: tokio_util::task::TaskTracker::new(),
+            stats: stats::RequestStats::default(),
             cfg,
         });
         st.replicas.set_state(&st);

@@ -58,6 +58,8 @@ fn main() {
         roundtrip::<EpochLog>(rest, 0, &mask_of::<EpochLog>());
         roundtrip::<RecoveryState>(rest, 0, &mask_of::<RecoveryState>());
         roundtrip::<SdStat>(rest, 0, &mask_of::<SdStat>());
+        roundtrip::<LogLevel>(rest, 0, &mask_of::<LogLevel>());
+        roundtrip::<RecoveryThrottling>(rest, 0, &mask_of::<RecoveryThrottling>());
         roundtrip::<SheepdogConfig>(rest, 0, &mask_of::<SheepdogConfig>());
         roundtrip::<VdiState>(rest, 0, &mask_of::<VdiState>());
         if sel & 0xf0 == 0x20 {

@@ -106,6 +106,8 @@ fn main() {
                         repeat(&mask_of::<VdiState>(), 1428, v.states.len(), 0)
                     }
                     RspPayload::Stat(_) => mask_of::<SdStat>(),
+                    RspPayload::LogLevel(_) => mask_of::<LogLevel>(),
+                    RspPayload::RecoveryThrottling(_) => mask_of::<RecoveryThrottling>(),
                     RspPayload::ClusterInfo(c) => {
                         let mut m = mask_of::<ClusterInfoHeader>();
                         m.extend(repeat(&node, 80, c.nodes.len(), 48));

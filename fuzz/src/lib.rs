@@ -46,6 +46,8 @@ fn nested(ty: &str) -> Option<&'static Layout> {
         "VdiState" => VdiState::LAYOUT,
         "RecoveryState" => RecoveryState::LAYOUT,
         "SdStat" => SdStat::LAYOUT,
+        "LogLevel" => LogLevel::LAYOUT,
+        "RecoveryThrottling" => RecoveryThrottling::LAYOUT,
         "VdiAttr" => VdiAttr::LAYOUT,
         "InodeHeader" => sheep::proto::InodeHeader::LAYOUT,
         _ => return None,

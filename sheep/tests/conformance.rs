@@ -123,6 +123,8 @@ fn rsp_kind(p: &RspPayload) -> &'static str {
         RspPayload::OidList(_) => "OidList",
         RspPayload::VdiCopies(_) => "VdiCopies",
         RspPayload::Stat(_) => "Stat",
+        RspPayload::LogLevel(_) => "LogLevel",
+        RspPayload::RecoveryThrottling(_) => "RecoveryThrottling",
         RspPayload::Raw(_) => "Raw",
     }
 }

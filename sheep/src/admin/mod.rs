@@ -59,6 +59,27 @@ pub async fn cluster_shutdown(cx: &Ctx) -> Reply {
     }
 }
 
+/// GET_LOGLEVEL: the most verbose level this daemon logs, as a syslog
+/// level (sheepdog's scale: 3 error, 4 warning, 6 info, 7 debug).
+pub fn get_loglevel() -> Reply {
+    use tracing::level_filters::LevelFilter;
+    let level = match LevelFilter::current() {
+        LevelFilter::OFF => 0,
+        LevelFilter::ERROR => 3,
+        LevelFilter::WARN => 4,
+        LevelFilter::INFO => 6,
+        _ => 7,
+    };
+    Reply::encoded(&crate::proto::LogLevel { level })
+}
+
+/// GET_RECOVERY: the recovery throttling. This daemon does not throttle
+/// recovery, which is what sheepdog reports when throttling is off (all
+/// zero, `dog node recovery get-throttle` prints "max (0), interval (0)").
+pub fn get_recovery() -> Reply {
+    Reply::encoded(&crate::proto::RecoveryThrottling::default())
+}
+
 /// CLUSTER_INFO: the full `cluster_info`.
 pub fn cluster_info(cx: &Ctx) -> Reply {
     let ci = crate::daemon::members::cluster_info(&cx.st);

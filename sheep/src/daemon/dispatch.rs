@@ -377,7 +377,7 @@ impl AdminHandler for Ctx {
         Reply::encoded(&self.st.stats.snapshot())
     }
     async fn get_loglevel(&self, _: NoArgs) -> Reply {
-        self.no_handler()
+        admin::get_loglevel()
     }
     async fn set_loglevel(&self, _: NoArgs) -> Reply {
         self.no_handler()
@@ -419,7 +419,7 @@ impl AdminHandler for Ctx {
         vdi::ops::read_del_vdis(self)
     }
     async fn get_recovery(&self, _: NoArgs) -> Reply {
-        self.no_handler()
+        admin::get_recovery()
     }
     async fn set_recovery(&self, _: NoArgs) -> Reply {
         self.no_handler()

@@ -320,6 +320,48 @@ pub struct RecoveryState {
     pub nr_total: u64,
 }
 
+/// The GET_LOGLEVEL reply (and SET_LOGLEVEL payload): a syslog level, as
+/// sheepdog's `int32_t` (0 emerg .. 6 info, 7 debug).
+///
+/// # Format
+/// | off | size | field |
+/// |---:|---:|---|
+/// | 0 | 4 | level (LE i32) |
+#[derive(Wire, Clone, Copy, PartialEq, Eq, Default, Debug)]
+#[wire(le, size = 4)]
+pub struct LogLevel {
+    /// The level.
+    pub level: i32,
+}
+
+/// `struct recovery_throttling`, the GET_RECOVERY reply (and SET_RECOVERY
+/// payload).
+///
+/// # Format
+/// | off | size | field |
+/// |---:|---:|---|
+/// | 0 | 4 | max_exec_count |
+/// | 4 | 4 | reserved (alignment) |
+/// | 8 | 8 | queue_work_interval (ms) |
+/// | 16 | 1 | throttling (bool) |
+/// | 17 | 7 | reserved (alignment) |
+#[derive(Wire, Clone, Copy, PartialEq, Eq, Default, Debug)]
+#[wire(le, size = 24)]
+pub struct RecoveryThrottling {
+    /// Recovery work items run per interval.
+    pub max_exec_count: u32,
+    /// Alignment padding.
+    #[wire(reserved)]
+    pub _pad: [u8; 4],
+    /// Interval between batches, in milliseconds.
+    pub queue_work_interval: u64,
+    /// Non-zero when throttling is on.
+    pub throttling: u8,
+    /// Alignment padding.
+    #[wire(reserved)]
+    pub _pad2: [u8; 7],
+}
+
 /// `sd_stat`, the STAT reply: request counters (not traced; layout from
 /// sheepdog's `struct sd_stat`, 15 u64 counters = 120 B as in the fact sheet).
 ///

@@ -33,8 +33,8 @@ pub use arms::{
     VdiStateReq,
 };
 pub use cluster_info::{
-    ClusterInfo, ClusterInfoHeader, EpochLog, RecoveryState, SdStat, SdStatus, SheepdogConfig,
-    VdiAttr, VdiState,
+    ClusterInfo, ClusterInfoHeader, EpochLog, LogLevel, RecoveryState, RecoveryThrottling, SdStat,
+    SdStatus, SheepdogConfig, VdiAttr, VdiState,
 };
 pub use header::{
     accepts_version, proto_ver_for, ClusterFlags, ReqFlags, ReqHeader, RspHeader, SD_PROTO_VER,

@@ -5,7 +5,10 @@
 //! give the bytes back.
 
 use super::arms::ClusterReq;
-use super::cluster_info::{c_str, ClusterInfo, EpochLog, RecoveryState, SdStat, VdiAttr, VdiState};
+use super::cluster_info::{
+    c_str, ClusterInfo, EpochLog, LogLevel, RecoveryState, RecoveryThrottling, SdStat, VdiAttr,
+    VdiState,
+};
 use super::header::{ReqHeader, RspHeader};
 use super::node::SdNode;
 use super::oid::Oid;
@@ -281,6 +284,10 @@ pub enum RspPayload {
     VdiCopies(VdiCopies),
     /// STAT.
     Stat(SdStat),
+    /// GET_LOGLEVEL.
+    LogLevel(LogLevel),
+    /// GET_RECOVERY.
+    RecoveryThrottling(RecoveryThrottling),
     /// Any other opcode's payload, untyped.
     Raw(Bytes),
 }
@@ -367,6 +374,8 @@ pub fn decode_rsp_payload(
         0xA1 | 0xC6 => RspPayload::OidList(exact(opcode, bytes)?),
         0xAB => RspPayload::VdiCopies(exact(opcode, bytes)?),
         0xB8 => RspPayload::Stat(exact(opcode, bytes)?),
+        0xB9 => RspPayload::LogLevel(exact(opcode, bytes)?),
+        0xCA => RspPayload::RecoveryThrottling(exact(opcode, bytes)?),
         _ => RspPayload::Raw(Bytes::copy_from_slice(bytes)),
     })
 }
@@ -404,6 +413,8 @@ impl RspPayload {
             RspPayload::OidList(v) => enc(v),
             RspPayload::VdiCopies(v) => enc(v),
             RspPayload::Stat(v) => enc(v),
+            RspPayload::LogLevel(v) => enc(v),
+            RspPayload::RecoveryThrottling(v) => enc(v),
         }
     }
 }

@@ -15,8 +15,8 @@ use super::arms::{
     ObjReq, ObjRsp, RawArgs, RefReq, RspKind, VdiReq, VdiRsp, VdiStateCheckpointReq, VdiStateReq,
 };
 use super::cluster_info::{
-    ClusterInfo, ClusterInfoHeader, EpochLog, RecoveryState, SdStat, SdStatus, SheepdogConfig,
-    VdiAttr, VdiState,
+    ClusterInfo, ClusterInfoHeader, EpochLog, LogLevel, RecoveryState, RecoveryThrottling, SdStat,
+    SdStatus, SheepdogConfig, VdiAttr, VdiState,
 };
 use super::header::{ClusterFlags, ReqFlags, ReqHeader, RspHeader};
 use super::inode::{Inode, InodeHeader};
@@ -84,6 +84,8 @@ pub fn layouts() -> Vec<(&'static str, Vec<&'static Layout>)> {
                 EpochLog::LAYOUT,
                 RecoveryState::LAYOUT,
                 SdStat::LAYOUT,
+                LogLevel::LAYOUT,
+                RecoveryThrottling::LAYOUT,
                 VdiState::LAYOUT,
                 VdiAttr::LAYOUT,
                 SheepdogConfig::LAYOUT,

@@ -260,9 +260,16 @@ async fn vdi_lifecycle_and_restart() {
         let h = Request::Admin(AdminOp::GetVdiAttr(VdiReq::default())).to_header(fl, 0);
         (h, sdwire::to_bytes(&a, 0).unwrap())
     };
+    // As in sheepdog, attributes live under the hash of the VDI's name,
+    // not its current vid (which the snapshot above changed).
+    let name_vid = sheep::proto::oid::vdi_name_hash(b"test");
+    assert_ne!(name_vid, work);
     let (h, p) = attr("k1", b"v1", ReqFlags::CREAT);
     let (r, _) = c.raw(h, p).await.unwrap();
-    assert_eq!((r.result, vdi_rsp(&r).vdi_id), (SdResult::Success, work));
+    assert_eq!(
+        (r.result, vdi_rsp(&r).vdi_id),
+        (SdResult::Success, name_vid)
+    );
     let attr_id = vdi_rsp(&r).attr_id;
     let (h, p) = attr("k1", b"", ReqFlags::CREAT | ReqFlags::EXCL);
     assert_eq!(c.raw(h, p).await.unwrap().0.result, SdResult::VdiExist);
@@ -273,7 +280,7 @@ async fn vdi_lifecycle_and_restart() {
         (SdResult::Success, attr_id)
     );
     let v = c
-        .read_obj(Oid::attr(work, attr_id).0, 0, 66_320)
+        .read_obj(Oid::attr(name_vid, attr_id).0, 0, 66_320)
         .await
         .unwrap();
     let stored: VdiAttr = sdwire::from_slice(&v, 0).unwrap();

@@ -298,8 +298,8 @@ impl AdminHandler for Ctx {
     async fn stat_cluster(&self, a: ClusterReq) -> Reply {
         admin::stat_cluster(self, a)
     }
-    async fn get_vdi_attr(&self, _: VdiReq) -> Reply {
-        self.formatted(vdi::attr::get_vdi_attr(self)).await
+    async fn get_vdi_attr(&self, a: VdiReq) -> Reply {
+        self.formatted(vdi::attr::get_vdi_attr(self, a)).await
     }
     async fn force_recover(&self, _: NoArgs) -> Reply {
         self.no_handler()

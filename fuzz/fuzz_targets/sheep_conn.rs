@@ -33,11 +33,11 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use bytes::Bytes;
-use sheep::client::{Client, Target};
+use sheep_client::{Client, Target};
 use sheep::daemon::{self, Config};
-use sheep::net::frame::MAX_PAYLOAD;
+use sheep_proto::frame::MAX_PAYLOAD;
 use sheep::net::Listeners;
-use sheep::proto::ReqFlags;
+use sheep_proto::ReqFlags;
 use tokio::io::{AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 
@@ -218,7 +218,7 @@ async fn exchange(addr: SocketAddr, input: &[u8]) -> Vec<(u8, u32)> {
                 break;
             }
             assert_eq!(n, 48, "trailing garbage after the responses");
-            let h = sheep::proto::RspHeader::from_bytes(&h);
+            let h = sheep_proto::RspHeader::from_bytes(&h);
             let len = h.data_length as usize;
             assert!(len <= MAX_PAYLOAD);
             assert!(skip(s, len).await == len, "truncated response");

@@ -1,9 +1,13 @@
+//! # sheep-client
+//!
 //! An async sheepdog client: TCP or unix socket, typed helpers over raw
 //! requests, many requests in flight on one connection (matched by id).
+//! Built on [`sheep_proto`] only: `dog` ([`dog`]) and the `sheep-bench`
+//! tool use it, and so does the daemon for its links to peers.
 //!
 //! ```no_run
-//! # async fn f() -> Result<(), sheep::client::ClientError> {
-//! use sheep::client::{Client, Target};
+//! # async fn f() -> Result<(), sheep_client::ClientError> {
+//! use sheep_client::{Client, Target};
 //! let c = Client::connect(&Target::Tcp("127.0.0.1:7000".parse().unwrap())).await?;
 //! c.make_fs(1, 22).await?;
 //! let vid = c.new_vdi("test", 64 << 20).await?;
@@ -22,7 +26,16 @@ use tokio::io::AsyncWrite;
 use tokio::sync::oneshot;
 use tokio_util::codec::FramedRead;
 
-use crate::net::{frame, Payload, SendFile};
+pub mod alloc;
+pub mod dog;
+pub mod payload;
+pub mod sendfile;
+
+/// The protocol crate, under the name this crate's modules use.
+pub(crate) use sheep_proto as proto;
+
+use crate::payload::{FileRange, Payload};
+use crate::proto::frame;
 use crate::proto::inode::data_vdi_id_offset;
 use crate::proto::oid::Oid;
 use crate::proto::payload::{VdiName, VdiNameTag};
@@ -30,7 +43,7 @@ use crate::proto::{
     AdminOp, ClientOp, ClusterFlags, ClusterReq, InodeHeader, NoArgs, ObjReq, ReqFlags, ReqHeader,
     Request, RspArm, RspHeader, SdResult, VdiReq, VdiRsp,
 };
-use crate::store::FileRange;
+use crate::sendfile::SendFile;
 use sdwire::codec::{Frame, FrameWriter};
 use sdwire::Wire;
 
@@ -373,7 +386,7 @@ impl Client {
     /// As [`call`](Self::call).
     pub async fn make_fs(&self, copies: u8, block_size_shift: u8) -> Result<(), ClientError> {
         let a = ClusterReq {
-            ctime: crate::daemon::cluster::now_ctime(),
+            ctime: crate::proto::time::now_ctime(),
             copies,
             flags: ClusterFlags::AUTO_VNODES,
             block_size_shift,

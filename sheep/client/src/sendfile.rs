@@ -9,7 +9,7 @@ use std::os::fd::AsRawFd;
 
 use tokio::io::{AsyncWrite, Interest};
 
-use crate::store::FileRange;
+use crate::payload::FileRange;
 
 /// A connection's write half that can send a range of a file.
 pub trait SendFile: AsyncWrite + Unpin + Send + 'static {

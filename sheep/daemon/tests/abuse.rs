@@ -16,9 +16,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use sheep::client::Client;
-use sheep::net::frame::MAX_PAYLOAD;
-use sheep::proto::{ReqFlags, ReqHeader, RspHeader, SdResult};
+use sheep_client::Client;
+use sheep_proto::frame::MAX_PAYLOAD;
+use sheep_proto::{ReqFlags, ReqHeader, RspHeader, SdResult};
 use support::Daemon;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -133,7 +133,7 @@ fn spawn_probe(
     stop: Arc<AtomicBool>,
 ) -> tokio::task::JoinHandle<Vec<Duration>> {
     tokio::spawn(async move {
-        let c = Client::connect(&sheep::client::Target::Tcp(addr))
+        let c = Client::connect(&sheep_client::Target::Tcp(addr))
             .await
             .unwrap();
         let mut lat = Vec::new();

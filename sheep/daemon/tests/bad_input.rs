@@ -7,8 +7,8 @@ mod support;
 use std::time::Duration;
 
 use sdwire::OpTable;
-use sheep::proto::oid::Oid;
-use sheep::proto::{classify, AdminOp, ClientOp, NoArgs, ObjReq, Protocol, Request, SdResult};
+use sheep_proto::oid::Oid;
+use sheep_proto::{classify, AdminOp, ClientOp, NoArgs, ObjReq, Protocol, Request, SdResult};
 use support::Daemon;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

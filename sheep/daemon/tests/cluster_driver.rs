@@ -14,7 +14,7 @@ use bytes::Bytes;
 use sheep::cluster::driver::{accept_all, ClusterDriver, ClusterEvent, JoinOutcome};
 use sheep::cluster::etcd::{etcd_driver, EtcdOptions};
 use sheep::cluster::local::{local_driver, LocalOptions};
-use sheep::proto::SdNode;
+use sheep_proto::SdNode;
 use support::procs::Etcd;
 
 mod support;

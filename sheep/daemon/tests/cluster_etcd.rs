@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use sheep::client::Client;
+use sheep_client::Client;
 use support::procs::{
     assert_placement, cluster_info, node_list, pattern, wait_members, write_from_every_gateway,
     Etcd, SheepProc,
@@ -52,7 +52,7 @@ async fn members_or_logs(
     clients: &[Client],
     nodes: &[SheepProc],
     n: usize,
-) -> Vec<sheep::proto::SdNode> {
+) -> Vec<sheep_proto::SdNode> {
     let t = tokio::time::timeout(
         Duration::from_secs(40),
         wait_members(clients, n, Duration::from_secs(30)),

@@ -9,8 +9,8 @@ mod support;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use sheep::proto::oid::Oid;
-use sheep::proto::{ObjReq, ReqFlags, Request};
+use sheep_proto::oid::Oid;
+use sheep_proto::{ObjReq, ReqFlags, Request};
 use support::procs::{
     assert_placement, cluster_info, holds, spawn_local_cluster, wait_members,
     write_from_every_gateway,
@@ -57,7 +57,7 @@ async fn three_nodes_replicate_and_read_back_everywhere() {
     }
     // REMOVE_OBJ through one gateway removes every replica.
     let victim = Oid::data(vid, 4).0;
-    let h = Request::Client(sheep::proto::ClientOp::RemoveObj(ObjReq {
+    let h = Request::Client(sheep_proto::ClientOp::RemoveObj(ObjReq {
         oid: Oid(victim),
         ..ObjReq::default()
     }))

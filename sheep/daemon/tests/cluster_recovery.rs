@@ -9,10 +9,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use sheep::client::Client;
 use sheep::gateway::replicas::ClusterView;
-use sheep::proto::oid::Oid;
-use sheep::proto::{ObjReq, ReqFlags, Request};
+use sheep_client::Client;
+use sheep_proto::oid::Oid;
+use sheep_proto::{ObjReq, ReqFlags, Request};
 use support::procs::{
     epoch_nodes, holds, node_list, pattern, read_peer, recovery_state, wait_members,
     wait_recovered, SheepProc,
@@ -62,7 +62,7 @@ impl Cluster {
     }
 
     /// The view of the current membership and its epoch.
-    async fn view(&self) -> (ClusterView, Vec<sheep::proto::SdNode>, u32) {
+    async fn view(&self) -> (ClusterView, Vec<sheep_proto::SdNode>, u32) {
         let members = node_list(&self.clients[0]).await;
         let epoch = recovery_state(&self.clients[0]).await.0;
         (
@@ -73,7 +73,7 @@ impl Cluster {
     }
 
     /// Index into `nodes` of a member.
-    fn index_of(&self, m: &sheep::proto::SdNode) -> usize {
+    fn index_of(&self, m: &sheep_proto::SdNode) -> usize {
         self.nodes
             .iter()
             .position(|n| n.addr == m.socket_addr())
@@ -385,7 +385,7 @@ async fn rejoining_node_refreshes_objects_written_while_down() {
     cl.nodes[2].kill9();
     wait_members(&cl.clients[..2], 2, Duration::from_secs(30)).await;
     for &o in &victims {
-        let h = Request::Client(sheep::proto::ClientOp::RemoveObj(ObjReq {
+        let h = Request::Client(sheep_proto::ClientOp::RemoveObj(ObjReq {
             oid: Oid(o),
             ..ObjReq::default()
         }))

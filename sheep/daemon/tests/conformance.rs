@@ -1,4 +1,4 @@
-//! Conformance of `sheep::proto` against every exchange of the golden traces
+//! Conformance of `sheep_proto` against every exchange of the golden traces
 //! of the C sheepdog (`tests/data/traces`, format in its README).
 //!
 //! For every exchange:
@@ -19,14 +19,14 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-use sheep::proto::inode::{Inode, InodeHeader};
-use sheep::proto::oid::{OidKind, SD_INODE_SIZE};
-use sheep::proto::payload::{decode_req_payload, decode_rsp_payload, ReqPayload, RspPayload};
-use sheep::proto::{
+use sheep_proto::inode::{Inode, InodeHeader};
+use sheep_proto::oid::{OidKind, SD_INODE_SIZE};
+use sheep_proto::payload::{decode_req_payload, decode_rsp_payload, ReqPayload, RspPayload};
+use sheep_proto::{
     accepts_version, classify, decode_op, decode_request, ClusterInfo, ObjReq, Protocol, ReqHeader,
     Request, RequestError, RspArm, RspHeader, SdNode, SdResult,
 };
-use sheep::trace::{load_all, Exchange};
+use sheep_testkit::trace::{load_all, Exchange};
 
 /// Opcodes the traces send on purpose although no table defines them.
 const EXPECTED_UNKNOWN: &[(u8, &str)] = &[
@@ -93,7 +93,7 @@ fn rsp_masks(p: &RspPayload) -> Vec<Range<usize>> {
                 .flat_map(|r| node_masks(r * rec + 48, s.slots as usize))
                 .collect()
         }
-        RspPayload::ClusterInfo(_) => node_masks(48, sheep::proto::cluster_info::SD_MAX_NODES),
+        RspPayload::ClusterInfo(_) => node_masks(48, sheep_proto::cluster_info::SD_MAX_NODES),
         _ => Vec::new(),
     }
 }
@@ -259,7 +259,7 @@ fn check(x: &Exchange, row: &mut Row, inode: &mut Inode) -> Result<(), String> {
 }
 
 fn obj_arm(op: &Request) -> Option<ObjReq> {
-    use sheep::proto::{ClientOp as C, PeerOp as P};
+    use sheep_proto::{ClientOp as C, PeerOp as P};
     match *op {
         Request::Client(C::CreateAndWriteObj(o) | C::WriteObj(o) | C::ReadObj(o)) => Some(o),
         Request::Peer(P::CreateAndWritePeer(o) | P::WritePeer(o) | P::ReadPeer(o)) => Some(o),
@@ -415,7 +415,7 @@ fn every_exchange_decodes_and_re_encodes() {
 /// The version probes of raw-probes: exactly the values the fact sheet lists.
 #[test]
 fn raw_probe_versions() {
-    let t = sheep::trace::Trace::load_scenario("raw-probes").expect("raw-probes loads");
+    let t = sheep_testkit::trace::Trace::load_scenario("raw-probes").expect("raw-probes loads");
     let mut seen = Vec::new();
     for x in &t.exchanges {
         let req = ReqHeader::from_bytes(&x.req_hdr);

@@ -4,11 +4,11 @@
 mod support;
 
 use bytes::Bytes;
-use sheep::client::{req_for, rsp_arm, vdi_rsp, ClientError};
-use sheep::proto::cluster_info::padded;
-use sheep::proto::oid::{Oid, SD_INODE_HEADER_SIZE};
-use sheep::proto::payload::NodeList;
-use sheep::proto::{
+use sheep_client::{req_for, rsp_arm, vdi_rsp, ClientError};
+use sheep_proto::cluster_info::padded;
+use sheep_proto::oid::{Oid, SD_INODE_HEADER_SIZE};
+use sheep_proto::payload::NodeList;
+use sheep_proto::{
     AdminOp, ClientOp, ClusterInfo, ClusterReq, NoArgs, ObjReq, PeerOp, ReqFlags, ReqHeader,
     Request, RspArm, SdResult, SdStatus, VdiAttr, VdiReq,
 };
@@ -75,7 +75,7 @@ async fn format_and_cluster_state() {
     h.data_length = 48;
     let (r, p) = c.raw(h, Bytes::new()).await.unwrap();
     assert_eq!((r.result, r.epoch, p.len()), (SdResult::Success, 1, 48));
-    let log: sheep::proto::EpochLog = sdwire::from_slice(&p, 0).unwrap();
+    let log: sheep_proto::EpochLog = sdwire::from_slice(&p, 0).unwrap();
     assert_eq!(log.epoch, 1);
     let mut h = admin(AdminOp::GetNodeList(NO));
     h.data_length = 491_520;
@@ -407,7 +407,7 @@ async fn shutdown_answers_the_requests_in_flight() {
     });
     let addr = addr_rx.recv().unwrap();
     let c = std::sync::Arc::new(
-        sheep::client::Client::connect(&sheep::client::Target::Tcp(addr))
+        sheep_client::Client::connect(&sheep_client::Target::Tcp(addr))
             .await
             .unwrap(),
     );

@@ -24,9 +24,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
-use sheep::client::Target;
-use sheep::dog::{self, Env};
-use sheep::trace::{Endpoint, Exchange, Trace};
+use sheep_client::dog::{self, Env};
+use sheep_client::Target;
+use sheep_testkit::trace::{Endpoint, Exchange, Trace};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 

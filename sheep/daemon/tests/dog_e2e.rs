@@ -11,17 +11,15 @@ use std::path::Path;
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-use support::procs::{spawn_local_cluster, wait_members};
+use support::procs::{dog_bin, spawn_local_cluster, wait_members};
 use support::Daemon;
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
-const DOG: &str = env!("CARGO_BIN_EXE_dog");
-
 /// Runs the dog against `addr` with `args`, feeding `stdin`.
 async fn dog(addr: SocketAddr, args: &[&str], stdin: &[u8]) -> Output {
     let port = addr.port().to_string();
-    let mut child = Command::new(DOG)
+    let mut child = Command::new(dog_bin())
         .args(args)
         .args(["-a", "127.0.0.1", "-p", &port])
         .stdin(Stdio::piped())
@@ -363,7 +361,7 @@ async fn wait_closed(a: SocketAddr) {
 /// Runs the dog with the given stdin and stdout files; returns stderr.
 async fn dog_files(addr: SocketAddr, args: &[&str], stdin: Stdio, stdout: Stdio) -> String {
     let port = addr.port().to_string();
-    let o = Command::new(DOG)
+    let o = Command::new(dog_bin())
         .args(args)
         .args(["-a", "127.0.0.1", "-p", &port])
         .stdin(stdin)

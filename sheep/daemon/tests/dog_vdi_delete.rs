@@ -3,10 +3,10 @@
 
 mod support;
 
-use sheep::client::ClientError;
-use sheep::proto::inode::data_vdi_id_offset;
-use sheep::proto::oid::Oid;
-use sheep::proto::SdResult;
+use sheep_client::ClientError;
+use sheep_proto::inode::data_vdi_id_offset;
+use sheep_proto::oid::Oid;
+use sheep_proto::SdResult;
 use support::Daemon;
 
 fn sd_err<T>(r: Result<T, ClientError>) -> Option<SdResult> {
@@ -15,7 +15,7 @@ fn sd_err<T>(r: Result<T, ClientError>) -> Option<SdResult> {
 
 /// Zeroes the first `n` entries of `vid`'s data_vdi_id, as the C dog does
 /// before DEL_VDI (a snapshot's inode is read-only here; the dog goes on).
-async fn zero_index(c: &sheep::client::Client, vid: u32, n: u32) {
+async fn zero_index(c: &sheep_client::Client, vid: u32, n: u32) {
     let r = c
         .write_obj(
             Oid::inode(vid).0,
@@ -26,7 +26,7 @@ async fn zero_index(c: &sheep::client::Client, vid: u32, n: u32) {
     assert!(matches!(sd_err(r), None | Some(SdResult::Readonly)));
 }
 
-async fn exists(c: &sheep::client::Client, oid: Oid) -> bool {
+async fn exists(c: &sheep_client::Client, oid: Oid) -> bool {
     match c.read_obj(oid.0, 0, 1).await {
         Ok(_) => true,
         Err(e) => {

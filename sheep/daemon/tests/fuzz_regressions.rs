@@ -9,9 +9,9 @@
 //! `answers_before_a_refused_frame_arrive_whole`.
 
 use sdwire::Wire;
-use sheep::proto::cluster_info::ClusterInfo;
-use sheep::proto::payload::StatClusterReply;
-use sheep::proto::{EpochLog, NodeId, SdNode};
+use sheep_proto::cluster_info::ClusterInfo;
+use sheep_proto::payload::StatClusterReply;
+use sheep_proto::{EpochLog, NodeId, SdNode};
 
 /// fuzz/out/node_list + cluster_info, first run: an `sd_node` whose embedded
 /// `node_id` has non-zero `pad` bytes (sd_node offsets 60..64) re-encodes

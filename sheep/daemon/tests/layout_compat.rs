@@ -1,6 +1,6 @@
 //! Breaking-change check of every wire layout against the committed snapshot
 //! `sheep/tests/data/layout.snapshot` (rendered by
-//! `sheep::proto::spec::render_snapshot()`).
+//! `sheep_proto::spec::render_snapshot()`).
 //!
 //! The check fails, naming the type and field (or opcode), when a field is
 //! moved, resized, retyped, removed or has its default changed, or an opcode
@@ -8,7 +8,7 @@
 //! new version (fields with `since` above the old version, after a bump) and
 //! new opcodes or types pass. `SHEEP_BLESS=1` re-blesses the snapshot.
 
-use sheep::proto::spec::{check_compat, render_snapshot};
+use sheep_proto::spec::{check_compat, render_snapshot};
 use std::path::PathBuf;
 
 fn snapshot_path() -> PathBuf {

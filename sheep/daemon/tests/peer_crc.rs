@@ -8,10 +8,10 @@
 mod support;
 
 use bytes::Bytes;
-use sheep::client::Client;
 use sheep::cluster::join::Versions;
-use sheep::proto::oid::Oid;
-use sheep::proto::{ObjReq, PeerOp, ReqFlags, Request, RspArm, RspHeader, SdResult};
+use sheep_client::Client;
+use sheep_proto::oid::Oid;
+use sheep_proto::{ObjReq, PeerOp, ReqFlags, Request, RspArm, RspHeader, SdResult};
 use support::Daemon;
 
 const EPOCH: u32 = 1;
@@ -203,7 +203,7 @@ async fn fake_peer(
 ) {
     use futures::StreamExt;
     use sdwire::codec::{Frame, FrameCodec};
-    use sheep::proto::{ObjRsp, ReqHeader};
+    use sheep_proto::{ObjRsp, ReqHeader};
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();
     let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -255,8 +255,8 @@ async fn fake_peer(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateway_rejects_read_replies_with_a_bad_crc() {
     use sheep::gateway::replicas::{ClusterView, Replicas};
-    use sheep::proto::SdNode;
     use sheep::store::{ObjectStore, PlainStore, StoreError, StoreOptions};
+    use sheep_proto::SdNode;
     use std::sync::atomic::Ordering;
 
     let dir = tempfile::tempdir().unwrap();

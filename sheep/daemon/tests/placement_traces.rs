@@ -17,11 +17,11 @@
 use std::collections::{BTreeMap, HashMap};
 
 use sheep::cluster::placement::{auto_vnodes, PlacementNode, VnodeRing};
-use sheep::proto::payload::NodeList;
-use sheep::proto::{
+use sheep_proto::payload::NodeList;
+use sheep_proto::{
     decode_op, ObjReq, PeerOp, ReqHeader, Request, RspArm, RspHeader, SdNode, SdResult,
 };
-use sheep::trace::{load_all, Endpoint, Exchange, Trace};
+use sheep_testkit::trace::{load_all, Endpoint, Exchange, Trace};
 
 const GET_NODE_LIST: u8 = 0x82;
 const CREATE_AND_WRITE_PEER: u8 = 0xA3;

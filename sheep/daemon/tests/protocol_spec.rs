@@ -1,5 +1,5 @@
 //! `docs/protocol.md` is generated from the layout tables by
-//! `sheep::proto::spec::render_markdown()`. This test fails when the committed
+//! `sheep_proto::spec::render_markdown()`. This test fails when the committed
 //! file is stale; `SHEEP_BLESS=1` rewrites it.
 
 use std::path::PathBuf;
@@ -7,13 +7,14 @@ use std::path::PathBuf;
 fn spec_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("..")
+        .join("..")
         .join("docs")
         .join("protocol.md")
 }
 
 #[test]
 fn protocol_md_is_up_to_date() {
-    let want = sheep::proto::spec::render_markdown();
+    let want = sheep_proto::spec::render_markdown();
     let path = spec_path();
     if std::env::var_os("SHEEP_BLESS").is_some_and(|v| v == "1") {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -46,8 +47,8 @@ fn protocol_md_is_up_to_date() {
 
 #[test]
 fn spec_mentions_every_opcode_and_structure() {
-    let md = sheep::proto::spec::render_markdown();
-    for p in sheep::proto::Protocol::ALL {
+    let md = sheep_proto::spec::render_markdown();
+    for p in sheep_proto::Protocol::ALL {
         for op in p.ops() {
             assert!(
                 md.contains(&format!("| {:#04x} |", op.opcode)),
@@ -56,7 +57,7 @@ fn spec_mentions_every_opcode_and_structure() {
             );
         }
     }
-    for (_, group) in sheep::proto::spec::layouts() {
+    for (_, group) in sheep_proto::spec::layouts() {
         for l in group {
             assert!(
                 md.contains(&format!("### `{}`", l.name)),

@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use sheep::client::Client;
-use sheep::proto::oid::Oid;
+use sheep_client::Client;
+use sheep_proto::oid::Oid;
 use support::procs::{cluster_info, holds, spawn_local_cluster, wait_members};
 use support::Daemon;
 

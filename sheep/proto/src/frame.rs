@@ -1,12 +1,12 @@
-//! How the daemon frames the sheepdog protocol: the header types are
-//! [`ReqHeader`] / [`RspHeader`] from [`crate::proto`] (their
+//! How sheep frames the sheepdog protocol: the header types are
+//! [`ReqHeader`] / [`RspHeader`] from this crate (their
 //! [`FrameHeader`](sdwire::codec::FrameHeader) impls say how many payload
 //! bytes follow), read and written by [`FrameCodec`] with the daemon's
 //! payload limit. Nothing here knows a byte offset of the protocol.
 
 use sdwire::codec::FrameCodec;
 
-use crate::proto::{ReqHeader, RspHeader};
+use crate::{ReqHeader, RspHeader};
 
 /// Largest payload the daemon accepts or answers with (32 MiB). The largest
 /// legitimate message is a full inode, 12,587,576 bytes.

@@ -1,4 +1,8 @@
-//! Every sheepdog on-wire structure, defined with `#[derive(Wire)]`.
+//! # sheep-proto
+//!
+//! Every sheepdog on-wire structure, defined with `#[derive(Wire)]`: the
+//! bottom layer of sheep, shared by the client library, `dog` and the
+//! daemon. No I/O happens here.
 //!
 //! One module per structure family:
 //! * [`header`]: the 48-byte [`ReqHeader`] / [`RspHeader`], request flags
@@ -12,12 +16,18 @@
 //! * [`cluster_info`]: [`ClusterInfo`], [`EpochLog`], [`VdiState`], [`VdiAttr`], ...;
 //! * [`inode`]: [`InodeHeader`] and the full [`Inode`];
 //! * [`payload`]: typed request/response payloads by opcode;
-//! * [`oid`]: object ids.
+//! * [`oid`]: object ids;
+//! * [`frame`]: the frame codecs (header + `data_length` payload) and the
+//!   payload limit;
+//! * [`time`]: sheepdog's timestamp encodings.
 //!
 //! Byte order is little-endian everywhere (what the C sheep writes on x86-64).
 
+#![warn(missing_docs)]
+
 pub mod arms;
 pub mod cluster_info;
+pub mod frame;
 pub mod header;
 pub mod inode;
 pub mod node;
@@ -26,6 +36,7 @@ pub mod ops;
 pub mod payload;
 pub mod result;
 pub mod spec;
+pub mod time;
 
 pub use arms::{
     ClusterDefaultRsp, ClusterReq, ForwReq, HashRsp, InodeCoherenceReq, NoArgs, NoRsp, NodeRsp,

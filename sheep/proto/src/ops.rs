@@ -647,7 +647,7 @@ mod tests {
     #[test]
     fn peer_requests_decode_at_their_version() {
         let op = Request::Peer(PeerOp::WritePeer(ObjReq {
-            oid: crate::proto::Oid(0x42),
+            oid: crate::Oid(0x42),
             payload_crc32c: 0x1234_5678,
             ..ObjReq::default()
         }));

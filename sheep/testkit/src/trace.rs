@@ -260,9 +260,10 @@ impl Trace {
     }
 }
 
-/// The directory holding the golden traces: `<sheep crate>/../tests/data/traces`.
+/// The directory holding the golden traces: `tests/data/traces` at the top of the repository.
 pub fn traces_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
         .join("..")
         .join("tests")
         .join("data")

@@ -1,5 +1,5 @@
-//! `dog`: the sheepdog admin CLI (logic in `sheep::dog`).
+//! `dog`: the sheepdog admin CLI (logic in `sheep_client::dog`).
 
 fn main() {
-    std::process::exit(sheep::dog::main());
+    std::process::exit(sheep_client::dog::main());
 }

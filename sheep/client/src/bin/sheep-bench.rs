@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use clap::Parser;
-use sheep::client::{req_for, rsp_arm, Client, ClientError, Target};
-use sheep::proto::oid::{Oid, SD_INODE_DATA_VDI_ID_OFFSET};
-use sheep::proto::{ClientOp, NoArgs, Request, RspArm, SdResult};
+use sheep_client::{req_for, rsp_arm, Client, ClientError, Target};
+use sheep_proto::oid::{Oid, SD_INODE_DATA_VDI_ID_OFFSET};
+use sheep_proto::{ClientOp, NoArgs, Request, RspArm, SdResult};
 
 /// Benchmark a sheep over the client protocol (formats an unformatted
 /// sheep with copies=1).
@@ -157,7 +157,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let name = format!(
         "bench-{}-{}",
         std::process::id(),
-        sheep::daemon::cluster::now_secs()
+        sheep_proto::time::now_secs()
     );
     let size = a.size_mib << 20;
     let vid = c.new_vdi(&name, size).await?;

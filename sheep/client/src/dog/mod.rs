@@ -12,8 +12,8 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand};
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::client::{ClientError, Target};
 use crate::proto::{ClusterFlags, SdResult};
+use crate::{ClientError, Target};
 
 mod fmt;
 mod splice;

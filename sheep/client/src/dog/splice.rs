@@ -32,8 +32,8 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-use crate::client::Target;
 use crate::proto::{ClientOp, ReqFlags, Request, RspHeader};
+use crate::Target;
 
 use super::verbs::obj;
 use super::DogError;

@@ -17,8 +17,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::net::Payload;
-use crate::store::FileRange;
+use crate::payload::FileRange;
+use crate::payload::Payload;
 
 /// Reads stdin in a fixed sequence of piece sizes, a bounded number of
 /// pieces ahead of the consumer.

@@ -15,8 +15,7 @@ use super::splice::{self, Piece};
 use super::stdio::{PieceReader, StdinFile, StdoutWriter};
 use super::wire::{self, admin, client, decode, encode, send, IndexRun};
 use super::{fmt, DogError, Env, Snap};
-use crate::client::Client;
-use crate::net::Payload;
+use crate::payload::Payload;
 use crate::proto::cluster_info::{padded, SD_MAX_NODES};
 use crate::proto::inode::data_vdi_id_offset;
 use crate::proto::oid::{Oid, SD_ATTR_OBJ_SIZE, SD_INODE_DATA_INDEX};
@@ -28,6 +27,7 @@ use crate::proto::{
     InodeHeader, NoArgs, ObjReq, RecoveryState, ReqFlags, ReqHeader, RspHeader, SdNode, SdResult,
     VdiAttr, VdiReq,
 };
+use crate::Client;
 
 const WRITE: ReqFlags = ReqFlags::WRITE;
 const COW: ReqFlags = ReqFlags::COW;
@@ -476,7 +476,7 @@ impl Dog<'_> {
         }
         .encode();
         let a = ClusterReq {
-            ctime: crate::daemon::cluster::now_ctime(),
+            ctime: crate::proto::time::now_ctime(),
             copies,
             copy_policy: policy,
             flags,

@@ -8,11 +8,11 @@ use bytes::Bytes;
 use sdwire::Wire;
 
 use super::DogError;
-use crate::client::{rsp_arm, Client, ClientError};
-use crate::net::Payload;
+use crate::payload::Payload;
 use crate::proto::{
     AdminOp, ClientOp, HashRsp, NodeRsp, ReqFlags, ReqHeader, Request, RspArm, RspHeader, VdiRsp,
 };
+use crate::{rsp_arm, Client, ClientError};
 
 /// A client-protocol request header: `op`'s opcode and union arm, `flags`
 /// and `data_length` (the reply size, or the payload size with WRITE).
@@ -27,7 +27,7 @@ pub(crate) fn admin(op: AdminOp, flags: ReqFlags, len: u32) -> ReqHeader {
 
 /// The `vdi` arm of an answer (zero for other kinds).
 pub(crate) fn vdi_rsp(r: &RspHeader) -> VdiRsp {
-    crate::client::vdi_rsp(r)
+    crate::vdi_rsp(r)
 }
 
 /// The `node` arm of an answer (zero for other kinds).

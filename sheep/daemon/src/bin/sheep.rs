@@ -11,7 +11,7 @@ use sheep::cluster::membership::{JoinError, Membership};
 use sheep::cluster::{open_driver, parse_driver_spec, DriverSpec};
 use sheep::daemon::{self, Config};
 use sheep::net::Listeners;
-use sheep::proto::SdNode;
+use sheep_proto::SdNode;
 
 /// A sheepdog-compatible storage daemon.
 ///
@@ -61,7 +61,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    sheep::alloc::keep_freed_buffers();
+    sheep_client::alloc::keep_freed_buffers();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

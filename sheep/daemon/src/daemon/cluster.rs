@@ -348,20 +348,7 @@ impl ClusterState {
     }
 }
 
-/// Seconds since the epoch.
-pub fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
-/// sheepdog's ctime encoding: `sec << 32 | nsec`.
-pub fn now_ctime() -> u64 {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    (d.as_secs() << 32) | u64::from(d.subsec_nanos())
-}
+pub use crate::proto::time::{now_ctime, now_secs};
 
 #[cfg(test)]
 mod tests {

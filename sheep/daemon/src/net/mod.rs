@@ -14,44 +14,13 @@ use tokio_util::codec::FramedRead;
 use crate::daemon::{dispatch, State};
 use crate::proto::RspHeader;
 
-pub mod frame;
-pub mod sendfile;
+pub use crate::proto::frame;
+pub use sheep_client::payload::Payload;
+pub use sheep_client::sendfile;
 
 use frame::MAX_PAYLOAD;
 use sdwire::codec::{Frame, FrameWriter};
 pub use sendfile::SendFile;
-
-/// A frame payload: bytes in memory, or a range of a file sent with
-/// `sendfile(2)` (a reply from an object file, or a dog request from
-/// stdin).
-#[derive(Debug)]
-pub enum Payload {
-    /// In memory.
-    Bytes(bytes::Bytes),
-    /// Sent from the file.
-    File(crate::store::FileRange),
-}
-
-impl Payload {
-    /// Bytes the payload puts on the wire.
-    pub fn len(&self) -> usize {
-        match self {
-            Payload::Bytes(b) => b.len(),
-            Payload::File(f) => f.len,
-        }
-    }
-
-    /// No bytes.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-impl From<bytes::Bytes> for Payload {
-    fn from(b: bytes::Bytes) -> Payload {
-        Payload::Bytes(b)
-    }
-}
 
 /// Requests one connection may have in flight before it stops reading.
 const MAX_INFLIGHT: usize = 128;

@@ -97,30 +97,7 @@ impl Default for StoreOptions {
     }
 }
 
-/// A byte range of an open object file (see [`ObjectStore::read_range`]).
-#[derive(Debug, Clone)]
-pub struct FileRange {
-    /// The open object file.
-    pub file: std::sync::Arc<File>,
-    /// Where the range starts in the file.
-    pub offset: u64,
-    /// Its length in bytes.
-    pub len: usize,
-}
-
-impl FileRange {
-    /// Reads the range into memory.
-    ///
-    /// # Errors
-    ///
-    /// I/O errors, or `UnexpectedEof` if the file ends inside the range.
-    pub fn read(&self) -> io::Result<Vec<u8>> {
-        use std::os::unix::fs::FileExt;
-        let mut buf = vec![0; self.len];
-        self.file.read_exact_at(&mut buf, self.offset)?;
-        Ok(buf)
-    }
-}
+pub use sheep_client::payload::FileRange;
 
 /// A local store of fixed-size objects named by 64-bit oids.
 ///

@@ -6,9 +6,9 @@ pub mod procs;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use sheep::client::{Client, Target};
 use sheep::daemon::{self, Config};
 use sheep::net::Listeners;
+use sheep_client::{Client, Target};
 
 /// A daemon running in the test's runtime.
 pub struct Daemon {

@@ -9,14 +9,40 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use sheep::client::{Client, Target};
-use sheep::proto::oid::Oid;
-use sheep::proto::payload::NodeList;
-use sheep::proto::SdResult;
-use sheep::proto::{AdminOp, ClusterInfo, NoArgs, ObjReq, PeerOp, ReqFlags, Request, SdNode};
+use sheep_client::{Client, Target};
+use sheep_proto::oid::Oid;
+use sheep_proto::payload::NodeList;
+use sheep_proto::SdResult;
+use sheep_proto::{AdminOp, ClusterInfo, NoArgs, ObjReq, PeerOp, ReqFlags, Request, SdNode};
 
 /// The `sheep` binary of this build.
 pub const SHEEP: &str = env!("CARGO_BIN_EXE_sheep");
+
+/// The `dog` binary of this build. `dog` belongs to the `sheep-client`
+/// package, and cargo builds only this package's binaries for its tests,
+/// so the first call runs `cargo build -p sheep-client --bin dog` into the
+/// same target directory and profile as [`SHEEP`] (a no-op when it is up
+/// to date; cargo holds no lock while tests run).
+pub fn dog_bin() -> &'static Path {
+    static DOG: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DOG.get_or_init(|| {
+        let profile_dir = Path::new(SHEEP).parent().expect("sheep has a directory");
+        let target_dir = profile_dir
+            .parent()
+            .expect("the profile directory has a parent");
+        let mut cmd = Command::new(env!("CARGO"));
+        cmd.args(["build", "--quiet", "-p", "sheep-client", "--bin", "dog"])
+            .arg("--target-dir")
+            .arg(target_dir)
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("run cargo to build dog");
+        assert!(status.success(), "building dog failed: {status}");
+        profile_dir.join("dog")
+    })
+}
 
 /// A loopback port nobody listens on right now.
 pub fn free_port() -> u16 {
@@ -371,11 +397,11 @@ impl Drop for Etcd {
 /// STAT_RECOVERY through `c`: the responder's epoch and its recovery state
 /// (a node that has not taken the cluster's format yet counts as
 /// recovering).
-pub async fn recovery_state(c: &Client) -> (u32, sheep::proto::RecoveryState) {
+pub async fn recovery_state(c: &Client) -> (u32, sheep_proto::RecoveryState) {
     let h = Request::Admin(AdminOp::StatRecovery(NoArgs::default())).to_header(ReqFlags::EMPTY, 24);
     let (rh, p) = c.raw(h, Bytes::new()).await.unwrap();
     if rh.result == SdResult::WaitForFormat {
-        let busy = sheep::proto::RecoveryState {
+        let busy = sheep_proto::RecoveryState {
             in_recovery: 1,
             ..Default::default()
         };
@@ -384,7 +410,7 @@ pub async fn recovery_state(c: &Client) -> (u32, sheep::proto::RecoveryState) {
     assert_eq!(rh.result, SdResult::Success, "STAT_RECOVERY failed");
     (
         rh.epoch,
-        sdwire::from_slice::<sheep::proto::RecoveryState>(&p, 0).unwrap(),
+        sdwire::from_slice::<sheep_proto::RecoveryState>(&p, 0).unwrap(),
     )
 }
 

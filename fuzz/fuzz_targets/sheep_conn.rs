@@ -34,9 +34,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use sheep_client::{Client, Target};
-use sheep::daemon::{self, Config};
+use sheep::server::{self, Config};
 use sheep_proto::frame::MAX_PAYLOAD;
-use sheep::net::Listeners;
+use sheep::server::Listeners;
 use sheep_proto::ReqFlags;
 use tokio::io::{AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
@@ -89,7 +89,7 @@ fn env() -> &'static Env {
             let mut cfg = Config::new(&dir, addr);
             cfg.sync = false;
             cfg.park_timeout = Duration::ZERO;
-            tokio::spawn(daemon::run(cfg, l, std::future::pending()));
+            tokio::spawn(server::run(cfg, l, std::future::pending()));
             let probe = Client::connect(&Target::Tcp(addr)).await.unwrap();
             probe.make_fs(1, 22).await.unwrap();
             probe

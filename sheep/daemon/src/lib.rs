@@ -12,15 +12,14 @@
 //! daemon's modules (and its tests) use.
 #![warn(missing_docs)]
 
-pub mod admin;
 pub mod cluster;
-pub mod daemon;
-pub mod gateway;
-pub mod net;
-pub mod peer;
-pub mod recovery;
+pub mod config;
+pub mod handlers;
+pub mod objects;
+pub mod replication;
+pub mod server;
 pub mod store;
-pub mod vdi;
+pub mod sync;
 
 pub use sheep_client as client;
 pub use sheep_proto as proto;

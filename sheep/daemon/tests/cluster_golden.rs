@@ -21,7 +21,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use sdwire::Wire;
-use sheep::admin::is_shutdown_notify;
 use sheep::cluster::driver::{
     accept_all, ClusterDriver, ClusterEvent, JoinOutcome, MemberId, Record,
 };
@@ -31,8 +30,9 @@ use sheep::cluster::join::{
 };
 use sheep::cluster::local::{local_driver, LocalOptions};
 use sheep::cluster::membership::Membership;
-use sheep::daemon::cluster::{ClusterState, Format, NodeInfo};
-use sheep::daemon::members::{decode_make_fs, encode_make_fs};
+use sheep::cluster::state::{decode_make_fs, encode_make_fs};
+use sheep::cluster::state::{ClusterState, Format, NodeInfo};
+use sheep::handlers::admin::is_shutdown_notify;
 use sheep::proto::{ClusterFlags, EpochLog, SdNode};
 use support::procs::SheepProc;
 

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use sheep::gateway::replicas::ClusterView;
+use sheep::replication::replicas::ClusterView;
 use sheep_client::Client;
 use sheep_proto::oid::Oid;
 use sheep_proto::{ObjReq, ReqFlags, Request};

@@ -395,12 +395,12 @@ async fn shutdown_answers_the_requests_in_flight() {
             .build()
             .unwrap();
         let r = rt.block_on(async {
-            let l = sheep::net::Listeners::bind("127.0.0.1:0".parse().unwrap(), &path)
+            let l = sheep::server::Listeners::bind("127.0.0.1:0".parse().unwrap(), &path)
                 .await
                 .unwrap();
             addr_tx.send(l.tcp_addr().unwrap()).unwrap();
-            let cfg = sheep::daemon::Config::new(&path, l.tcp_addr().unwrap());
-            sheep::daemon::run(cfg, l, std::future::pending()).await
+            let cfg = sheep::server::Config::new(&path, l.tcp_addr().unwrap());
+            sheep::server::run(cfg, l, std::future::pending()).await
         });
         drop(rt);
         r

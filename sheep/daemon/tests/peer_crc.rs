@@ -254,14 +254,13 @@ async fn fake_peer(
 /// and with no good replica the read is EIO. At 0x0a nothing is checked.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateway_rejects_read_replies_with_a_bad_crc() {
-    use sheep::gateway::replicas::{ClusterView, Replicas};
-    use sheep::store::{ObjectStore, PlainStore, StoreError, StoreOptions};
+    use sheep::config::Config;
+    use sheep::replication::replicas::ClusterView;
+    use sheep::replication::Node;
+    use sheep::store::StoreError;
     use sheep_proto::SdNode;
     use std::sync::atomic::Ordering;
 
-    let dir = tempfile::tempdir().unwrap();
-    let store: std::sync::Arc<dyn ObjectStore> =
-        std::sync::Arc::new(PlainStore::open(dir.path(), StoreOptions { sync: false }).unwrap());
     let me: std::net::SocketAddr = "127.0.0.1:1".parse().unwrap();
     let want = data(5, 4096);
     let mut bad = data(5, 4096);
@@ -275,20 +274,24 @@ async fn gateway_rejects_read_replies_with_a_bad_crc() {
         n.zone = z;
         n
     };
+    // A gateway node with its own empty store and a view of `peers`.
     let gw = |peers: &[std::net::SocketAddr], ver: u8| {
-        let r = Replicas::local(store.clone());
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = Config::new(dir.path(), me);
+        cfg.sync = false;
+        let n = Node::open(cfg).unwrap();
         let mut members = vec![node(me, 1)];
         for (i, p) in peers.iter().enumerate() {
             members.push(node(*p, i as u32 + 2));
         }
         let mut v = ClusterView::new(&members, EPOCH, me);
         v.links = vec![ver; members.len()];
-        r.set_view(v);
-        r
+        n.replicas.set_view(v);
+        (dir, n)
     };
     // Two lying replicas (this node holds none): both asked, then EIO.
-    let r = gw(&[bad1, bad2], 0x0b);
-    match r.read_copies(oid, 3, 0, 4096).await {
+    let (_dir, r) = gw(&[bad1, bad2], 0x0b);
+    match r.replicas.read_copies(&r, oid, 3, 0, 4096).await {
         Err(StoreError::Io(e)) => assert!(e.to_string().contains("Eio"), "{e}"),
         other => panic!("{other:?}"),
     }
@@ -297,9 +300,15 @@ async fn gateway_rejects_read_replies_with_a_bad_crc() {
         (1, 1)
     );
     // A lying and a good replica: the good one's data, whatever the order.
-    let r = gw(&[bad1, good], 0x0b);
-    assert_eq!(r.read_copies(oid, 3, 0, 4096).await.unwrap(), want);
+    let (_dir, r) = gw(&[bad1, good], 0x0b);
+    assert_eq!(
+        r.replicas.read_copies(&r, oid, 3, 0, 4096).await.unwrap(),
+        want
+    );
     // At 0x0a there is no CRC to check: the first replica's bytes are taken.
-    let r = gw(&[bad1], 0x0a);
-    assert_eq!(r.read_copies(oid, 2, 0, 4096).await.unwrap(), bad);
+    let (_dir, r) = gw(&[bad1], 0x0a);
+    assert_eq!(
+        r.replicas.read_copies(&r, oid, 2, 0, 4096).await.unwrap(),
+        bad
+    );
 }

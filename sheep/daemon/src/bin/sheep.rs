@@ -9,8 +9,8 @@ use clap::Parser;
 use sheep::cluster::join::Versions;
 use sheep::cluster::membership::{JoinError, Membership};
 use sheep::cluster::{open_driver, parse_driver_spec, DriverSpec};
-use sheep::daemon::{self, Config};
-use sheep::net::Listeners;
+use sheep::server::Listeners;
+use sheep::server::{self, Config};
 use sheep_proto::SdNode;
 
 /// A sheepdog-compatible storage daemon.
@@ -109,10 +109,10 @@ async fn main() -> ExitCode {
         }
     };
     let sock = a.store_dir.join("sock");
-    let r = match daemon::State::open(cfg) {
+    let r = match server::State::open(cfg) {
         Ok(st) => {
-            daemon::members::attach(&st, membership.clone(), me_of(&a, addr));
-            daemon::serve(st, listeners, shutdown).await
+            server::members::attach(&st, membership.clone(), me_of(&a, addr));
+            server::serve(st, listeners, shutdown).await
         }
         Err(e) => Err(e),
     };

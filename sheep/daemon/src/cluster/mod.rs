@@ -6,6 +6,8 @@
 //! * [`local`] and [`etcd`]: the two drivers;
 //! * [`join`]: join with protocol version negotiation;
 //! * [`membership`]: a node's join and its folded view (members, epoch, window).
+//! * [`state`]: this node's persisted cluster state (format, epoch log,
+//!   its address and zone) and the MAKE_FS notice.
 
 pub mod driver;
 pub mod etcd;
@@ -14,6 +16,7 @@ pub mod join;
 pub mod local;
 pub mod membership;
 pub mod placement;
+pub mod state;
 
 pub use driver::{
     accept_all, parse_driver_spec, ClusterDriver, ClusterEvent, DriverError, DriverSpec, JoinJudge,

@@ -1,5 +1,5 @@
-//! Cluster state of a single-node cluster: format parameters, epoch log and
-//! node list, persisted in `STORE_DIR/config` and `STORE_DIR/epoch/`.
+//! This node's persisted view of the cluster: format parameters, epoch log
+//! and the node list of each epoch, in `STORE_DIR/config` and `STORE_DIR/epoch/`.
 //!
 //! # Format
 //!
@@ -12,6 +12,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use bytes::Bytes;
 use sdwire::Wire;
 
 use crate::proto::cluster_info::{c_str, padded};
@@ -346,6 +347,35 @@ impl ClusterState {
             nodes: vec![self.node.sd_node()],
         }
     }
+}
+
+/// Prefix of a MAKE_FS notification.
+const MKFS_MAGIC: &[u8] = b"SHEEP-MKFS-1\0";
+
+/// Encodes a MAKE_FS notification.
+pub fn encode_make_fs(f: &Format) -> Bytes {
+    let mut b = MKFS_MAGIC.to_vec();
+    b.extend_from_slice(&f.ctime.to_le_bytes());
+    b.extend_from_slice(&f.flags.to_le_bytes());
+    b.extend_from_slice(&[f.copies, f.copy_policy, f.block_size_shift]);
+    b.extend_from_slice(f.store.as_bytes());
+    Bytes::from(b)
+}
+
+/// Decodes a MAKE_FS notification.
+pub fn decode_make_fs(b: &[u8]) -> Option<Format> {
+    let b = b.strip_prefix(MKFS_MAGIC)?;
+    if b.len() < 13 {
+        return None;
+    }
+    Some(Format {
+        ctime: u64::from_le_bytes(b[..8].try_into().ok()?),
+        flags: u16::from_le_bytes(b[8..10].try_into().ok()?),
+        copies: b[10],
+        copy_policy: b[11],
+        block_size_shift: b[12],
+        store: String::from_utf8_lossy(&b[13..]).into_owned(),
+    })
 }
 
 pub use crate::proto::time::{now_ctime, now_secs};

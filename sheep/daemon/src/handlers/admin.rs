@@ -4,14 +4,15 @@
 
 use sdwire::Wire;
 
-use crate::daemon::cluster::Format;
-use crate::daemon::{lock, Ctx, Reply};
+use crate::cluster::state::Format;
+use crate::handlers::{Ctx, Reply};
 use crate::proto::cluster_info::SD_MAX_NODES;
 use crate::proto::oid::DEFAULT_BLOCK_SIZE_SHIFT;
 use crate::proto::payload::{EpochRecord, MakeFsPayload, NodeList, StatClusterReply};
 use crate::proto::{
     ClusterDefaultRsp, ClusterReq, EpochLog, NodeRsp, RecoveryState, RspArm, SdNode, SdResult,
 };
+use crate::sync::lock;
 
 /// KILL_NODE (and SHUTDOWN outside a cluster): answer, then stop this
 /// daemon.
@@ -31,8 +32,8 @@ pub fn is_shutdown_notify(msg: &[u8]) -> bool {
 
 /// Stops this daemon. The answers in flight still go out, this request's
 /// among them: connections stop reading at the signal, and the daemon waits
-/// for them to write what their requests answer (see [`crate::daemon::serve`]).
-pub fn shutdown_soon(st: &std::sync::Arc<crate::daemon::State>) {
+/// for them to write what their requests answer (see `server::serve`).
+pub fn shutdown_soon(st: &std::sync::Arc<crate::handlers::Services>) {
     st.request_shutdown();
 }
 
@@ -61,7 +62,7 @@ pub async fn cluster_shutdown(cx: &Ctx) -> Reply {
 
 /// CLUSTER_INFO: the full `cluster_info`.
 pub fn cluster_info(cx: &Ctx) -> Reply {
-    let ci = crate::daemon::members::cluster_info(&cx.st);
+    let ci = cx.st.cluster_info();
     Reply::encoded(&ci)
 }
 
@@ -117,7 +118,7 @@ pub fn stat_cluster(cx: &Ctx, a: ClusterReq) -> Reply {
 
 /// GET_NODE_LIST: the members (this node alone when not clustered).
 pub fn get_node_list(cx: &Ctx) -> Reply {
-    let nodes = crate::daemon::members::nodes(&cx.st);
+    let nodes = cx.st.nodes();
     let nr = nodes.len() as u32;
     Reply::encoded(&NodeList { nodes }).arm(RspArm::Node(NodeRsp {
         nr_nodes: nr,
@@ -198,13 +199,13 @@ pub async fn make_fs(cx: &Ctx, a: ClusterReq) -> Reply {
         // same parameters; answer once this node has applied it.
         let mut f = f;
         if f.ctime == 0 {
-            f.ctime = crate::daemon::cluster::now_ctime();
+            f.ctime = crate::cluster::state::now_ctime();
         }
         let mut epochs = st.epoch_tx.subscribe();
         let _ = epochs.borrow_and_update();
         if let Err(e) = m
             .driver()
-            .notify(crate::daemon::members::encode_make_fs(&f))
+            .notify(crate::cluster::state::encode_make_fs(&f))
             .await
         {
             tracing::error!(error = %e, "broadcasting MAKE_FS failed");
@@ -240,7 +241,7 @@ pub async fn make_fs(cx: &Ctx, a: ClusterReq) -> Reply {
 
 /// Waits (at most 30 s) until every other member reports the format `ctime`
 /// in its CLUSTER_INFO.
-async fn formatted_everywhere(st: &crate::daemon::State, ctime: u64) -> bool {
+async fn formatted_everywhere(st: &crate::handlers::Services, ctime: u64) -> bool {
     let Some(v) = st.replicas.view() else {
         return true;
     };
@@ -280,7 +281,7 @@ async fn formatted_everywhere(st: &crate::daemon::State, ctime: u64) -> bool {
 }
 
 /// Formats this node with `f`: wipes every object, persists the format.
-pub async fn apply_make_fs(st: &crate::daemon::State, f: Format) -> Reply {
+pub async fn apply_make_fs(st: &crate::handlers::Services, f: Format) -> Reply {
     // Re-formatting wipes the cluster, like sheepdog: no VDI op may run
     // concurrently.
     let _g = st.vdi_ops.lock().await;

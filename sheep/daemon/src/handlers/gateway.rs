@@ -1,27 +1,15 @@
 //! Client-facing object I/O (CREATE_AND_WRITE/READ/WRITE/REMOVE/DISCARD_OBJ,
-//! FLUSH_VDI, GET_HASH, EXIST), sent to the object's [`replicas::Replicas`].
+//! FLUSH_VDI, GET_HASH, EXIST), sent to the object's
+//! [`Replicas`](crate::replication::replicas::Replicas).
 //!
 //! Writes into the objects of a snapshot (a frozen image) answer READONLY,
 //! which is how tgtd learns that its VDI was snapshotted.
 
-use crate::daemon::{Ctx, Reply, State};
-use crate::gateway::replicas::ObjData;
-use crate::proto::oid::{Oid, OidKind, SD_INODE_DATA_VDI_ID_OFFSET, SD_INODE_HEADER_SIZE};
+use crate::handlers::{Ctx, Reply, Services};
+use crate::proto::oid::{Oid, OidKind, SD_INODE_DATA_VDI_ID_OFFSET};
 use crate::proto::{HashRsp, ObjReq, ReqFlags, RspArm, SdResult};
-use crate::store::StoreError;
-
-pub mod replicas;
-
-/// Maps a store error to a result code.
-pub fn store_err(e: &StoreError) -> SdResult {
-    match e {
-        StoreError::NoObj(_) => SdResult::NoObj,
-        StoreError::Exists(_) => SdResult::VdiExist,
-        StoreError::OutOfRange { .. } => SdResult::InvalidParms,
-        StoreError::NoSpace => SdResult::NoSpace,
-        StoreError::Io(_) => SdResult::Eio,
-    }
-}
+use crate::replication::replicas::ObjData;
+use crate::store::{store_err, StoreError};
 
 /// The COW source of a create request: `cow_oid` when COW is set.
 pub fn cow_source(h: &crate::proto::ReqHeader, a: &ObjReq) -> Option<u64> {
@@ -29,7 +17,7 @@ pub fn cow_source(h: &crate::proto::ReqHeader, a: &ObjReq) -> Option<u64> {
 }
 
 /// The size of `oid`: by kind, data objects by their VDI's block_size_shift.
-pub fn object_size(st: &State, oid: Oid) -> usize {
+pub fn object_size(st: &Services, oid: Oid) -> usize {
     let shift = match oid.kind() {
         OidKind::Data | OidKind::Vmstate => st
             .vdis
@@ -46,7 +34,7 @@ pub fn object_size(st: &State, oid: Oid) -> usize {
 }
 
 /// Whether writes to `oid` must be refused because its VDI is a snapshot.
-fn readonly(st: &State, oid: Oid) -> bool {
+fn readonly(st: &Services, oid: Oid) -> bool {
     matches!(
         oid.kind(),
         OidKind::Data | OidKind::Inode | OidKind::Vmstate
@@ -60,7 +48,7 @@ fn readonly(st: &State, oid: Oid) -> bool {
 }
 
 /// Checks that `offset..offset+len` fits in the object.
-fn in_range(st: &State, oid: Oid, offset: u32, len: usize) -> Result<usize, SdResult> {
+fn in_range(st: &Services, oid: Oid, offset: u32, len: usize) -> Result<usize, SdResult> {
     let size = object_size(st, oid);
     if (offset as usize)
         .checked_add(len)
@@ -69,14 +57,6 @@ fn in_range(st: &State, oid: Oid, offset: u32, len: usize) -> Result<usize, SdRe
         return Err(SdResult::InvalidParms);
     }
     Ok(size)
-}
-
-/// After a write into an inode header, refresh the cached VDI table.
-pub fn after_inode_write(st: &State, oid: Oid, offset: u32) {
-    if oid.is_inode() && (offset as usize) < SD_INODE_HEADER_SIZE {
-        let mut t = st.vdis.write().unwrap_or_else(|e| e.into_inner());
-        t.refresh(st.store.as_ref(), oid.vid());
-    }
 }
 
 /// CREATE_AND_WRITE_OBJ.
@@ -157,7 +137,7 @@ pub enum Via {
 
 /// Creates (or, if it exists, writes) an object.
 pub async fn create_and_write(
-    st: &State,
+    st: &Services,
     a: ObjReq,
     data: bytes::Bytes,
     cow: Option<u64>,
@@ -170,19 +150,27 @@ pub async fn create_and_write(
     let r = match via {
         Via::Replicas => {
             st.replicas
-                .create_and_write_copies(a.oid.0, a.copies, size, u64::from(a.offset), data, cow)
+                .create_and_write_copies(
+                    st,
+                    a.oid.0,
+                    a.copies,
+                    size,
+                    u64::from(a.offset),
+                    data,
+                    cow,
+                )
                 .await
         }
         Via::Local => {
             st.replicas
-                .local_create_and_write(a.oid.0, size, u64::from(a.offset), data, cow)
+                .local_create_and_write(st, a.oid.0, size, u64::from(a.offset), data, cow)
                 .await
         }
     };
     match r {
         Ok(()) => {
             if a.oid.is_inode() {
-                after_inode_write(st, a.oid, 0);
+                st.after_inode_write(a.oid, 0);
             }
             Reply::ok()
         }
@@ -191,18 +179,22 @@ pub async fn create_and_write(
 }
 
 /// Writes into an existing object.
-pub async fn write(st: &State, a: ObjReq, data: bytes::Bytes, via: Via) -> Reply {
+pub async fn write(st: &Services, a: ObjReq, data: bytes::Bytes, via: Via) -> Reply {
     if let Err(c) = in_range(st, a.oid, a.offset, data.len()) {
         return Reply::code(c);
     }
     let off = u64::from(a.offset);
     let r = match via {
-        Via::Replicas => st.replicas.write_copies(a.oid.0, a.copies, off, data).await,
+        Via::Replicas => {
+            st.replicas
+                .write_copies(st, a.oid.0, a.copies, off, data)
+                .await
+        }
         Via::Local => st.replicas.local_write(a.oid.0, off, data).await,
     };
     match r {
         Ok(()) => {
-            after_inode_write(st, a.oid, a.offset);
+            st.after_inode_write(a.oid, a.offset);
             Reply::ok()
         }
         Err(e) => Reply::code(store_err(&e)),
@@ -213,7 +205,7 @@ pub async fn write(st: &State, a: ObjReq, data: bytes::Bytes, via: Via) -> Reply
 /// `file_ok`, an answer of at least `SENDFILE_MIN` (64 KiB) from the local
 /// store is sent from the object file (not for answers whose bytes the
 /// reply itself must see, e.g. a READ_PEER at 0x0b carries their CRC).
-pub async fn read(st: &State, a: ObjReq, len: usize, via: Via, file_ok: bool) -> Reply {
+pub async fn read(st: &Services, a: ObjReq, len: usize, via: Via, file_ok: bool) -> Reply {
     if let Err(c) = in_range(st, a.oid, a.offset, len) {
         return Reply::code(c);
     }
@@ -222,7 +214,7 @@ pub async fn read(st: &State, a: ObjReq, len: usize, via: Via, file_ok: bool) ->
     let r = match via {
         Via::Replicas => {
             st.replicas
-                .read_data(a.oid.0, a.copies, off, len, file_range)
+                .read_data(st, a.oid.0, a.copies, off, len, file_range)
                 .await
         }
         Via::Local => {
@@ -239,15 +231,15 @@ pub async fn read(st: &State, a: ObjReq, len: usize, via: Via, file_ok: bool) ->
 }
 
 /// Removes an object.
-pub async fn remove(st: &State, oid: Oid, via: Via) -> Reply {
+pub async fn remove(st: &Services, oid: Oid, via: Via) -> Reply {
     let r = match via {
-        Via::Replicas => st.replicas.remove(oid.0).await,
+        Via::Replicas => st.replicas.remove(st, oid.0).await,
         Via::Local => st.replicas.local_remove(oid.0).await,
     };
     match r {
         Ok(()) => {
             if oid.is_inode() {
-                after_inode_write(st, oid, 0);
+                st.after_inode_write(oid, 0);
             }
             Reply::ok()
         }
@@ -256,7 +248,7 @@ pub async fn remove(st: &State, oid: Oid, via: Via) -> Reply {
 }
 
 /// Discards a data object: unmaps it from its VDI's index and removes it.
-async fn discard(st: &State, oid: Oid) -> Reply {
+async fn discard(st: &Services, oid: Oid) -> Reply {
     if !oid.is_data() {
         return Reply::code(SdResult::InvalidParms);
     }
@@ -267,16 +259,16 @@ async fn discard(st: &State, oid: Oid) -> Reply {
     let idx = oid.index();
     if idx < crate::proto::oid::SD_INODE_DATA_INDEX {
         let ioff = (SD_INODE_DATA_VDI_ID_OFFSET + 4 * idx as usize) as u64;
-        if let Ok(cur) = st.replicas.read(Oid::inode(vid).0, ioff, 4).await {
+        if let Ok(cur) = st.replicas.read(st, Oid::inode(vid).0, ioff, 4).await {
             if cur == vid.to_le_bytes() {
                 let zero = bytes::Bytes::from_static(&[0, 0, 0, 0]);
-                if let Err(e) = st.replicas.write(Oid::inode(vid).0, ioff, zero).await {
+                if let Err(e) = st.replicas.write(st, Oid::inode(vid).0, ioff, zero).await {
                     return Reply::code(store_err(&e));
                 }
             }
         }
     }
-    match st.replicas.remove(oid.0).await {
+    match st.replicas.remove(st, oid.0).await {
         Ok(()) | Err(StoreError::NoObj(_)) => Reply::ok(),
         Err(e) => Reply::code(store_err(&e)),
     }

@@ -2,51 +2,32 @@
 //! GET_EPOCH): act on the local store only, under the epoch rules of fact
 //! sheet §9.
 
-use crate::daemon::{lock, Ctx, Reply, State};
-use crate::gateway::{self, cow_source, store_err, Via};
+use crate::handlers::gateway::{self, cow_source, Via};
+use crate::handlers::{Ctx, Reply};
 use crate::proto::payload::{NodeList, OidList};
 use crate::proto::{ObjReq, Oid, ReqFlags, SdNode, SdResult};
-use crate::recovery::IoKind;
-
-/// Applies the epoch rules to a peer request carrying `epoch`: an older
-/// epoch answers OLD_NODE_VER at once; a newer one waits (at most the
-/// configured park timeout) for this node to reach it, then NEW_NODE_VER.
-pub async fn check_epoch(st: &State, epoch: u32) -> Result<(), SdResult> {
-    let mine = st.epoch();
-    if epoch < mine {
-        return Err(SdResult::OldNodeVer);
-    }
-    if epoch > mine {
-        let mut rx = st.epoch_tx.subscribe();
-        let reached = tokio::time::timeout(st.cfg.park_timeout, async {
-            rx.wait_for(|&e| e >= epoch).await.is_ok()
-        })
-        .await;
-        if reached != Ok(true) {
-            return Err(SdResult::NewNodeVer);
-        }
-    }
-    Ok(())
-}
+use crate::replication::recovery::IoKind;
+use crate::store::store_err;
+use crate::sync::lock;
 
 /// The epoch check of a peer request about an object (recovery requests
 /// and requests without an oid skip it).
 async fn epoch_ok(cx: &Ctx, a: &ObjReq) -> Result<(), SdResult> {
     if a.oid.0 != 0 && !cx.hdr.flags.contains(ReqFlags::RECOVERY) {
-        check_epoch(&cx.st, cx.hdr.epoch).await?;
+        cx.st.check_epoch(cx.hdr.epoch).await?;
     }
     Ok(())
 }
 
 /// The recovery guard of a peer op's local access (see
-/// [`crate::recovery::guard`]): recovers the object on demand, holds its
+/// [`crate::replication::recovery::guard`]): recovers the object on demand, holds its
 /// lock, and refuses the op if the epoch moved on meanwhile.
 async fn io_guard(
     cx: &Ctx,
     a: &ObjReq,
     kind: IoKind,
-) -> Result<crate::recovery::IoGuard, SdResult> {
-    crate::recovery::guard(&cx.st, a.oid.0, a.copies, kind, Some(cx.hdr.epoch)).await
+) -> Result<crate::replication::recovery::IoGuard, SdResult> {
+    crate::replication::recovery::guard(&cx.st, a.oid.0, a.copies, kind, Some(cx.hdr.epoch)).await
 }
 
 /// CREATE_AND_WRITE_PEER.
@@ -58,7 +39,13 @@ pub async fn create_and_write_peer(cx: &Ctx, a: ObjReq) -> Reply {
     // A copy-on-write create reads its source here: recover it first.
     let _src = match cow {
         Some(src) => {
-            let r = crate::recovery::guard(&cx.st, src, a.copies, IoKind::Read, Some(cx.hdr.epoch));
+            let r = crate::replication::recovery::guard(
+                &cx.st,
+                src,
+                a.copies,
+                IoKind::Read,
+                Some(cx.hdr.epoch),
+            );
             match r.await {
                 Ok(g) => Some(g),
                 Err(c) => return Reply::code(c),
@@ -74,10 +61,21 @@ pub async fn create_and_write_peer(cx: &Ctx, a: ObjReq) -> Reply {
 }
 
 /// READ_PEER (with RECOVERY: a recovering member's fetch, see
-/// [`crate::recovery::serve_read`]).
+/// [`crate::replication::recovery::serve_read`]).
 pub async fn read_peer(cx: &Ctx, a: ObjReq) -> Reply {
     if cx.hdr.flags.contains(ReqFlags::RECOVERY) && cx.st.clustered() {
-        return crate::recovery::serve_read(cx, a).await;
+        let epoch = if a.tgt_epoch != 0 {
+            a.tgt_epoch
+        } else {
+            cx.hdr.epoch
+        };
+        let max = u64::from(cx.hdr.data_length);
+        let wildcard = cx.hdr.flags.contains(ReqFlags::WILDCARD);
+        return match crate::replication::recovery::serve_read(&cx.st, a, epoch, max, wildcard).await
+        {
+            Ok(d) => Reply::data(d),
+            Err(c) => Reply::code(c),
+        };
     }
     if let Err(c) = epoch_ok(cx, &a).await {
         return Reply::code(c);

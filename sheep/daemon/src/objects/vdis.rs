@@ -1,6 +1,6 @@
 //! VDIs: the in-memory table of inode headers, vid allocation (FNV-1a plus
 //! in-use bitmap probing, fact sheet §10), lookups by name/tag/snapid, and
-//! the VDI op handlers ([`ops`]).
+//! the VDI op handlers (`handlers::vdi`).
 //!
 //! The table is a cache of the inode objects in the store: it is rebuilt
 //! from the store at startup, and refreshed whenever an inode header is
@@ -14,10 +14,6 @@ use crate::proto::cluster_info::padded;
 use crate::proto::oid::{vdi_name_hash, Oid, SD_NR_VDIS};
 use crate::proto::{InodeHeader, SdResult};
 use crate::store::ObjectStore;
-
-pub mod attr;
-pub mod lock;
-pub mod ops;
 
 /// Size of the in-use / deleted bitmaps (2^24 bits).
 pub const BITMAP_SIZE: usize = (SD_NR_VDIS / 8) as usize;

@@ -2,7 +2,7 @@
 //! re-designed).
 //!
 //! Every membership change installs a new view (epoch + vnode ring, see
-//! [`crate::daemon::members`]) and starts a recovery task for that epoch on
+//! `server::members`) and starts a recovery task for that epoch on
 //! every member; a newer change supersedes a running task (each step checks
 //! the epoch and stops when it moved on).
 //!
@@ -98,20 +98,21 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::sync::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock};
 
-use crate::daemon::cluster::Format;
-use crate::daemon::{lock, Ctx, Reply, State};
-use crate::gateway::replicas::ClusterView;
+use super::replicas::ClusterView;
+use super::Node;
+use crate::cluster::state::Format;
 use crate::proto::oid::{Oid, OidKind};
 use crate::proto::payload::OidList;
 use crate::proto::{
     AdminOp, ClusterInfo, NoArgs, ObjReq, PeerOp, RecoveryState, ReqFlags, Request, SdResult,
     SdStatus,
 };
+use crate::sync::lock;
 
 /// Authority of a copy held as a replica of the current view.
 const CURRENT: u32 = u32::MAX;
 /// Largest payload a peer answers (an object read in one piece).
-const MAX_OBJECT: u32 = crate::net::frame::MAX_PAYLOAD as u32;
+const MAX_OBJECT: u32 = crate::proto::frame::MAX_PAYLOAD as u32;
 /// How long a recovery request to a peer may take (a hung peer must not
 /// stall recovery forever).
 const PEER_TIMEOUT: Duration = Duration::from_secs(30);
@@ -209,7 +210,7 @@ pub enum IoGuard {
 
 /// The replica holders (indices into `v.nodes`) of `oid` in `v`: VDI
 /// metadata on every member, everything else on the ring.
-pub fn holders(st: &State, v: &ClusterView, oid: u64, copies: u8) -> Vec<usize> {
+pub fn holders(st: &Node, v: &ClusterView, oid: u64, copies: u8) -> Vec<usize> {
     if matches!(Oid(oid).kind(), OidKind::Inode | OidKind::Attr) {
         (0..v.nodes.len()).collect()
     } else {
@@ -218,7 +219,7 @@ pub fn holders(st: &State, v: &ClusterView, oid: u64, copies: u8) -> Vec<usize> 
 }
 
 /// Whether this node holds a replica of `oid` in `v`.
-fn is_holder(st: &State, v: &ClusterView, oid: u64, copies: u8) -> bool {
+fn is_holder(st: &Node, v: &ClusterView, oid: u64, copies: u8) -> bool {
     v.me.is_some_and(|m| holders(st, v, oid, copies).contains(&m))
 }
 
@@ -246,7 +247,7 @@ impl Recovery {
     /// Applies a new view (called before the epoch becomes visible): updates
     /// the authorities and marks the recovery of `v.epoch` as started.
     /// `false` (nothing done) for a view that is not newer than the last.
-    pub fn on_view(&self, st: &State, v: &ClusterView) -> bool {
+    pub fn on_view(&self, st: &Node, v: &ClusterView) -> bool {
         let mut g = self.inner();
         if v.epoch <= g.epoch {
             return false;
@@ -349,7 +350,7 @@ impl Recovery {
 
     /// Whether this node's state of `oid` (copy or absence) is
     /// authoritative without an entry (see `Inner::chain`).
-    fn chain_authority(st: &State, g: &Inner, oid: u64, copies: u8) -> bool {
+    fn chain_authority(st: &Node, g: &Inner, oid: u64, copies: u8) -> bool {
         !g.chain.is_empty() && g.chain.iter().all(|v| is_holder(st, v, oid, copies))
     }
 
@@ -366,7 +367,7 @@ impl Recovery {
 }
 
 /// Starts the recovery task of epoch `e` (after [`Recovery::on_view`]).
-pub fn start(st: &Arc<State>, e: u32) {
+pub fn start(st: &Arc<Node>, e: u32) {
     let st = st.clone();
     tokio::spawn(async move {
         run(&st, e).await;
@@ -381,7 +382,7 @@ pub fn start(st: &Arc<State>, e: u32) {
 ///
 /// OLD_NODE_VER when `epoch` is no longer current.
 pub async fn guard(
-    st: &State,
+    st: &Node,
     oid: u64,
     copies: u8,
     kind: IoKind,
@@ -391,7 +392,7 @@ pub async fn guard(
         return Ok(IoGuard::None);
     }
     let rec = &st.recovery;
-    let stale = |st: &State| epoch.is_some_and(|e| st.epoch() != e);
+    let stale = |st: &Node| epoch.is_some_and(|e| st.epoch() != e);
     let t0 = Instant::now();
     loop {
         // Cheap checks first: after the work list of the epoch is done (the
@@ -451,7 +452,7 @@ pub async fn guard(
 
 /// The current view's epoch and whether this node holds `oid` in it
 /// (without copying the view).
-fn holder_in(st: &State, oid: u64, copies: u8) -> Option<(u32, bool)> {
+fn holder_in(st: &Node, oid: u64, copies: u8) -> Option<(u32, bool)> {
     let g = st
         .replicas
         .fan
@@ -471,7 +472,7 @@ enum Outcome {
 /// One request to a peer: result and payload (NETWORK_ERROR on transport
 /// failures).
 async fn ask(
-    st: &State,
+    st: &Node,
     addr: SocketAddr,
     req: Request,
     flags: ReqFlags,
@@ -505,7 +506,7 @@ async fn ask(
 }
 
 /// Stores a recovered object durably (replacing any local copy).
-async fn store_object(st: &State, oid: u64, data: Bytes) -> Result<(), SdResult> {
+async fn store_object(st: &Node, oid: u64, data: Bytes) -> Result<(), SdResult> {
     let s = st.store.clone();
     let r = tokio::task::spawn_blocking(move || {
         if s.exists(oid) && s.size(oid).ok() != Some(data.len() as u64) {
@@ -517,16 +518,16 @@ async fn store_object(st: &State, oid: u64, data: Bytes) -> Result<(), SdResult>
     match r {
         Ok(Ok(())) => {
             if Oid(oid).is_inode() {
-                crate::gateway::after_inode_write(st, Oid(oid), 0);
+                st.after_inode_write(Oid(oid), 0);
             }
             Ok(())
         }
-        Ok(Err(e)) => Err(crate::gateway::store_err(&e)),
+        Ok(Err(e)) => Err(crate::store::store_err(&e)),
         Err(_) => Err(SdResult::SystemError),
     }
 }
 
-async fn local_exists(st: &State, oid: u64) -> bool {
+async fn local_exists(st: &Node, oid: u64) -> bool {
     let s = st.store.clone();
     tokio::task::spawn_blocking(move || s.exists(oid))
         .await
@@ -535,7 +536,7 @@ async fn local_exists(st: &State, oid: u64) -> bool {
 
 /// Recovers `oid` for epoch `e` under its exclusive lock (see the module
 /// doc for the answers and the decision).
-async fn recover_one(st: &State, oid: u64, e: u32, copies: u8, wildcard: bool) -> Outcome {
+async fn recover_one(st: &Node, oid: u64, e: u32, copies: u8, wildcard: bool) -> Outcome {
     let rec = &st.recovery;
     let gen = rec.format_gen();
     let _w = rec.lock_of(oid).write_owned().await;
@@ -605,7 +606,7 @@ async fn recover_one(st: &State, oid: u64, e: u32, copies: u8, wildcard: bool) -
             let s = st.store.clone();
             let _ = tokio::task::spawn_blocking(move || s.remove(oid)).await;
             if Oid(oid).is_inode() {
-                crate::gateway::after_inode_write(st, Oid(oid), 0);
+                st.after_inode_write(Oid(oid), 0);
             }
         }
         rec.settle(e, oid);
@@ -642,18 +643,24 @@ async fn recover_one(st: &State, oid: u64, e: u32, copies: u8, wildcard: bool) -
     Outcome::Done
 }
 
-/// READ_PEER with the RECOVERY flag: the whole object for a recovering
-/// member, if this node's copy is authoritative for `tgt_epoch`.
-pub async fn serve_read(cx: &Ctx, a: ObjReq) -> Reply {
-    let st = &cx.st;
-    let t = if a.tgt_epoch != 0 {
-        a.tgt_epoch
-    } else {
-        cx.hdr.epoch
-    };
-    if let Err(c) = crate::peer::check_epoch(st, t).await {
-        return Reply::code(c);
-    }
+/// What a READ_PEER with the RECOVERY flag answers a recovering member:
+/// the whole object (at most `max` bytes) if this node's copy is
+/// authoritative for epoch `t`, else the result code saying why not
+/// (`wildcard`: any local copy will do).
+///
+/// # Errors
+///
+/// The sheepdog result to answer: OLD_NODE_VER / NEW_NODE_VER (epoch),
+/// NO_OBJ (authoritatively absent), STALE_OBJ (a copy not settled yet),
+/// NOT_FOUND (nothing known), or the store's failure.
+pub async fn serve_read(
+    st: &Node,
+    a: ObjReq,
+    t: u32,
+    max: u64,
+    wildcard: bool,
+) -> Result<Vec<u8>, SdResult> {
+    st.check_epoch(t).await?;
     let oid = a.oid.0;
     let holder = st
         .replicas
@@ -668,7 +675,6 @@ pub async fn serve_read(cx: &Ctx, a: ObjReq) -> Reply {
             };
         (auth, g.complete)
     };
-    let max = cx.hdr.data_length as u64;
     let read_all = || {
         let s = st.store.clone();
         tokio::task::spawn_blocking(move || -> Result<Vec<u8>, crate::store::StoreError> {
@@ -689,31 +695,31 @@ pub async fn serve_read(cx: &Ctx, a: ObjReq) -> Reply {
         // Let accesses of the previous epoch still in flight finish.
         let _w = st.recovery.lock_of(oid).write_owned().await;
         if st.epoch() != t {
-            return Reply::code(SdResult::OldNodeVer);
+            return Err(SdResult::OldNodeVer);
         }
         return match read_all().await {
-            Ok(Ok(d)) => Reply::data(d),
-            Ok(Err(crate::store::StoreError::NoObj(_))) => Reply::code(SdResult::NoObj),
-            Ok(Err(e)) => Reply::code(crate::gateway::store_err(&e)),
-            Err(_) => Reply::code(SdResult::SystemError),
+            Ok(Ok(d)) => Ok(d),
+            Ok(Err(crate::store::StoreError::NoObj(_))) => Err(SdResult::NoObj),
+            Ok(Err(e)) => Err(crate::store::store_err(&e)),
+            Err(_) => Err(SdResult::SystemError),
         };
     }
     let have = local_exists(st, oid).await;
-    if have && cx.hdr.flags.contains(ReqFlags::WILDCARD) {
+    if have && wildcard {
         return match read_all().await {
-            Ok(Ok(d)) => Reply::data(d),
-            _ => Reply::code(SdResult::StaleObj),
+            Ok(Ok(d)) => Ok(d),
+            _ => Err(SdResult::StaleObj),
         };
     }
     if have || (holder && !complete) {
-        Reply::code(SdResult::StaleObj)
+        Err(SdResult::StaleObj)
     } else {
-        Reply::code(SdResult::NotFound)
+        Err(SdResult::NotFound)
     }
 }
 
 /// GET_OBJ_LIST of `addr` at epoch `e` (`None` on failure).
-async fn obj_list(st: &State, addr: SocketAddr, e: u32) -> Option<Vec<u64>> {
+async fn obj_list(st: &Node, addr: SocketAddr, e: u32) -> Option<Vec<u64>> {
     let req = Request::Peer(PeerOp::GetObjList(ObjReq::default()));
     let (r, p) = ask(st, addr, req, ReqFlags::EMPTY, e, MAX_OBJECT).await;
     match r {
@@ -726,7 +732,7 @@ async fn obj_list(st: &State, addr: SocketAddr, e: u32) -> Option<Vec<u64>> {
 }
 
 /// A member's STAT_RECOVERY: whether it finished the work list of `e`.
-async fn member_done(st: &State, addr: SocketAddr, e: u32) -> bool {
+async fn member_done(st: &Node, addr: SocketAddr, e: u32) -> bool {
     let c = match st.replicas.client(addr).await {
         Ok(c) => c,
         Err(_) => return false,
@@ -752,7 +758,7 @@ const EPOCH_BACKFILL: u32 = 256;
 /// Logs the node lists of the recent epochs this node did not live through
 /// (it was down, or not a member yet), as a member logged them: GET_EPOCH
 /// and STAT_CLUSTER then answer for them too.
-async fn backfill_epochs(st: &State, v: &ClusterView) {
+async fn backfill_epochs(st: &Node, v: &ClusterView) {
     let missing: Vec<u32> = {
         let c = lock(&st.cluster);
         (v.epoch.saturating_sub(EPOCH_BACKFILL).max(1)..v.epoch)
@@ -790,7 +796,7 @@ async fn backfill_epochs(st: &State, v: &ClusterView) {
 
 /// A never formatted store joining a formatted cluster takes the cluster's
 /// format from a member.
-async fn adopt_format(st: &State, v: &ClusterView) {
+async fn adopt_format(st: &Node, v: &ClusterView) {
     for (i, n) in v.nodes.iter().enumerate() {
         if v.me == Some(i) {
             continue;
@@ -848,7 +854,7 @@ async fn adopt_format(st: &State, v: &ClusterView) {
 
 /// Recovers `list` for epoch `e`, retrying objects whose sources are not
 /// ready; `false` when superseded.
-async fn recover_list(st: &State, e: u32, mut todo: Vec<u64>) -> bool {
+async fn recover_list(st: &Node, e: u32, mut todo: Vec<u64>) -> bool {
     let rec = &st.recovery;
     let mut round = 0;
     while !todo.is_empty() {
@@ -878,7 +884,7 @@ async fn recover_list(st: &State, e: u32, mut todo: Vec<u64>) -> bool {
 /// Waits (at most 30 s) until the VDI metadata of the current epoch is
 /// settled on this node, so that VDI lookups and vid allocation never act
 /// on a rejoined node's stale VDI table.
-pub async fn wait_metadata(st: &State) {
+pub async fn wait_metadata(st: &Node) {
     if !st.clustered() {
         return;
     }
@@ -907,7 +913,7 @@ pub async fn wait_metadata(st: &State) {
 }
 
 /// The recovery task of epoch `e`.
-async fn run(st: &Arc<State>, e: u32) {
+async fn run(st: &Arc<Node>, e: u32) {
     let rec = &st.recovery;
     let Some(v) = st.replicas.view().filter(|v| v.epoch == e) else {
         return;
@@ -1051,7 +1057,7 @@ async fn run(st: &Arc<State>, e: u32) {
         }
         rec.inner().settled.remove(&oid);
         if Oid(oid).is_inode() {
-            crate::gateway::after_inode_write(st, Oid(oid), 0);
+            st.after_inode_write(Oid(oid), 0);
         }
     }
     let mut g = rec.inner();
@@ -1070,7 +1076,7 @@ async fn run(st: &Arc<State>, e: u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::daemon::Config;
+    use crate::config::Config;
     use crate::proto::SdNode;
 
     fn node(port: u16) -> SdNode {
@@ -1081,7 +1087,7 @@ mod tests {
     fn authority_follows_placement_across_views() {
         let dir = tempfile::tempdir().unwrap();
         let me = node(7000);
-        let st = State::open(Config::new(dir.path(), me.socket_addr())).unwrap();
+        let st = Node::open(Config::new(dir.path(), me.socket_addr())).unwrap();
         st.replicas
             .fan
             .default_copies

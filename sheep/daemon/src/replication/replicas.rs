@@ -30,7 +30,7 @@
 //! gateway: each peer write of an inode header refreshes the receiver's
 //! table. Data objects follow sheepdog's placement exactly.
 //!
-//! Without a membership (a daemon started by [`crate::daemon::run`] without a
+//! Without a membership (a daemon started by `server::run` without a
 //! cluster) everything is local.
 
 use std::collections::HashMap;
@@ -40,14 +40,15 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use super::Node;
 use crate::client::{Client, ClientError, Target};
 use crate::cluster::join::Versions;
 use crate::cluster::membership::View;
 use crate::cluster::placement::{auto_vnodes, PlacementNode, VnodeRing};
+use crate::objects::VdiTable;
 use crate::proto::oid::{Oid, OidKind};
 use crate::proto::{ObjReq, PeerOp, ReqFlags, Request, RspArm, SdNode, SdResult, PEER_COMPAT};
 use crate::store::{FileRange, ObjectStore, StoreError};
-use crate::vdi::VdiTable;
 
 /// Object bytes read for an answer.
 #[derive(Debug)]
@@ -154,8 +155,6 @@ pub struct Fanout {
     vdis: RwLock<Option<Arc<RwLock<VdiTable>>>>,
     /// Signalled when the view changes (for OLD_NODE_VER retries).
     changed: tokio::sync::Notify,
-    /// The daemon, for the recovery guard of local accesses.
-    state: std::sync::OnceLock<std::sync::Weak<crate::daemon::State>>,
 }
 
 /// Gives the peer protocol version to speak with a member.
@@ -256,25 +255,18 @@ impl Replicas {
         *self.fan.vdis.write().unwrap_or_else(|e| e.into_inner()) = Some(t);
     }
 
-    /// Lets local accesses take the daemon's recovery guard
-    /// ([`crate::recovery::guard`]).
-    pub fn set_state(&self, st: &Arc<crate::daemon::State>) {
-        let _ = self.fan.state.set(Arc::downgrade(st));
-    }
-
-    /// The recovery guard of a local access to `oid` sent in `epoch` (no-op
-    /// without a daemon).
+    /// The recovery guard of a local access to `oid` sent in `epoch`
+    /// ([`super::recovery::guard`], taken on `owner`, the node this replica
+    /// set belongs to).
     async fn local_guard(
         &self,
+        owner: &Node,
         oid: u64,
         copies: u8,
-        kind: crate::recovery::IoKind,
+        kind: crate::replication::recovery::IoKind,
         epoch: u32,
-    ) -> Result<crate::recovery::IoGuard, SdResult> {
-        match self.fan.state.get().and_then(std::sync::Weak::upgrade) {
-            Some(st) => crate::recovery::guard(&st, oid, copies, kind, Some(epoch)).await,
-            None => Ok(crate::recovery::IoGuard::None),
-        }
+    ) -> Result<crate::replication::recovery::IoGuard, SdResult> {
+        super::recovery::guard(owner, oid, copies, kind, Some(epoch)).await
     }
 
     /// Installs a new membership view.
@@ -359,7 +351,7 @@ impl Replicas {
             return None;
         }
         let all = matches!(Oid(oid).kind(), OidKind::Inode | OidKind::Attr);
-        // Keep in line with crate::recovery::holders.
+        // Keep in line with crate::replication::recovery::holders.
         let t = if all {
             (0..v.nodes.len()).collect()
         } else {
@@ -511,17 +503,18 @@ impl Replicas {
     /// Runs a mutating op on every target of `oid`, in parallel; succeeds
     /// only when every replica succeeded. `Ok(false)` = not clustered.
     #[allow(clippy::too_many_arguments)] // one op's whole description
-    async fn fan_write(
+    async fn fan_write<'f>(
         &self,
+        owner: &Node,
         oid: u64,
         copies: u8,
-        local: impl Fn() -> futures::future::BoxFuture<'static, Result<(), StoreError>>,
+        local: impl Fn() -> futures::future::BoxFuture<'f, Result<(), StoreError>>,
         mk: impl Fn(ObjReq) -> PeerOp,
         base: ObjReq,
         flags: ReqFlags,
         payload: Bytes,
     ) -> Result<bool, StoreError> {
-        use crate::recovery::IoKind;
+        use crate::replication::recovery::IoKind;
         let kind = match mk(base) {
             PeerOp::CreateAndWritePeer(_) => IoKind::Create,
             PeerOp::RemovePeer(_) => IoKind::Remove,
@@ -557,17 +550,16 @@ impl Replicas {
                             let _src = match base.cow_oid.0 {
                                 0 => None,
                                 src => Some(
-                                    self.local_guard(src, copies, IoKind::Read, v.epoch)
+                                    self.local_guard(owner, src, copies, IoKind::Read, v.epoch)
                                         .await
                                         .map_err(|c| (c, None))?,
                                 ),
                             };
                             let _g = self
-                                .local_guard(oid, copies, kind, v.epoch)
+                                .local_guard(owner, oid, copies, kind, v.epoch)
                                 .await
                                 .map_err(|c| (c, None))?;
-                            f.await
-                                .map_err(|e| (crate::gateway::store_err(&e), Some(e)))
+                            f.await.map_err(|e| (crate::store::store_err(&e), Some(e)))
                         }
                         None => {
                             let (r, _) = self
@@ -594,7 +586,7 @@ impl Replicas {
                     Ok(()) => {}
                     Err((SdResult::NoObj, _)) if removed_somewhere => {}
                     // WAIT_FOR_FORMAT: a new member still taking the
-                    // cluster's format (crate::recovery); retried like an
+                    // cluster's format (crate::replication::recovery); retried like an
                     // epoch change.
                     Err((
                         SdResult::OldNodeVer | SdResult::NewNodeVer | SdResult::WaitForFormat,
@@ -640,13 +632,14 @@ impl Replicas {
     /// As [`ObjectStore::create_and_write`]; a replica's failure.
     pub async fn create_and_write(
         &self,
+        owner: &Node,
         oid: u64,
         full_size: usize,
         offset: u64,
         data: Bytes,
         cow_from: Option<u64>,
     ) -> Result<(), StoreError> {
-        self.create_and_write_copies(oid, 0, full_size, offset, data, cow_from)
+        self.create_and_write_copies(owner, oid, 0, full_size, offset, data, cow_from)
             .await
     }
 
@@ -655,8 +648,10 @@ impl Replicas {
     /// # Errors
     ///
     /// As [`create_and_write`](Self::create_and_write).
-    pub async fn create_and_write_copies(
+    #[allow(clippy::too_many_arguments)] // the node, then one create's whole description
+    pub async fn create_and_write_copies<'o>(
         &self,
+        owner: &'o Node,
         oid: u64,
         copies: u8,
         full_size: usize,
@@ -666,11 +661,11 @@ impl Replicas {
     ) -> Result<(), StoreError> {
         let me = self.clone();
         let d = data.clone();
-        let local = move || -> futures::future::BoxFuture<'static, Result<(), StoreError>> {
+        let local = move || -> futures::future::BoxFuture<'o, Result<(), StoreError>> {
             let me = me.clone();
             let d = d.clone();
             Box::pin(async move {
-                me.local_create_and_write(oid, full_size, offset, d, cow_from)
+                me.local_create_and_write(owner, oid, full_size, offset, d, cow_from)
                     .await
             })
         };
@@ -688,6 +683,7 @@ impl Replicas {
         };
         if self
             .fan_write(
+                owner,
                 oid,
                 copies,
                 &local,
@@ -708,8 +704,14 @@ impl Replicas {
     /// # Errors
     ///
     /// As [`ObjectStore::write`]; a replica's failure.
-    pub async fn write(&self, oid: u64, offset: u64, data: Bytes) -> Result<(), StoreError> {
-        self.write_copies(oid, 0, offset, data).await
+    pub async fn write(
+        &self,
+        owner: &Node,
+        oid: u64,
+        offset: u64,
+        data: Bytes,
+    ) -> Result<(), StoreError> {
+        self.write_copies(owner, oid, 0, offset, data).await
     }
 
     /// [`write`](Self::write) with the request's copies.
@@ -719,6 +721,7 @@ impl Replicas {
     /// As [`write`](Self::write).
     pub async fn write_copies(
         &self,
+        owner: &Node,
         oid: u64,
         copies: u8,
         offset: u64,
@@ -739,6 +742,7 @@ impl Replicas {
         };
         if self
             .fan_write(
+                owner,
                 oid,
                 copies,
                 &local,
@@ -759,7 +763,7 @@ impl Replicas {
     /// # Errors
     ///
     /// As [`ObjectStore::remove`]; a replica's failure.
-    pub async fn remove(&self, oid: u64) -> Result<(), StoreError> {
+    pub async fn remove(&self, owner: &Node, oid: u64) -> Result<(), StoreError> {
         let me = self.clone();
         let local = move || -> futures::future::BoxFuture<'static, Result<(), StoreError>> {
             let me = me.clone();
@@ -771,6 +775,7 @@ impl Replicas {
         };
         if self
             .fan_write(
+                owner,
                 oid,
                 0,
                 &local,
@@ -792,8 +797,14 @@ impl Replicas {
     /// # Errors
     ///
     /// As [`ObjectStore::read`]; every replica failed.
-    pub async fn read(&self, oid: u64, offset: u64, len: usize) -> Result<Vec<u8>, StoreError> {
-        self.read_copies(oid, 0, offset, len).await
+    pub async fn read(
+        &self,
+        owner: &Node,
+        oid: u64,
+        offset: u64,
+        len: usize,
+    ) -> Result<Vec<u8>, StoreError> {
+        self.read_copies(owner, oid, 0, offset, len).await
     }
 
     /// [`read`](Self::read) with the request's copies.
@@ -803,12 +814,16 @@ impl Replicas {
     /// As [`read`](Self::read).
     pub async fn read_copies(
         &self,
+        owner: &Node,
         oid: u64,
         copies: u8,
         offset: u64,
         len: usize,
     ) -> Result<Vec<u8>, StoreError> {
-        match self.read_data(oid, copies, offset, len, false).await? {
+        match self
+            .read_data(owner, oid, copies, offset, len, false)
+            .await?
+        {
             ObjData::Mem(b) => Ok(b.into()),
             ObjData::File(r) => blocking(move || Ok(r.read()?)).await,
         }
@@ -824,6 +839,7 @@ impl Replicas {
     /// As [`read`](Self::read).
     pub async fn read_data(
         &self,
+        owner: &Node,
         oid: u64,
         copies: u8,
         offset: u64,
@@ -843,7 +859,13 @@ impl Replicas {
             let mut unreachable = false;
             if v.me.is_some_and(|m| targets.contains(&m)) {
                 match self
-                    .local_guard(oid, copies, crate::recovery::IoKind::Read, v.epoch)
+                    .local_guard(
+                        owner,
+                        oid,
+                        copies,
+                        crate::replication::recovery::IoKind::Read,
+                        v.epoch,
+                    )
                     .await
                 {
                     // A file range is sent after the guard is gone: it holds
@@ -916,6 +938,7 @@ impl Replicas {
     /// As [`ObjectStore::create_and_write`].
     pub async fn local_create_and_write(
         &self,
+        owner: &Node,
         oid: u64,
         full_size: usize,
         offset: u64,
@@ -929,7 +952,7 @@ impl Replicas {
             (Err(StoreError::NoObj(missing)), Some(src))
                 if missing == src && self.view().is_some() =>
             {
-                let mut full = self.read(src, 0, full_size).await?;
+                let mut full = self.read(owner, src, 0, full_size).await?;
                 full.resize(full_size, 0);
                 let at = usize::try_from(offset).unwrap_or(usize::MAX);
                 let end = at.saturating_add(data.len());

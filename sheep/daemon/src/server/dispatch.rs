@@ -22,15 +22,16 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use crate::handlers::{admin, gateway, peer, vdi};
 use crate::proto::{
     self, AdminHandler, ClientHandler, ClusterReq, ForwReq, InodeCoherenceReq, NoArgs, ObjReq,
     ObjRsp, PeerHandler, RawArgs, RefReq, ReqHeader, Request, RequestError, RspArm, RspHeader,
     SdResult, VdiReq, VdiStateCheckpointReq, VdiStateReq,
 };
-use crate::{admin, gateway, peer, vdi};
 
-use super::{Ctx, Reply, State};
-use crate::net::Payload;
+use super::State;
+use crate::handlers::{Ctx, Reply};
+use crate::server::net::Payload;
 
 /// Handles one request and builds the response header and payload.
 pub async fn handle(st: &Arc<State>, hdr: ReqHeader, payload: Bytes) -> (RspHeader, Payload) {
@@ -56,7 +57,7 @@ pub async fn handle(st: &Arc<State>, hdr: ReqHeader, payload: Bytes) -> (RspHead
         }
         Ok(op) => {
             let cx = Ctx {
-                st: st.clone(),
+                st: st.services.clone(),
                 hdr: hdr.clone(),
                 payload,
             };

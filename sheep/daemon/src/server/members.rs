@@ -6,43 +6,13 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
-
-use super::cluster::Format;
-use super::{lock, State};
+use super::State;
 use crate::cluster::membership::Membership;
+use crate::cluster::state::decode_make_fs;
 use crate::cluster::ClusterEvent;
-use crate::gateway::replicas::ClusterView;
-use crate::proto::{ClusterInfo, SdNode};
-
-/// Prefix of a MAKE_FS notification.
-const MKFS_MAGIC: &[u8] = b"SHEEP-MKFS-1\0";
-
-/// Encodes a MAKE_FS notification.
-pub fn encode_make_fs(f: &Format) -> Bytes {
-    let mut b = MKFS_MAGIC.to_vec();
-    b.extend_from_slice(&f.ctime.to_le_bytes());
-    b.extend_from_slice(&f.flags.to_le_bytes());
-    b.extend_from_slice(&[f.copies, f.copy_policy, f.block_size_shift]);
-    b.extend_from_slice(f.store.as_bytes());
-    Bytes::from(b)
-}
-
-/// Decodes a MAKE_FS notification.
-pub fn decode_make_fs(b: &[u8]) -> Option<Format> {
-    let b = b.strip_prefix(MKFS_MAGIC)?;
-    if b.len() < 13 {
-        return None;
-    }
-    Some(Format {
-        ctime: u64::from_le_bytes(b[..8].try_into().ok()?),
-        flags: u16::from_le_bytes(b[8..10].try_into().ok()?),
-        copies: b[10],
-        copy_policy: b[11],
-        block_size_shift: b[12],
-        store: String::from_utf8_lossy(&b[13..]).into_owned(),
-    })
-}
+use crate::proto::SdNode;
+use crate::replication::replicas::ClusterView;
+use crate::sync::lock;
 
 /// Installs the membership of `epoch`: logs its node list, lets recovery
 /// update which local copies are authoritative (before any request can see
@@ -60,7 +30,7 @@ fn install(st: &Arc<State>, me: &SdNode, members: &[SdNode], epoch: u32) {
     st.replicas.set_view(v);
     st.epoch_tx.send_replace(epoch);
     if newer {
-        crate::recovery::start(st, epoch);
+        crate::replication::recovery::start(&st.node, epoch);
     }
 }
 
@@ -114,36 +84,16 @@ pub fn attach(st: &Arc<State>, m: Arc<Membership>, me: SdNode) {
                 ClusterEvent::Notify { sender, msg } => {
                     if let Some(f) = decode_make_fs(&msg) {
                         tracing::info!(from = %sender.socket_addr(), copies = f.copies, "cluster format");
-                        let r = crate::admin::apply_make_fs(&st, f).await;
+                        let r = crate::handlers::admin::apply_make_fs(&st, f).await;
                         if !r.result.is_success() {
                             tracing::error!(result = ?r.result, "applying the cluster format failed");
                         }
-                    } else if crate::admin::is_shutdown_notify(&msg) {
+                    } else if crate::handlers::admin::is_shutdown_notify(&msg) {
                         tracing::info!(from = %sender.socket_addr(), "cluster shutdown");
-                        crate::admin::shutdown_soon(&st);
+                        crate::handlers::admin::shutdown_soon(&st.services);
                     }
                 }
             }
         }
     });
-}
-
-/// The `cluster_info` of this node: the format from the local state, the
-/// node list and epoch from the membership when clustered.
-pub fn cluster_info(st: &State) -> ClusterInfo {
-    let mut ci = lock(&st.cluster).cluster_info();
-    if let Some(v) = st.replicas.view() {
-        ci.header.nr_nodes = u16::try_from(v.nodes.len()).unwrap_or(u16::MAX);
-        ci.header.epoch = v.epoch;
-        ci.nodes = v.nodes;
-    }
-    ci
-}
-
-/// The current node list: the members when clustered, else this node.
-pub fn nodes(st: &State) -> Vec<SdNode> {
-    match st.replicas.view() {
-        Some(v) => v.nodes,
-        None => vec![lock(&st.cluster).node.sd_node()],
-    }
 }

@@ -11,7 +11,7 @@ use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{mpsc, Semaphore};
 use tokio_util::codec::FramedRead;
 
-use crate::daemon::{dispatch, State};
+use super::{dispatch, State};
 use crate::proto::RspHeader;
 
 pub use crate::proto::frame;

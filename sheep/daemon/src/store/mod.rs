@@ -28,6 +28,8 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::Path;
+
+use crate::proto::SdResult;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 mod cache;
@@ -360,6 +362,17 @@ pub fn remove_temp_files(dir: impl AsRef<Path>) -> io::Result<usize> {
         }
     }
     Ok(n)
+}
+
+/// Maps a store error to a result code.
+pub fn store_err(e: &StoreError) -> SdResult {
+    match e {
+        StoreError::NoObj(_) => SdResult::NoObj,
+        StoreError::Exists(_) => SdResult::VdiExist,
+        StoreError::OutOfRange { .. } => SdResult::InvalidParms,
+        StoreError::NoSpace => SdResult::NoSpace,
+        StoreError::Io(_) => SdResult::Eio,
+    }
 }
 
 #[cfg(test)]

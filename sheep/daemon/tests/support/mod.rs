@@ -6,8 +6,8 @@ pub mod procs;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use sheep::daemon::{self, Config};
-use sheep::net::Listeners;
+use sheep::server::Listeners;
+use sheep::server::{self, Config};
 use sheep_client::{Client, Target};
 
 /// A daemon running in the test's runtime.
@@ -33,7 +33,7 @@ impl Daemon {
         cfg.park_timeout = std::time::Duration::from_millis(300);
         tune(&mut cfg);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(daemon::run(cfg, l, async move {
+        let task = tokio::spawn(server::run(cfg, l, async move {
             let _ = rx.await;
         }));
         Daemon {

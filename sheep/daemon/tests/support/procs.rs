@@ -283,7 +283,7 @@ pub async fn assert_placement(
     what: &str,
 ) -> u32 {
     let epoch = cluster_info(&clients[0]).await.header.epoch;
-    let view = sheep::gateway::replicas::ClusterView::new(members, epoch, addrs[0]);
+    let view = sheep::replication::replicas::ClusterView::new(members, epoch, addrs[0]);
     for idx in 0..objects {
         let oid = Oid::data(vid, idx).0;
         let want = view.replicas(oid, copies);

@@ -4,7 +4,7 @@
 
 use sdwire::Wire;
 
-use crate::daemon::{Ctx, Reply};
+use crate::handlers::{Ctx, Reply};
 use crate::proto::cluster_info::c_str;
 use crate::proto::oid::{vdi_name_hash, Oid, SD_ATTR_OBJ_SIZE};
 use crate::proto::{ReqFlags, SdResult, VdiAttr, VdiRsp};
@@ -23,7 +23,7 @@ const MAX_PROBE: u32 = 1 << 16;
 /// Handles GET_VDI_ATTR (set with CREAT, exclusive with EXCL, delete with
 /// DEL, else get). The caller holds the VDI op lock.
 pub async fn get_vdi_attr(cx: &Ctx) -> Reply {
-    crate::recovery::wait_metadata(&cx.st).await;
+    crate::replication::recovery::wait_metadata(&cx.st).await;
     let _g = cx.st.vdi_ops.lock().await;
     let st = &cx.st;
     let p = &cx.payload;
@@ -56,28 +56,28 @@ pub async fn get_vdi_attr(cx: &Ctx) -> Reply {
     for i in 0..MAX_PROBE {
         let id = (start + i) & (MAX_PROBE - 1);
         let oid = Oid::attr(vid, id).0;
-        let found = match st.replicas.read(oid, key_offset(), 256).await {
+        let found = match st.replicas.read(st, oid, key_offset(), 256).await {
             Ok(k) => Some(c_str(&k) == key.as_slice()),
             Err(StoreError::NoObj(_)) => None,
-            Err(e) => return Reply::code(crate::gateway::store_err(&e)),
+            Err(e) => return Reply::code(crate::store::store_err(&e)),
         };
         match found {
             Some(true) => {
                 let r = Reply::ok().vdi(found_rsp(id));
                 if f.contains(ReqFlags::DEL) {
                     let zero = bytes::Bytes::from(vec![0u8; 256]);
-                    return match st.replicas.write(oid, key_offset(), zero).await {
+                    return match st.replicas.write(st, oid, key_offset(), zero).await {
                         Ok(()) => r,
-                        Err(e) => Reply::code(crate::gateway::store_err(&e)),
+                        Err(e) => Reply::code(crate::store::store_err(&e)),
                     };
                 }
                 if f.contains(ReqFlags::CREAT) {
                     if f.contains(ReqFlags::EXCL) {
                         return Reply::code(SdResult::VdiExist).vdi(found_rsp(id));
                     }
-                    return match st.replicas.write(oid, 0, p.clone()).await {
+                    return match st.replicas.write(st, oid, 0, p.clone()).await {
                         Ok(()) => r,
-                        Err(e) => Reply::code(crate::gateway::store_err(&e)),
+                        Err(e) => Reply::code(crate::store::store_err(&e)),
                     };
                 }
                 return r;
@@ -98,10 +98,10 @@ pub async fn get_vdi_attr(cx: &Ctx) -> Reply {
     let oid = Oid::attr(vid, id).0;
     match st
         .replicas
-        .create_and_write(oid, SD_ATTR_OBJ_SIZE, 0, p.clone(), None)
+        .create_and_write(st, oid, SD_ATTR_OBJ_SIZE, 0, p.clone(), None)
         .await
     {
         Ok(()) => Reply::ok().vdi(found_rsp(id)),
-        Err(e) => Reply::code(crate::gateway::store_err(&e)),
+        Err(e) => Reply::code(crate::store::store_err(&e)),
     }
 }

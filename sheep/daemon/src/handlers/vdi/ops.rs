@@ -6,14 +6,15 @@ use bytes::Bytes;
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{encode_header, header_field_offset, new_inode_header, VdiMeta};
-use crate::daemon::cluster::now_ctime;
-use crate::daemon::{lock, Ctx, Reply, State};
-use crate::gateway::store_err;
+use crate::cluster::state::now_ctime;
+use crate::handlers::{Ctx, Reply, Services};
 use crate::proto::cluster_info::{c_str, padded};
 use crate::proto::inode::data_vdi_id_offset;
 use crate::proto::oid::{Oid, SD_INODE_DATA_INDEX, SD_INODE_SIZE};
 use crate::proto::payload::{VdiName, VdiNameTag};
 use crate::proto::{Inode, InodeHeader, SdResult, VdiReq, VdiRsp};
+use crate::store::store_err;
+use crate::sync::lock;
 
 fn vdi_reply(vid: u32, m: &VdiMeta) -> Reply {
     Reply::ok().vdi(VdiRsp {
@@ -44,7 +45,7 @@ fn name_tag(p: &[u8]) -> Result<(Vec<u8>, Vec<u8>), SdResult> {
 
 /// NEW_VDI (create, snapshot or clone), under the VDI op lock.
 pub async fn new_vdi(cx: &Ctx, a: VdiReq) -> Reply {
-    crate::recovery::wait_metadata(&cx.st).await;
+    crate::replication::recovery::wait_metadata(&cx.st).await;
     let _g = cx.st.vdi_ops.lock().await;
     create_vdi(&cx.st, &cx.payload, a)
         .await
@@ -53,13 +54,13 @@ pub async fn new_vdi(cx: &Ctx, a: VdiReq) -> Reply {
 
 /// GET_VDI_INFO: the vid of name/tag/snapid.
 pub async fn get_vdi_info(cx: &Ctx, a: VdiReq) -> Reply {
-    crate::recovery::wait_metadata(&cx.st).await;
+    crate::replication::recovery::wait_metadata(&cx.st).await;
     find(cx, a, false).unwrap_or_else(Reply::code)
 }
 
 /// LOCK_VDI: looks the VDI up and locks it with `vdi.type`.
 pub async fn lock_vdi(cx: &Ctx, a: VdiReq) -> Reply {
-    crate::recovery::wait_metadata(&cx.st).await;
+    crate::replication::recovery::wait_metadata(&cx.st).await;
     find(cx, a, true).unwrap_or_else(Reply::code)
 }
 
@@ -85,7 +86,7 @@ pub async fn release_vdi(cx: &Ctx, a: VdiReq) -> Reply {
 
 /// DEL_VDI, under the VDI op lock.
 pub async fn del_vdi(cx: &Ctx, a: VdiReq) -> Reply {
-    crate::recovery::wait_metadata(&cx.st).await;
+    crate::replication::recovery::wait_metadata(&cx.st).await;
     let _g = cx.st.vdi_ops.lock().await;
     delete_vdi(&cx.st, &cx.payload, a)
         .await
@@ -106,7 +107,7 @@ pub fn read_del_vdis(cx: &Ctx) -> Reply {
 
 /// NEW_VDI: a fresh VDI, a snapshot (`snapid != 0`: the base is frozen in
 /// place and the working VDI moves to a new vid) or a clone of a snapshot.
-async fn create_vdi(st: &State, payload: &Bytes, a: VdiReq) -> Result<Reply, SdResult> {
+async fn create_vdi(st: &Services, payload: &Bytes, a: VdiReq) -> Result<Reply, SdResult> {
     let name = sdwire::from_slice_exact::<VdiName>(payload, 0)
         .map_err(|_| SdResult::InvalidParms)?
         .as_bytes()
@@ -177,7 +178,7 @@ async fn create_vdi(st: &State, payload: &Bytes, a: VdiReq) -> Result<Reply, SdR
             let len = data_vdi_id_offset(SD_INODE_DATA_INDEX);
             let mut ino = st
                 .replicas
-                .read(base_oid, 0, len)
+                .read(st, base_oid, 0, len)
                 .await
                 .map_err(|e| store_err(&e))?;
             let mut h = InodeHeader::from_prefix(&ino).map_err(|_| SdResult::Eio)?;
@@ -203,6 +204,7 @@ async fn create_vdi(st: &State, payload: &Bytes, a: VdiReq) -> Result<Reply, SdR
     // the base writable, never a VDI without a working image.
     st.replicas
         .create_and_write(
+            st,
             Oid::inode(new_vid).0,
             SD_INODE_SIZE,
             0,
@@ -215,6 +217,7 @@ async fn create_vdi(st: &State, payload: &Bytes, a: VdiReq) -> Result<Reply, SdR
         let ts = Bytes::copy_from_slice(&now.to_le_bytes());
         st.replicas
             .write(
+                st,
                 Oid::inode(a.base_vdi_id).0,
                 header_field_offset("snap_ctime"),
                 ts,
@@ -235,12 +238,12 @@ async fn create_vdi(st: &State, payload: &Bytes, a: VdiReq) -> Result<Reply, SdR
 
 /// The data_vdi_id array of `vid`, from its whole decoded [`Inode`].
 async fn read_index(
-    st: &State,
+    st: &Services,
     vid: u32,
 ) -> Result<Box<[u32; SD_INODE_DATA_INDEX as usize]>, SdResult> {
     let b = st
         .replicas
-        .read(Oid::inode(vid).0, 0, Inode::SIZE)
+        .read(st, Oid::inode(vid).0, 0, Inode::SIZE)
         .await
         .map_err(|e| store_err(&e))?;
     let ino: Inode = sdwire::from_slice(&b, 0).map_err(|_| SdResult::Eio)?;
@@ -257,7 +260,7 @@ async fn read_index(
 /// candidate, and a candidate survives only if a live VDI's data_vdi_id
 /// still points at it (a snapshot's objects read through a clone or the
 /// working image).
-async fn delete_vdi(st: &State, payload: &Bytes, a: VdiReq) -> Result<Reply, SdResult> {
+async fn delete_vdi(st: &Services, payload: &Bytes, a: VdiReq) -> Result<Reply, SdResult> {
     let (name, tag) = name_tag(payload)?;
     let vid = {
         let t = st.vdis.read().unwrap_or_else(|e| e.into_inner());
@@ -270,6 +273,7 @@ async fn delete_vdi(st: &State, payload: &Bytes, a: VdiReq) -> Result<Reply, SdR
     let own_index = read_index(st, vid).await?;
     st.replicas
         .write(
+            st,
             ioid,
             header_field_offset("name"),
             Bytes::from(vec![0u8; 256]),
@@ -292,7 +296,7 @@ async fn delete_vdi(st: &State, payload: &Bytes, a: VdiReq) -> Result<Reply, SdR
 /// Removes the data objects of deleted VDIs (`vid` and any earlier ones)
 /// that no live VDI references. Returns how many went.
 async fn reclaim(
-    st: &State,
+    st: &Services,
     vid: u32,
     own_index: &[u32],
     t: &BTreeMap<u32, VdiMeta>,
@@ -346,7 +350,7 @@ async fn reclaim(
     }
     let mut freed = 0;
     for (v, i) in cand {
-        match st.replicas.remove(Oid::data(v, i).0).await {
+        match st.replicas.remove(st, Oid::data(v, i).0).await {
             Ok(()) => freed += 1,
             Err(crate::store::StoreError::NoObj(_)) => {}
             Err(e) => return Err(store_err(&e)),

@@ -9,7 +9,7 @@ use crate::handlers::{Ctx, Reply, Services};
 use crate::proto::oid::{Oid, OidKind, SD_INODE_DATA_VDI_ID_OFFSET};
 use crate::proto::{HashRsp, ObjReq, ReqFlags, RspArm, SdResult};
 use crate::replication::replicas::ObjData;
-use crate::store::{store_err, StoreError};
+use crate::replication::ReplicaError;
 
 /// The COW source of a create request: `cow_oid` when COW is set.
 pub fn cow_source(h: &crate::proto::ReqHeader, a: &ObjReq) -> Option<u64> {
@@ -100,7 +100,7 @@ pub async fn discard_obj(cx: &Ctx, a: ObjReq) -> Reply {
 pub async fn flush_vdi(cx: &Ctx) -> Reply {
     match cx.st.replicas.flush().await {
         Ok(()) => Reply::ok(),
-        Err(e) => Reply::code(store_err(&e)),
+        Err(e) => Reply::code(e.result()),
     }
 }
 
@@ -111,7 +111,7 @@ pub async fn get_hash(cx: &Ctx, a: ObjReq) -> Reply {
             digest,
             ..HashRsp::default()
         })),
-        Err(e) => Reply::code(store_err(&e)),
+        Err(e) => Reply::code(e.result()),
     }
 }
 
@@ -174,7 +174,7 @@ pub async fn create_and_write(
             }
             Reply::ok()
         }
-        Err(e) => Reply::code(store_err(&e)),
+        Err(e) => Reply::code(e.result()),
     }
 }
 
@@ -190,14 +190,18 @@ pub async fn write(st: &Services, a: ObjReq, data: bytes::Bytes, via: Via) -> Re
                 .write_copies(st, a.oid.0, a.copies, off, data)
                 .await
         }
-        Via::Local => st.replicas.local_write(a.oid.0, off, data).await,
+        Via::Local => st
+            .replicas
+            .local_write(a.oid.0, off, data)
+            .await
+            .map_err(ReplicaError::Local),
     };
     match r {
         Ok(()) => {
             st.after_inode_write(a.oid, a.offset);
             Reply::ok()
         }
-        Err(e) => Reply::code(store_err(&e)),
+        Err(e) => Reply::code(e.result()),
     }
 }
 
@@ -217,16 +221,16 @@ pub async fn read(st: &Services, a: ObjReq, len: usize, via: Via, file_ok: bool)
                 .read_data(st, a.oid.0, a.copies, off, len, file_range)
                 .await
         }
-        Via::Local => {
-            st.replicas
-                .local_read_data(a.oid.0, off, len, file_range)
-                .await
-        }
+        Via::Local => st
+            .replicas
+            .local_read_data(a.oid.0, off, len, file_range)
+            .await
+            .map_err(ReplicaError::Local),
     };
     match r {
         Ok(ObjData::Mem(b)) => Reply::data(b),
         Ok(ObjData::File(f)) => Reply::file(f),
-        Err(e) => Reply::code(store_err(&e)),
+        Err(e) => Reply::code(e.result()),
     }
 }
 
@@ -234,7 +238,11 @@ pub async fn read(st: &Services, a: ObjReq, len: usize, via: Via, file_ok: bool)
 pub async fn remove(st: &Services, oid: Oid, via: Via) -> Reply {
     let r = match via {
         Via::Replicas => st.replicas.remove(st, oid.0).await,
-        Via::Local => st.replicas.local_remove(oid.0).await,
+        Via::Local => st
+            .replicas
+            .local_remove(oid.0)
+            .await
+            .map_err(ReplicaError::Local),
     };
     match r {
         Ok(()) => {
@@ -243,7 +251,7 @@ pub async fn remove(st: &Services, oid: Oid, via: Via) -> Reply {
             }
             Reply::ok()
         }
-        Err(e) => Reply::code(store_err(&e)),
+        Err(e) => Reply::code(e.result()),
     }
 }
 
@@ -263,13 +271,14 @@ async fn discard(st: &Services, oid: Oid) -> Reply {
             if cur == vid.to_le_bytes() {
                 let zero = bytes::Bytes::from_static(&[0, 0, 0, 0]);
                 if let Err(e) = st.replicas.write(st, Oid::inode(vid).0, ioff, zero).await {
-                    return Reply::code(store_err(&e));
+                    return Reply::code(e.result());
                 }
             }
         }
     }
     match st.replicas.remove(st, oid.0).await {
-        Ok(()) | Err(StoreError::NoObj(_)) => Reply::ok(),
-        Err(e) => Reply::code(store_err(&e)),
+        Ok(()) => Reply::ok(),
+        Err(e) if e.is_no_obj() => Reply::ok(),
+        Err(e) => Reply::code(e.result()),
     }
 }

@@ -7,7 +7,6 @@ use crate::handlers::{Ctx, Reply};
 use crate::proto::payload::{NodeList, OidList};
 use crate::proto::{ObjReq, Oid, ReqFlags, SdNode, SdResult};
 use crate::replication::recovery::IoKind;
-use crate::store::store_err;
 use crate::sync::lock;
 
 /// The epoch check of a peer request about an object (recovery requests
@@ -128,7 +127,7 @@ pub async fn get_obj_list(cx: &Ctx, a: ObjReq) -> Reply {
                 oids: oids.into_iter().map(Oid).collect(),
             })
         }
-        Ok(Err(e)) => Reply::code(store_err(&e)),
+        Ok(Err(e)) => Reply::code(e.result()),
         Err(_) => Reply::code(SdResult::SystemError),
     }
 }

@@ -22,8 +22,11 @@ use crate::sync::lock;
 use recovery::Recovery;
 use replicas::Replicas;
 
+pub mod error;
 pub mod recovery;
 pub mod replicas;
+
+pub use error::ReplicaError;
 
 /// One sheep's node-level state, shared by replication and the handlers.
 pub struct Node {

@@ -522,7 +522,7 @@ async fn store_object(st: &Node, oid: u64, data: Bytes) -> Result<(), SdResult> 
             }
             Ok(())
         }
-        Ok(Err(e)) => Err(crate::store::store_err(&e)),
+        Ok(Err(e)) => Err(e.result()),
         Err(_) => Err(SdResult::SystemError),
     }
 }
@@ -700,7 +700,7 @@ pub async fn serve_read(
         return match read_all().await {
             Ok(Ok(d)) => Ok(d),
             Ok(Err(crate::store::StoreError::NoObj(_))) => Err(SdResult::NoObj),
-            Ok(Err(e)) => Err(crate::store::store_err(&e)),
+            Ok(Err(e)) => Err(e.result()),
             Err(_) => Err(SdResult::SystemError),
         };
     }

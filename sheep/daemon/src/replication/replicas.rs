@@ -40,7 +40,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::Node;
+use super::{Node, ReplicaError};
 use crate::client::{Client, ClientError, Target};
 use crate::cluster::join::Versions;
 use crate::cluster::membership::View;
@@ -215,22 +215,6 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f)
         .await
         .unwrap_or_else(|e| Err(StoreError::Io(std::io::Error::other(e.to_string()))))
-}
-
-/// A replica's failure as a store error (for callers written against the
-/// store API).
-fn code_err(c: SdResult) -> StoreError {
-    match c {
-        SdResult::NoObj => StoreError::NoObj(0),
-        SdResult::NoSpace => StoreError::NoSpace,
-        SdResult::InvalidParms => StoreError::OutOfRange {
-            oid: 0,
-            offset: 0,
-            len: 0,
-            size: 0,
-        },
-        other => StoreError::Io(std::io::Error::other(format!("replica answered {other:?}"))),
-    }
 }
 
 /// How many times an OLD_NODE_VER / NEW_NODE_VER answer is retried.
@@ -508,12 +492,12 @@ impl Replicas {
         owner: &Node,
         oid: u64,
         copies: u8,
-        local: impl Fn() -> futures::future::BoxFuture<'f, Result<(), StoreError>>,
+        local: impl Fn() -> futures::future::BoxFuture<'f, Result<(), ReplicaError>>,
         mk: impl Fn(ObjReq) -> PeerOp,
         base: ObjReq,
         flags: ReqFlags,
         payload: Bytes,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<bool, ReplicaError> {
         use crate::replication::recovery::IoKind;
         let kind = match mk(base) {
             PeerOp::CreateAndWritePeer(_) => IoKind::Create,
@@ -532,7 +516,7 @@ impl Replicas {
                 return Ok(false);
             };
             if targets.is_empty() {
-                return Err(code_err(SdResult::Halt));
+                return Err(ReplicaError::Remote(SdResult::Halt));
             }
             let futs = targets.iter().enumerate().map(|(i, &n)| {
                 let node = v.nodes[n];
@@ -559,7 +543,7 @@ impl Replicas {
                                 .local_guard(owner, oid, copies, kind, v.epoch)
                                 .await
                                 .map_err(|c| (c, None))?;
-                            f.await.map_err(|e| (crate::store::store_err(&e), Some(e)))
+                            f.await.map_err(|e| (e.result(), Some(e)))
                         }
                         None => {
                             let (r, _) = self
@@ -595,7 +579,7 @@ impl Replicas {
                     Err((SdResult::NetworkError, _)) => unreachable = true,
                     Err((c, e)) => {
                         if first_err.is_none() {
-                            first_err = Some(e.unwrap_or_else(|| code_err(c)));
+                            first_err = Some(e.unwrap_or(ReplicaError::Remote(c)));
                         }
                     }
                 }
@@ -608,7 +592,7 @@ impl Replicas {
             }
             let now = std::time::Instant::now();
             if now >= deadline || (!unreachable && tries >= EPOCH_RETRIES) {
-                return Err(code_err(if unreachable {
+                return Err(ReplicaError::Remote(if unreachable {
                     SdResult::NetworkError
                 } else {
                     SdResult::OldNodeVer
@@ -638,7 +622,7 @@ impl Replicas {
         offset: u64,
         data: Bytes,
         cow_from: Option<u64>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), ReplicaError> {
         self.create_and_write_copies(owner, oid, 0, full_size, offset, data, cow_from)
             .await
     }
@@ -658,10 +642,10 @@ impl Replicas {
         offset: u64,
         data: Bytes,
         cow_from: Option<u64>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), ReplicaError> {
         let me = self.clone();
         let d = data.clone();
-        let local = move || -> futures::future::BoxFuture<'o, Result<(), StoreError>> {
+        let local = move || -> futures::future::BoxFuture<'o, Result<(), ReplicaError>> {
             let me = me.clone();
             let d = d.clone();
             Box::pin(async move {
@@ -710,7 +694,7 @@ impl Replicas {
         oid: u64,
         offset: u64,
         data: Bytes,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), ReplicaError> {
         self.write_copies(owner, oid, 0, offset, data).await
     }
 
@@ -726,13 +710,13 @@ impl Replicas {
         copies: u8,
         offset: u64,
         data: Bytes,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), ReplicaError> {
         let me = self.clone();
         let d = data.clone();
-        let local = move || -> futures::future::BoxFuture<'static, Result<(), StoreError>> {
+        let local = move || -> futures::future::BoxFuture<'static, Result<(), ReplicaError>> {
             let me = me.clone();
             let d = d.clone();
-            Box::pin(async move { me.local_write(oid, offset, d).await })
+            Box::pin(async move { Ok(me.local_write(oid, offset, d).await?) })
         };
         let base = ObjReq {
             oid: Oid(oid),
@@ -763,11 +747,11 @@ impl Replicas {
     /// # Errors
     ///
     /// As [`ObjectStore::remove`]; a replica's failure.
-    pub async fn remove(&self, owner: &Node, oid: u64) -> Result<(), StoreError> {
+    pub async fn remove(&self, owner: &Node, oid: u64) -> Result<(), ReplicaError> {
         let me = self.clone();
-        let local = move || -> futures::future::BoxFuture<'static, Result<(), StoreError>> {
+        let local = move || -> futures::future::BoxFuture<'static, Result<(), ReplicaError>> {
             let me = me.clone();
-            Box::pin(async move { me.local_remove(oid).await })
+            Box::pin(async move { Ok(me.local_remove(oid).await?) })
         };
         let base = ObjReq {
             oid: Oid(oid),
@@ -803,7 +787,7 @@ impl Replicas {
         oid: u64,
         offset: u64,
         len: usize,
-    ) -> Result<Vec<u8>, StoreError> {
+    ) -> Result<Vec<u8>, ReplicaError> {
         self.read_copies(owner, oid, 0, offset, len).await
     }
 
@@ -819,13 +803,13 @@ impl Replicas {
         copies: u8,
         offset: u64,
         len: usize,
-    ) -> Result<Vec<u8>, StoreError> {
+    ) -> Result<Vec<u8>, ReplicaError> {
         match self
             .read_data(owner, oid, copies, offset, len, false)
             .await?
         {
             ObjData::Mem(b) => Ok(b.into()),
-            ObjData::File(r) => blocking(move || Ok(r.read()?)).await,
+            ObjData::File(r) => Ok(blocking(move || Ok(r.read()?)).await?),
         }
     }
 
@@ -845,15 +829,15 @@ impl Replicas {
         offset: u64,
         len: usize,
         file_range: bool,
-    ) -> Result<ObjData, StoreError> {
+    ) -> Result<ObjData, ReplicaError> {
         let local = |oid, offset, len| self.local_read_data(oid, offset, len, file_range);
-        let mut last = StoreError::NoObj(oid);
+        let mut last = ReplicaError::Local(StoreError::NoObj(oid));
         let deadline = std::time::Instant::now() + NETWORK_PATIENCE;
         let mut tries = 0;
         loop {
             tries += 1;
             let Some((v, targets)) = self.targets(oid, copies) else {
-                return local(oid, offset, len).await;
+                return Ok(local(oid, offset, len).await?);
             };
             let mut stale = false;
             let mut unreachable = false;
@@ -874,7 +858,7 @@ impl Replicas {
                     // may show through, like any read racing a write.
                     Ok(_g) => match local(oid, offset, len).await {
                         Ok(d) => return Ok(d),
-                        Err(e) => last = e,
+                        Err(e) => last = e.into(),
                     },
                     Err(_) => stale = true,
                 }
@@ -903,9 +887,9 @@ impl Replicas {
                     }
                     SdResult::NetworkError => {
                         unreachable = true;
-                        last = code_err(SdResult::NetworkError);
+                        last = ReplicaError::Remote(SdResult::NetworkError);
                     }
-                    c => last = code_err(c),
+                    c => last = ReplicaError::Remote(c),
                 }
             }
             // An unreachable replica is waited out like an epoch change:
@@ -944,7 +928,7 @@ impl Replicas {
         offset: u64,
         data: Bytes,
         cow_from: Option<u64>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), ReplicaError> {
         let s = self.store.clone();
         let d = data.clone();
         let r = blocking(move || s.create_and_write(oid, full_size, offset, &d, cow_from)).await;
@@ -962,13 +946,14 @@ impl Replicas {
                         offset,
                         len: data.len() as u64,
                         size: full_size as u64,
-                    });
+                    }
+                    .into());
                 }
                 full[at..end].copy_from_slice(&data);
                 let s = self.store.clone();
-                blocking(move || s.create_and_write(oid, full_size, 0, &full, None)).await
+                Ok(blocking(move || s.create_and_write(oid, full_size, 0, &full, None)).await?)
             }
-            (r, _) => r,
+            (r, _) => Ok(r?),
         }
     }
 

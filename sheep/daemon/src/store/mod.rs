@@ -364,14 +364,16 @@ pub fn remove_temp_files(dir: impl AsRef<Path>) -> io::Result<usize> {
     Ok(n)
 }
 
-/// Maps a store error to a result code.
-pub fn store_err(e: &StoreError) -> SdResult {
-    match e {
-        StoreError::NoObj(_) => SdResult::NoObj,
-        StoreError::Exists(_) => SdResult::VdiExist,
-        StoreError::OutOfRange { .. } => SdResult::InvalidParms,
-        StoreError::NoSpace => SdResult::NoSpace,
-        StoreError::Io(_) => SdResult::Eio,
+impl StoreError {
+    /// The sheepdog result a store failure answers.
+    pub fn result(&self) -> SdResult {
+        match self {
+            StoreError::NoObj(_) => SdResult::NoObj,
+            StoreError::Exists(_) => SdResult::VdiExist,
+            StoreError::OutOfRange { .. } => SdResult::InvalidParms,
+            StoreError::NoSpace => SdResult::NoSpace,
+            StoreError::Io(_) => SdResult::Eio,
+        }
     }
 }
 

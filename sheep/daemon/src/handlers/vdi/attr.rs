@@ -8,7 +8,6 @@ use crate::handlers::{Ctx, Reply};
 use crate::proto::cluster_info::c_str;
 use crate::proto::oid::{vdi_name_hash, Oid, SD_ATTR_OBJ_SIZE};
 use crate::proto::{ReqFlags, SdResult, VdiAttr, VdiRsp};
-use crate::store::StoreError;
 
 /// Offset of the key in the stored record.
 fn key_offset() -> u64 {
@@ -58,8 +57,8 @@ pub async fn get_vdi_attr(cx: &Ctx) -> Reply {
         let oid = Oid::attr(vid, id).0;
         let found = match st.replicas.read(st, oid, key_offset(), 256).await {
             Ok(k) => Some(c_str(&k) == key.as_slice()),
-            Err(StoreError::NoObj(_)) => None,
-            Err(e) => return Reply::code(crate::store::store_err(&e)),
+            Err(e) if e.is_no_obj() => None,
+            Err(e) => return Reply::code(e.result()),
         };
         match found {
             Some(true) => {
@@ -68,7 +67,7 @@ pub async fn get_vdi_attr(cx: &Ctx) -> Reply {
                     let zero = bytes::Bytes::from(vec![0u8; 256]);
                     return match st.replicas.write(st, oid, key_offset(), zero).await {
                         Ok(()) => r,
-                        Err(e) => Reply::code(crate::store::store_err(&e)),
+                        Err(e) => Reply::code(e.result()),
                     };
                 }
                 if f.contains(ReqFlags::CREAT) {
@@ -77,7 +76,7 @@ pub async fn get_vdi_attr(cx: &Ctx) -> Reply {
                     }
                     return match st.replicas.write(st, oid, 0, p.clone()).await {
                         Ok(()) => r,
-                        Err(e) => Reply::code(crate::store::store_err(&e)),
+                        Err(e) => Reply::code(e.result()),
                     };
                 }
                 return r;
@@ -102,6 +101,6 @@ pub async fn get_vdi_attr(cx: &Ctx) -> Reply {
         .await
     {
         Ok(()) => Reply::ok().vdi(found_rsp(id)),
-        Err(e) => Reply::code(crate::store::store_err(&e)),
+        Err(e) => Reply::code(e.result()),
     }
 }

@@ -13,7 +13,6 @@ use crate::proto::inode::data_vdi_id_offset;
 use crate::proto::oid::{Oid, SD_INODE_DATA_INDEX, SD_INODE_SIZE};
 use crate::proto::payload::{VdiName, VdiNameTag};
 use crate::proto::{Inode, InodeHeader, SdResult, VdiReq, VdiRsp};
-use crate::store::store_err;
 use crate::sync::lock;
 
 fn vdi_reply(vid: u32, m: &VdiMeta) -> Reply {
@@ -180,7 +179,7 @@ async fn create_vdi(st: &Services, payload: &Bytes, a: VdiReq) -> Result<Reply, 
                 .replicas
                 .read(st, base_oid, 0, len)
                 .await
-                .map_err(|e| store_err(&e))?;
+                .map_err(|e| e.result())?;
             let mut h = InodeHeader::from_prefix(&ino).map_err(|_| SdResult::Eio)?;
             let snapshot = a.snapid != 0;
             h.name = padded(&name[..name.len().min(255)]);
@@ -212,7 +211,7 @@ async fn create_vdi(st: &Services, payload: &Bytes, a: VdiReq) -> Result<Reply, 
             None,
         )
         .await
-        .map_err(|e| store_err(&e))?;
+        .map_err(|e| e.result())?;
     if a.snapid != 0 {
         let ts = Bytes::copy_from_slice(&now.to_le_bytes());
         st.replicas
@@ -223,7 +222,7 @@ async fn create_vdi(st: &Services, payload: &Bytes, a: VdiReq) -> Result<Reply, 
                 ts,
             )
             .await
-            .map_err(|e| store_err(&e))?;
+            .map_err(|e| e.result())?;
     }
     let mut t = st.vdis.write().unwrap_or_else(|e| e.into_inner());
     t.refresh(st.store.as_ref(), new_vid);
@@ -245,7 +244,7 @@ async fn read_index(
         .replicas
         .read(st, Oid::inode(vid).0, 0, Inode::SIZE)
         .await
-        .map_err(|e| store_err(&e))?;
+        .map_err(|e| e.result())?;
     let ino: Inode = sdwire::from_slice(&b, 0).map_err(|_| SdResult::Eio)?;
     Ok(ino.data_vdi_id)
 }
@@ -279,7 +278,7 @@ async fn delete_vdi(st: &Services, payload: &Bytes, a: VdiReq) -> Result<Reply, 
             Bytes::from(vec![0u8; 256]),
         )
         .await
-        .map_err(|e| store_err(&e))?;
+        .map_err(|e| e.result())?;
     let t = {
         let mut t = st.vdis.write().unwrap_or_else(|e| e.into_inner());
         t.refresh(st.store.as_ref(), vid);
@@ -312,7 +311,7 @@ async fn reclaim(
     let listed = tokio::task::spawn_blocking(move || store.list())
         .await
         .map_err(|_| SdResult::Eio)?
-        .map_err(|e| store_err(&e))?;
+        .map_err(|e| e.result())?;
     for oid in listed {
         let o = Oid(oid);
         if o.is_data() && dead(o.vid()) {
@@ -352,8 +351,8 @@ async fn reclaim(
     for (v, i) in cand {
         match st.replicas.remove(st, Oid::data(v, i).0).await {
             Ok(()) => freed += 1,
-            Err(crate::store::StoreError::NoObj(_)) => {}
-            Err(e) => return Err(store_err(&e)),
+            Err(e) if e.is_no_obj() => {}
+            Err(e) => return Err(e.result()),
         }
     }
     Ok(freed)

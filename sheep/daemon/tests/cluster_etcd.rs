@@ -73,7 +73,6 @@ async fn members_or_logs(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn etcd_three_nodes_replicate_and_read_back_everywhere() {
-    let t0 = Instant::now();
     let etcd = Etcd::start().await;
     let tmp = tempfile::tempdir().unwrap();
     let nodes = three_sheep(tmp.path(), &etcd, "io");
@@ -110,7 +109,6 @@ async fn etcd_three_nodes_replicate_and_read_back_everywhere() {
         assert_eq!(ci.nodes, members);
         assert_eq!(c.get_vdi_info("etcdvol", "", 0).await.unwrap(), vid);
     }
-    assert!(t0.elapsed() < Duration::from_secs(60), "{:?}", t0.elapsed());
     drop(nodes);
     drop(etcd);
 }
@@ -173,7 +171,6 @@ async fn wait_count(count: &AtomicU64, at_least: u64, what: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn etcd_restart_under_io_evicts_nobody_and_loses_nothing() {
-    let t0 = Instant::now();
     let mut etcd = Etcd::start().await;
     let tmp = tempfile::tempdir().unwrap();
     let mut nodes = three_sheep(tmp.path(), &etcd, "restart");
@@ -264,7 +261,6 @@ async fn etcd_restart_under_io_evicts_nobody_and_loses_nothing() {
     }
     nodes.push(d);
     members_or_logs(&all, &nodes, 4).await;
-    assert!(t0.elapsed() < Duration::from_secs(90), "{:?}", t0.elapsed());
     drop(nodes);
     drop(etcd);
 }

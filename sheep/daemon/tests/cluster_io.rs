@@ -6,7 +6,7 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use sheep_proto::oid::Oid;
@@ -18,7 +18,6 @@ use support::procs::{
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_nodes_replicate_and_read_back_everywhere() {
-    let t0 = Instant::now();
     let tmp = tempfile::tempdir().unwrap();
     let nodes = spawn_local_cluster(tmp.path(), 3, &["-n"]);
     let mut clients = Vec::new();
@@ -66,6 +65,5 @@ async fn three_nodes_replicate_and_read_back_everywhere() {
     for c in &clients {
         assert!(!holds(c, ci_epoch, victim).await);
     }
-    assert!(t0.elapsed() < Duration::from_secs(60));
     drop(nodes);
 }

@@ -504,7 +504,6 @@ async fn vdi_data_through_files_and_pipes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_verb() {
-    let t0 = Instant::now();
     let dir = tempfile::tempdir().unwrap();
     let d = Daemon::start(dir.path(), 0).await;
     let a = d.addr;
@@ -516,7 +515,6 @@ async fn every_verb() {
     tokio::time::timeout(Duration::from_secs(10), d.stop())
         .await
         .expect("daemon task ends");
-    assert!(t0.elapsed() < Duration::from_secs(60), "{:?}", t0.elapsed());
 }
 
 /// The same through a cluster of three real sheep processes (local driver,
@@ -524,7 +522,6 @@ async fn every_verb() {
 /// through one node stops every node, like sheepdog's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_verb_three_nodes() {
-    let t0 = Instant::now();
     let tmp = tempfile::tempdir().unwrap();
     let mut nodes = spawn_local_cluster(tmp.path(), 3, &["-n"]);
     let mut clients = Vec::new();
@@ -546,12 +543,6 @@ async fn every_verb_three_nodes() {
     for &a in &addrs {
         wait_closed(a).await;
     }
-    // Generous: ~100 dog runs and 3 sheep on a loaded 2-core machine.
-    assert!(
-        t0.elapsed() < Duration::from_secs(120),
-        "{:?}",
-        t0.elapsed()
-    );
 }
 
 /// Bytes in data-object files under the store (`obj/` names are oids in

@@ -30,6 +30,7 @@ pub mod alloc;
 pub mod dog;
 pub mod payload;
 pub mod sendfile;
+pub mod sync;
 
 /// The protocol crate, under the name this crate's modules use.
 pub(crate) use sheep_proto as proto;
@@ -236,16 +237,13 @@ impl Client {
         let reader = tokio::spawn(async move {
             let mut fr = FramedRead::new(r, frame::rsp_codec());
             while let Some(Ok(f)) = fr.next().await {
-                let tx = p2
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .remove(&f.header.id);
+                let tx = crate::sync::lock(&p2).remove(&f.header.id);
                 if let Some(tx) = tx {
                     let _ = tx.send((f.header, f.payload));
                 }
             }
             closed2.store(true, Ordering::SeqCst);
-            p2.lock().unwrap_or_else(|e| e.into_inner()).clear();
+            crate::sync::lock(&p2).clear();
         });
         Ok(Client {
             writer: tokio::sync::Mutex::new(FrameWriter::new(w, 0)),
@@ -297,16 +295,10 @@ impl Client {
             Payload::Bytes(Bytes::new())
         };
         let (tx, rx) = oneshot::channel();
-        self.pending
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id, tx);
+        crate::sync::lock(&self.pending).insert(id, tx);
         // A request sent after the reader ended would wait forever.
         if self.closed.load(Ordering::SeqCst) {
-            self.pending
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&id);
+            crate::sync::lock(&self.pending).remove(&id);
             return Err(ClientError::Closed);
         }
         {
@@ -331,10 +323,7 @@ impl Client {
                 },
             };
             if let Err(e) = sent {
-                self.pending
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .remove(&id);
+                crate::sync::lock(&self.pending).remove(&id);
                 return Err(match e {
                     sdwire::codec::FrameError::Io(e) => ClientError::Io(e),
                     other => ClientError::Io(std::io::Error::other(other.to_string())),

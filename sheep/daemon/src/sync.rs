@@ -1,21 +1,5 @@
-//! The one lock-poisoning policy of the daemon: a panicking handler must
-//! not take the daemon down, so a poisoned lock is recovered (its data is
-//! used as the panicking task left it) instead of propagating the panic.
-//! Every `std::sync` lock is taken through these helpers.
+//! The lock-poisoning policy, shared with the client library so that sheep
+//! has one ([`sheep_client::sync`]): a poisoned lock is recovered, never
+//! propagated as a panic. Every `std::sync` lock is taken through these.
 
-use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
-
-/// Locks a mutex, recovering from poisoning.
-pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Read-locks an `RwLock`, recovering from poisoning.
-pub fn read<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
-    l.read().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Write-locks an `RwLock`, recovering from poisoning.
-pub fn write<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
-    l.write().unwrap_or_else(|e| e.into_inner())
-}
+pub use sheep_client::sync::{lock, read, write};

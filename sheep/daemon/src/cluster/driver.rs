@@ -35,6 +35,7 @@
 //! when it joins), which is fine for the membership churn of a test cluster
 //! or a small deployment.
 
+use crate::sync::lock;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -625,10 +626,6 @@ pub(crate) struct LogDriver<B: LogBackend> {
     check_every: Duration,
     /// How long join() waits for a verdict.
     join_timeout: Duration,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl<B: LogBackend> LogDriver<B> {

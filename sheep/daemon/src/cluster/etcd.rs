@@ -281,12 +281,7 @@ impl LogBackend for EtcdBackend {
                 keepalive: Mutex::new(None),
             })));
             let task = tokio::spawn(keepalive_loop(shadow, lease, self.opts.ttl));
-            if let Some(old) = self
-                .keepalive
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .replace(task)
-            {
+            if let Some(old) = crate::sync::lock(&self.keepalive).replace(task) {
                 old.abort();
             }
             Ok(())
@@ -338,12 +333,7 @@ impl LogBackend for EtcdBackend {
     }
 
     fn stop(&self) {
-        if let Some(t) = self
-            .keepalive
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        {
+        if let Some(t) = crate::sync::lock(&self.keepalive).take() {
             t.abort();
         }
     }

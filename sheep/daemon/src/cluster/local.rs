@@ -158,11 +158,7 @@ impl LocalBackend {
     /// Stops the heartbeat thread but keeps the lock (a hung process).
     #[cfg(test)]
     fn stop_heartbeat_for_test(&self) {
-        let hb = self
-            .heartbeat
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        let hb = crate::sync::lock(&self.heartbeat).take();
         if let Some((stop, thread)) = hb {
             drop(stop);
             // Any write it was doing is done once it has ended.
@@ -201,7 +197,7 @@ impl LogBackend for LocalBackend {
                     me.key()
                 ))));
             }
-            *self.alive.lock().unwrap_or_else(|e| e.into_inner()) = Some(lock);
+            *crate::sync::lock(&self.alive) = Some(lock);
             let path = self.hb_path(&me);
             write_heartbeat(&path)?;
             // On a thread, not a runtime task: a runtime kept busy must not
@@ -220,7 +216,7 @@ impl LogBackend for LocalBackend {
                     }
                 })?;
             // Replacing an older heartbeat drops its sender: it stops.
-            *self.heartbeat.lock().unwrap_or_else(|e| e.into_inner()) = Some((stop, thread));
+            *crate::sync::lock(&self.heartbeat) = Some((stop, thread));
             self.append_rec(rec).await
         })
     }
@@ -324,11 +320,8 @@ impl LogBackend for LocalBackend {
     fn stop(&self) {
         // Dropping the sender stops the heartbeat thread; closing the lock
         // file releases the lock, as a crash would.
-        self.heartbeat
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        self.alive.lock().unwrap_or_else(|e| e.into_inner()).take();
+        crate::sync::lock(&self.heartbeat).take();
+        crate::sync::lock(&self.alive).take();
     }
 }
 

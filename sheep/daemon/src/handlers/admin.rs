@@ -296,11 +296,7 @@ pub async fn apply_make_fs(st: &crate::handlers::Services, f: Format) -> Reply {
     if !matches!(wiped, Ok(Ok(()))) {
         return Reply::code(SdResult::Eio);
     }
-    st.vdis
-        .write()
-        .unwrap_or_else(|e| e.into_inner())
-        .vdis
-        .clear();
+    crate::sync::write(&st.vdis).vdis.clear();
     lock(&st.locks).clear();
     let copies = f.copies;
     let r = lock(&st.cluster).make_fs(f);

@@ -19,10 +19,7 @@ pub fn cow_source(h: &crate::proto::ReqHeader, a: &ObjReq) -> Option<u64> {
 /// The size of `oid`: by kind, data objects by their VDI's block_size_shift.
 pub fn object_size(st: &Services, oid: Oid) -> usize {
     let shift = match oid.kind() {
-        OidKind::Data | OidKind::Vmstate => st
-            .vdis
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
+        OidKind::Data | OidKind::Vmstate => crate::sync::read(&st.vdis)
             .vdis
             .get(&oid.vid())
             .map(|m| m.block_size_shift)
@@ -38,10 +35,7 @@ fn readonly(st: &Services, oid: Oid) -> bool {
     matches!(
         oid.kind(),
         OidKind::Data | OidKind::Inode | OidKind::Vmstate
-    ) && st
-        .vdis
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
+    ) && crate::sync::read(&st.vdis)
         .vdis
         .get(&oid.vid())
         .is_some_and(|m| m.is_snapshot())

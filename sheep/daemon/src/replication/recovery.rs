@@ -453,12 +453,7 @@ pub async fn guard(
 /// The current view's epoch and whether this node holds `oid` in it
 /// (without copying the view).
 fn holder_in(st: &Node, oid: u64, copies: u8) -> Option<(u32, bool)> {
-    let g = st
-        .replicas
-        .fan
-        .view
-        .read()
-        .unwrap_or_else(|e| e.into_inner());
+    let g = crate::sync::read(&st.replicas.fan.view);
     g.as_ref().map(|v| (v.epoch, is_holder(st, v, oid, copies)))
 }
 

@@ -236,7 +236,7 @@ impl Replicas {
 
     /// Lets placement find a VDI's copies.
     pub fn set_vdi_table(&self, t: Arc<RwLock<VdiTable>>) {
-        *self.fan.vdis.write().unwrap_or_else(|e| e.into_inner()) = Some(t);
+        *crate::sync::write(&self.fan.vdis) = Some(t);
     }
 
     /// The recovery guard of a local access to `oid` sent in `epoch`
@@ -256,39 +256,25 @@ impl Replicas {
     /// Installs a new membership view.
     pub fn set_view(&self, v: ClusterView) {
         let v = self.with_link_versions(v);
-        *self.fan.view.write().unwrap_or_else(|e| e.into_inner()) = Some(v);
+        *crate::sync::write(&self.fan.view) = Some(v);
         self.fan.changed.notify_waiters();
     }
 
     /// The current view (`None` when not clustered).
     pub fn view(&self) -> Option<ClusterView> {
-        self.fan
-            .view
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        crate::sync::read(&self.fan.view).clone()
     }
 
     /// Sets how the peer version of each link is found (the daemon uses
     /// the membership's [`View::peer_version_with`]); every view installed
     /// afterwards gets its [`ClusterView::links`] from it.
     pub fn set_link_versions(&self, f: LinkVersions) {
-        *self
-            .fan
-            .link_versions
-            .write()
-            .unwrap_or_else(|e| e.into_inner()) = Some(f);
+        *crate::sync::write(&self.fan.link_versions) = Some(f);
     }
 
     /// `v` with the link versions of [`Replicas::set_link_versions`], when set.
     fn with_link_versions(&self, mut v: ClusterView) -> ClusterView {
-        if let Some(f) = self
-            .fan
-            .link_versions
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-        {
+        if let Some(f) = crate::sync::read(&self.fan.link_versions).as_ref() {
             v.links = v
                 .nodes
                 .iter()
@@ -305,19 +291,9 @@ impl Replicas {
             return usize::from(req);
         }
         let vid = Oid(oid).vid();
-        let vdi = self
-            .fan
-            .vdis
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
+        let vdi = crate::sync::read(&self.fan.vdis)
             .as_ref()
-            .and_then(|t| {
-                t.read()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .vdis
-                    .get(&vid)
-                    .map(|m| m.copies)
-            })
+            .and_then(|t| crate::sync::read(t).vdis.get(&vid).map(|m| m.copies))
             .filter(|&c| c != 0);
         usize::from(vdi.unwrap_or_else(|| {
             self.fan
@@ -350,17 +326,11 @@ impl Replicas {
     ///
     /// Connect errors.
     pub async fn client(&self, addr: SocketAddr) -> Result<Arc<Client>, ClientError> {
-        if let Some(c) = self
-            .fan
-            .pool
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&addr)
-        {
+        if let Some(c) = crate::sync::lock(&self.fan.pool).get(&addr) {
             return Ok(c.clone());
         }
         let c = Arc::new(Client::connect(&Target::Tcp(addr)).await?);
-        let mut p = self.fan.pool.lock().unwrap_or_else(|e| e.into_inner());
+        let mut p = crate::sync::lock(&self.fan.pool);
         Ok(p.entry(addr).or_insert(c).clone())
     }
 
@@ -385,11 +355,7 @@ impl Replicas {
     }
 
     fn drop_client(&self, addr: SocketAddr) {
-        self.fan
-            .pool
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&addr);
+        crate::sync::lock(&self.fan.pool).remove(&addr);
     }
 
     /// Sends one peer op to `addr` at `epoch`: the result code and payload.
@@ -447,12 +413,7 @@ impl Replicas {
 
     /// Logs the first request sent to `addr` at peer version `ver`.
     fn note_link(&self, addr: SocketAddr, ver: u8) {
-        let new = self
-            .fan
-            .links_used
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert((addr, ver));
+        let new = crate::sync::lock(&self.fan.links_used).insert((addr, ver));
         if new {
             let me = self
                 .view()

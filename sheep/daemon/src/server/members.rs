@@ -48,7 +48,7 @@ pub fn attach(st: &Arc<State>, m: Arc<Membership>, me: SdNode) {
     }));
     let v = m.view();
     install(st, &me, &v.members, v.epoch);
-    let mut events = m.events.lock().unwrap_or_else(|e| e.into_inner()).take();
+    let mut events = crate::sync::lock(&m.events).take();
     let _ = st.membership.set(m.clone());
     let st = st.clone();
     tokio::spawn(async move {

@@ -64,9 +64,7 @@ impl FileCache {
 
     fn shard(&self, oid: u64) -> MutexGuard<'_, Shard> {
         // A panic while holding the lock cannot leave the map inconsistent.
-        self.shards[shard_index(oid)]
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        crate::sync::lock(&self.shards[shard_index(oid)])
     }
 
     /// Whether `oid` is currently cached (which implies it exists).
@@ -124,7 +122,7 @@ impl FileCache {
     pub(crate) fn len(&self) -> usize {
         self.shards
             .iter()
-            .map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).map.len())
+            .map(|s| crate::sync::lock(s).map.len())
             .sum()
     }
 }

@@ -107,7 +107,7 @@ impl HashCache {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<u64, [u8; 20]>> {
-        self.done.lock().unwrap_or_else(|e| e.into_inner())
+        crate::sync::lock(&self.done)
     }
 
     /// The kept hash of `oid`, or `compute`d (and kept if no change to
@@ -252,7 +252,7 @@ impl PlainStore {
     /// Records that `oid` now exists (`true`) or not, once the index is
     /// built.
     fn index_update(&self, oid: u64, present: bool) {
-        let mut ix = self.index.lock().unwrap_or_else(|e| e.into_inner());
+        let mut ix = crate::sync::lock(&self.index);
         if let Some(set) = ix.as_mut() {
             if present {
                 set.insert(oid);
@@ -478,7 +478,7 @@ impl ObjectStore for PlainStore {
         // The first list reads the directory while holding the index lock,
         // so a create or remove finishing meanwhile updates the index after
         // the scan, never before it is installed.
-        let mut ix = self.index.lock().unwrap_or_else(|e| e.into_inner());
+        let mut ix = crate::sync::lock(&self.index);
         if ix.is_none() {
             let mut set = std::collections::BTreeSet::new();
             for ent in fs::read_dir(&self.obj_dir)? {
@@ -520,7 +520,7 @@ impl ObjectStore for PlainStore {
     fn stats(&self) -> (u64, u64) {
         // Callers asking together share one scan (the lock is held across it).
         let used = {
-            let mut last = self.used_scan.lock().unwrap_or_else(|p| p.into_inner());
+            let mut last = crate::sync::lock(&self.used_scan);
             let now = self.changes.load(std::sync::atomic::Ordering::Acquire);
             match *last {
                 Some((at, seen, used)) if seen == now && at.elapsed() < self.used_max_age => used,

@@ -36,14 +36,12 @@ pub async fn get_vdi_attr(cx: &Ctx) -> Reply {
     if key.is_empty() {
         return Reply::code(SdResult::InvalidParms);
     }
-    let vid = match st.vdis.read().unwrap_or_else(|e| e.into_inner()).lookup(
-        c_str(&attr.name),
-        c_str(&attr.tag),
-        attr.snap_id,
-    ) {
-        Ok(v) => v,
-        Err(c) => return Reply::code(c),
-    };
+    let vid =
+        match crate::sync::read(&st.vdis).lookup(c_str(&attr.name), c_str(&attr.tag), attr.snap_id)
+        {
+            Ok(v) => v,
+            Err(c) => return Reply::code(c),
+        };
     let found_rsp = |id: u32| VdiRsp {
         vdi_id: vid,
         attr_id: id,

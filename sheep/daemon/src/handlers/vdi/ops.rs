@@ -65,7 +65,7 @@ pub async fn lock_vdi(cx: &Ctx, a: VdiReq) -> Reply {
 
 fn find(cx: &Ctx, a: VdiReq, take_lock: bool) -> Result<Reply, SdResult> {
     let (name, tag) = name_tag(&cx.payload)?;
-    let t = cx.st.vdis.read().unwrap_or_else(|e| e.into_inner());
+    let t = crate::sync::read(&cx.st.vdis);
     let vid = t.lookup(&name, &tag, a.snapid)?;
     let m = t.vdis[&vid].clone();
     drop(t);
@@ -94,13 +94,13 @@ pub async fn del_vdi(cx: &Ctx, a: VdiReq) -> Reply {
 
 /// READ_VDIS: the in-use bitmap.
 pub fn read_vdis(cx: &Ctx) -> Reply {
-    let t = cx.st.vdis.read().unwrap_or_else(|e| e.into_inner());
+    let t = crate::sync::read(&cx.st.vdis);
     Reply::data(t.in_use_bitmap())
 }
 
 /// READ_DEL_VDIS: the deleted bitmap.
 pub fn read_del_vdis(cx: &Ctx) -> Reply {
-    let t = cx.st.vdis.read().unwrap_or_else(|e| e.into_inner());
+    let t = crate::sync::read(&cx.st.vdis);
     Reply::data(t.deleted_bitmap())
 }
 
@@ -116,7 +116,7 @@ async fn create_vdi(st: &Services, payload: &Bytes, a: VdiReq) -> Result<Reply, 
     }
     let fmt = st.format().ok_or(SdResult::WaitForFormat)?;
     let (new_vid, base) = {
-        let t = st.vdis.read().unwrap_or_else(|e| e.into_inner());
+        let t = crate::sync::read(&st.vdis);
         let base = if a.base_vdi_id != 0 {
             let b = t
                 .vdis
@@ -224,7 +224,7 @@ async fn create_vdi(st: &Services, payload: &Bytes, a: VdiReq) -> Result<Reply, 
             .await
             .map_err(|e| e.result())?;
     }
-    let mut t = st.vdis.write().unwrap_or_else(|e| e.into_inner());
+    let mut t = crate::sync::write(&st.vdis);
     t.refresh(st.store.as_ref(), new_vid);
     if a.snapid != 0 {
         t.refresh(st.store.as_ref(), a.base_vdi_id);
@@ -262,7 +262,7 @@ async fn read_index(
 async fn delete_vdi(st: &Services, payload: &Bytes, a: VdiReq) -> Result<Reply, SdResult> {
     let (name, tag) = name_tag(payload)?;
     let vid = {
-        let t = st.vdis.read().unwrap_or_else(|e| e.into_inner());
+        let t = crate::sync::read(&st.vdis);
         t.lookup(&name, &tag, a.snapid)?
     };
     if lock(&st.locks).get(vid).is_some() {
@@ -280,7 +280,7 @@ async fn delete_vdi(st: &Services, payload: &Bytes, a: VdiReq) -> Result<Reply, 
         .await
         .map_err(|e| e.result())?;
     let t = {
-        let mut t = st.vdis.write().unwrap_or_else(|e| e.into_inner());
+        let mut t = crate::sync::write(&st.vdis);
         t.refresh(st.store.as_ref(), vid);
         t.vdis.clone()
     };

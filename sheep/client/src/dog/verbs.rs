@@ -52,10 +52,7 @@ const INODE_SIZE: u32 = WireInode::SIZE as u32;
 const HDR_SIZE: u32 = InodeHeader::SIZE as u32;
 const ATTR_SIZE: usize = SD_ATTR_OBJ_SIZE;
 
-const BITMAP_SIZE: u32 = match VdiBitmap::FIXED_SIZE {
-    Some(n) => n as u32,
-    None => 1 << 21,
-};
+const BITMAP_SIZE: u32 = crate::proto::oid::VDI_BITMAP_SIZE as u32;
 
 fn inode_oid(vid: u32) -> u64 {
     Oid::inode(vid).0

@@ -9,8 +9,10 @@ pub fn stub(c: &Container, errors: TokenStream) -> TokenStream {
     let ident = c.ident;
     let k = &c.krate;
     let (ig, tg, wc) = c.input.generics.split_for_impl();
+    let unversioned = crate::expand::unversioned_impl(c);
     quote! {
         #errors
+        #unversioned
         #[allow(unused_variables, unreachable_code, clippy::all)]
         impl #ig #k::Wire for #ident #tg #wc {
             const FIXED_SIZE: ::core::option::Option<usize> = ::core::option::Option::None;

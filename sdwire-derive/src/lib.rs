@@ -13,6 +13,7 @@
 mod ast;
 mod attr;
 mod check;
+mod check_extra;
 mod ctxt;
 mod expand;
 mod fallback;

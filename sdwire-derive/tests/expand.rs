@@ -20,6 +20,8 @@ mod ast;
 mod attr;
 #[path = "../src/check.rs"]
 mod check;
+#[path = "../src/check_extra.rs"]
+mod check_extra;
 #[path = "../src/ctxt.rs"]
 mod ctxt;
 #[path = "../src/expand/mod.rs"]

@@ -402,7 +402,7 @@ where
     /// use sdwire::Wire;
     ///
     /// #[derive(Wire, Debug)]
-    /// #[wire(be)]
+    /// #[wire(be, packed)]
     /// struct OptReply {
     ///     #[wire(magic = 0x3e889045565a9)]
     ///     magic: u64,
@@ -416,8 +416,8 @@ where
     /// w.send_filled(OptReply { magic: 0, option: 3, reply: 2, length: 0 }, &b"disk"[..]).await.unwrap();
     /// w.flush().await.unwrap();
     /// let out = w.into_inner();
-    /// assert_eq!(&out[16..24], &[0, 0, 0, 2, 0, 0, 0, 4]); // reply type, then the length filled in
-    /// assert_eq!(&out[24..], b"disk");
+    /// assert_eq!(&out[12..20], &[0, 0, 0, 2, 0, 0, 0, 4]); // reply type, then the length filled in
+    /// assert_eq!(&out[20..], b"disk");
     /// # });
     /// ```
     ///

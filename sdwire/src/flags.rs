@@ -19,7 +19,7 @@
 //! sdwire::wire_flags!(TransmissionFlags, be, unknown = reject);
 //!
 //! #[derive(Wire, Debug, PartialEq)]
-//! #[wire(be)]
+//! #[wire(be, packed)]
 //! struct Export { size: u64, flags: TransmissionFlags }
 //!
 //! let e = Export { size: 4096, flags: TransmissionFlags::HAS_FLAGS | TransmissionFlags::SEND_FLUSH };

@@ -19,7 +19,7 @@ pub const NO_VERSION: Version = 0;
 /// use sdwire::{Unversioned, Wire};
 ///
 /// #[derive(Wire, Debug, PartialEq)]
-/// #[wire(be)]
+/// #[wire(be, packed)]
 /// struct Hello { magic: u64, flags: u16 }
 ///
 /// let h = Hello { magic: 0x4e42444d41474943, flags: 3 };

@@ -9,7 +9,7 @@ pub fn stub(c: &Container, errors: TokenStream) -> TokenStream {
     let ident = c.ident;
     let k = &c.krate;
     let (ig, tg, wc) = c.input.generics.split_for_impl();
-    let unversioned = crate::expand::unversioned_impl(c);
+    let unversioned = crate::marker::unversioned_impl(c);
     // A header with a `payload_len` field keeps its frame traits, so its
     // users are not reported too.
     let has_len = match &c.data {

@@ -18,6 +18,7 @@ mod ctxt;
 mod expand;
 mod fallback;
 mod layout;
+mod marker;
 mod ty;
 
 use proc_macro::TokenStream;

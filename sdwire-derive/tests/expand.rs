@@ -30,6 +30,8 @@ mod expand;
 mod fallback;
 #[path = "../src/layout.rs"]
 mod layout;
+#[path = "../src/marker.rs"]
+mod marker;
 #[path = "../src/ty.rs"]
 mod ty;
 

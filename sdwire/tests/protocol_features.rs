@@ -507,3 +507,25 @@ async fn framing_switches_between_phases_without_losing_bytes() {
     assert_eq!(s.next().await.unwrap().unwrap().cookie, 11);
     drop(client_task.await.unwrap());
 }
+
+proptest::proptest! {
+    /// Whatever the bytes, the new decoders answer with a value or an
+    /// error, never a panic; and what decodes re-encodes to the same bytes
+    /// where the encoding is canonical.
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200), tail in 0usize..300) {
+        let _ = sdwire::from_slice_unversioned::<Request>(&bytes);
+        let _ = sdwire::from_slice_unversioned::<Hello>(&bytes);
+        let _ = sdwire::from_slice_unversioned::<Cmd>(&bytes);
+        let _ = sdwire::from_slice_unversioned::<WithFlags>(&bytes);
+        let _ = sdwire::from_slice_unversioned::<NbdCmd>(&bytes);
+        let _ = sdwire::decode_with_len::<SimpleReply, _>(&mut &bytes[..], 0, tail);
+        let _ = sdwire::decode_with_len::<ExportInfo, _>(&mut &bytes[..], 0, tail);
+        if let Ok(r) = sdwire::from_slice_unversioned::<Request>(&bytes) {
+            proptest::prop_assert_eq!(&sdwire::to_vec_unversioned(&r).unwrap()[..], &bytes[..28]);
+        }
+        if let Ok(e) = sdwire::from_slice_unversioned::<ExportInfo>(&bytes) {
+            proptest::prop_assert_eq!(e.size_unversioned(), if bytes.len() >= 134 { 134 } else { 10 });
+        }
+    }
+}

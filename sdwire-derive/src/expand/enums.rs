@@ -386,7 +386,7 @@ pub fn expand(c: &Container, variants: &[Variant]) -> TokenStream {
         None => (quote!(), quote!()),
     };
 
-    let unversioned = super::unversioned_impl(c);
+    let unversioned = crate::marker::unversioned_impl(c);
 
     quote! {
         #unversioned

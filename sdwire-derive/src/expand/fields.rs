@@ -125,7 +125,9 @@ pub fn magic_lit(f: &Field) -> Option<TokenStream> {
         TyKind::Byte(p) | TyKind::Int(p) => p.name,
         _ => return None,
     };
-    let lit = syn::LitInt::new(&format!("{}{prim}", m.v), m.span);
+    // Spanned at the macro call, not at the user's literal: lints that read
+    // the source text under a literal's span would see the user's spelling.
+    let lit = syn::LitInt::new(&format!("{}{prim}", m.v), Span::call_site());
     Some(quote!(#lit))
 }
 

@@ -421,7 +421,7 @@ pub fn expand(c: &Container, fields: &[Field]) -> TokenStream {
         layout_const_checks(c, fields, &st, has_payload, &aligns, &pads, &present)
     };
 
-    let unversioned = super::unversioned_impl(c);
+    let unversioned = crate::marker::unversioned_impl(c);
     let frame_header = frame_header_impl(c, fields);
 
     quote! {

@@ -7,7 +7,7 @@
 # tests/data/traces/c-dog/README.md for the build). Starts NODES C sheep with
 # the local driver (ports 7831.., zone i, listening on 127.0.0.2 and
 # advertising 127.0.0.1), puts the recording proxy
-# (sheep/examples/trace_proxy.rs) on 127.0.0.1 in front of each, so dog and
+# (sheep/daemon/examples/trace_proxy.rs) on 127.0.0.1 in front of each, so dog and
 # peer traffic both pass it, runs `PRE` (dog commands separated by ';', not
 # recorded), then records the given dog commands (each gets -p 7831 unless it
 # names a port) into ${OUT:-tests/data/traces/c-dog}/SCENARIO.trace, and

@@ -31,6 +31,8 @@ pub struct ContainerAttrs {
     pub range: Option<Sp<(u64, u64)>>,
     pub handler: Option<Ident>,
     pub no_handler: Option<Span>,
+    /// `flags = PATH`: a `&'static [FlagInfo]` naming the type's bits.
+    pub flags: Option<Expr>,
     /// An attribute of the container failed to parse: checks that depend on
     /// which attributes are present stay quiet to avoid cascades.
     pub had_errors: bool,
@@ -65,7 +67,9 @@ pub struct VariantAttrs {
     pub had_errors: bool,
 }
 
-const STRUCT_KEYS: &[&str] = &["le", "be", "size", "packed", "version", "compat", "crate"];
+const STRUCT_KEYS: &[&str] = &[
+    "le", "be", "size", "packed", "version", "compat", "crate", "flags",
+];
 const ENUM_KEYS: &[&str] = &[
     "le",
     "be",
@@ -543,6 +547,12 @@ pub fn container(cx: &Ctxt, attrs: &[Attribute], place: Place, what: &str) -> Co
                         key,
                         span,
                     );
+                }
+            }
+            "flags" => {
+                let takes = "the path of a `&'static [sdwire::FlagInfo]` naming the bits, like `flags = Self::FLAG_INFO`";
+                if let Some(e) = value(&r, meta, key, span, takes) {
+                    set(&r, &mut out.flags, e, key, span);
                 }
             }
             "handler" => {

@@ -31,17 +31,19 @@
 
 pub mod attributes;
 pub mod codec;
+pub mod compat;
 mod error;
 mod int;
 mod layout;
 mod table;
+pub mod views;
 
 #[doc(hidden)]
 pub mod __private;
 
 pub use error::{DecodeError, DecodeErrorKind, EncodeError, EncodeErrorKind};
 pub use int::{Be, Le, WireInt};
-pub use layout::{FieldLayout, Layout, LayoutKind, OpInfo, Order};
+pub use layout::{FieldLayout, FlagInfo, Layout, LayoutKind, OpInfo, Order};
 pub use sdwire_derive::Wire;
 pub use table::OpTable;
 

@@ -52,6 +52,16 @@ impl ::sdwire::Wire for ReqHeader {
                 reserved: false,
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
+                doc: "",
+                layout: ::core::option::Option::Some({
+                    const __SDWIRE_PRIM: ::sdwire::Layout = ::sdwire::Layout::primitive(
+                        "u8",
+                        1usize,
+                        ::sdwire::Order::None,
+                    );
+                    &__SDWIRE_PRIM
+                }),
+                count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
                 name: "opcode",
@@ -64,6 +74,16 @@ impl ::sdwire::Wire for ReqHeader {
                 reserved: false,
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
+                doc: "",
+                layout: ::core::option::Option::Some({
+                    const __SDWIRE_PRIM: ::sdwire::Layout = ::sdwire::Layout::primitive(
+                        "u8",
+                        1usize,
+                        ::sdwire::Order::None,
+                    );
+                    &__SDWIRE_PRIM
+                }),
+                count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
                 name: "flags",
@@ -76,6 +96,16 @@ impl ::sdwire::Wire for ReqHeader {
                 reserved: false,
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
+                doc: "",
+                layout: ::core::option::Option::Some({
+                    const __SDWIRE_PRIM: ::sdwire::Layout = ::sdwire::Layout::primitive(
+                        "u16",
+                        2usize,
+                        ::sdwire::Order::Le,
+                    );
+                    &__SDWIRE_PRIM
+                }),
+                count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
                 name: "epoch",
@@ -88,6 +118,16 @@ impl ::sdwire::Wire for ReqHeader {
                 reserved: false,
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
+                doc: "",
+                layout: ::core::option::Option::Some({
+                    const __SDWIRE_PRIM: ::sdwire::Layout = ::sdwire::Layout::primitive(
+                        "u32",
+                        4usize,
+                        ::sdwire::Order::Le,
+                    );
+                    &__SDWIRE_PRIM
+                }),
+                count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
                 name: "id",
@@ -100,6 +140,16 @@ impl ::sdwire::Wire for ReqHeader {
                 reserved: false,
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
+                doc: "",
+                layout: ::core::option::Option::Some({
+                    const __SDWIRE_PRIM: ::sdwire::Layout = ::sdwire::Layout::primitive(
+                        "u32",
+                        4usize,
+                        ::sdwire::Order::Le,
+                    );
+                    &__SDWIRE_PRIM
+                }),
+                count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
                 name: "data_length",
@@ -112,6 +162,16 @@ impl ::sdwire::Wire for ReqHeader {
                 reserved: false,
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
+                doc: "",
+                layout: ::core::option::Option::Some({
+                    const __SDWIRE_PRIM: ::sdwire::Layout = ::sdwire::Layout::primitive(
+                        "u32",
+                        4usize,
+                        ::sdwire::Order::Be,
+                    );
+                    &__SDWIRE_PRIM
+                }),
+                count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
                 name: "body",
@@ -124,6 +184,16 @@ impl ::sdwire::Wire for ReqHeader {
                 reserved: false,
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
+                doc: "",
+                layout: ::core::option::Option::Some({
+                    const __SDWIRE_PRIM: ::sdwire::Layout = ::sdwire::Layout::primitive(
+                        "u8",
+                        1usize,
+                        ::sdwire::Order::None,
+                    );
+                    &__SDWIRE_PRIM
+                }),
+                count: ::core::option::Option::Some((28) as usize),
             },
             ::sdwire::FieldLayout {
                 name: "_reserved",
@@ -136,11 +206,22 @@ impl ::sdwire::Wire for ReqHeader {
                 reserved: true,
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
+                doc: "",
+                layout: ::core::option::Option::Some({
+                    const __SDWIRE_PRIM: ::sdwire::Layout = ::sdwire::Layout::primitive(
+                        "u32",
+                        4usize,
+                        ::sdwire::Order::Le,
+                    );
+                    &__SDWIRE_PRIM
+                }),
+                count: ::core::option::Option::None,
             },
         ],
         ops: &[],
         tag_size: 0,
         doc: "The 48-byte request header.",
+        flags: &[],
     };
     #[inline]
     fn wire_size(&self, __v: ::sdwire::Version) -> usize {

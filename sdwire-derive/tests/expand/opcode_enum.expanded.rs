@@ -43,6 +43,16 @@ impl ::sdwire::Wire for ObjReq {
                 reserved: false,
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
+                doc: "",
+                layout: ::core::option::Option::Some({
+                    const __SDWIRE_PRIM: ::sdwire::Layout = ::sdwire::Layout::primitive(
+                        "u64",
+                        8usize,
+                        ::sdwire::Order::Le,
+                    );
+                    &__SDWIRE_PRIM
+                }),
+                count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
                 name: "offset",
@@ -55,6 +65,16 @@ impl ::sdwire::Wire for ObjReq {
                 reserved: false,
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
+                doc: "",
+                layout: ::core::option::Option::Some({
+                    const __SDWIRE_PRIM: ::sdwire::Layout = ::sdwire::Layout::primitive(
+                        "u32",
+                        4usize,
+                        ::sdwire::Order::Le,
+                    );
+                    &__SDWIRE_PRIM
+                }),
+                count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
                 name: "len",
@@ -67,11 +87,22 @@ impl ::sdwire::Wire for ObjReq {
                 reserved: false,
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
+                doc: "",
+                layout: ::core::option::Option::Some({
+                    const __SDWIRE_PRIM: ::sdwire::Layout = ::sdwire::Layout::primitive(
+                        "u32",
+                        4usize,
+                        ::sdwire::Order::Le,
+                    );
+                    &__SDWIRE_PRIM
+                }),
+                count: ::core::option::Option::None,
             },
         ],
         ops: &[],
         tag_size: 0,
         doc: "",
+        flags: &[],
     };
     #[inline]
     fn wire_size(&self, __v: ::sdwire::Version) -> usize {
@@ -199,6 +230,7 @@ impl ::sdwire::OpTable for ClientOp {
             since: ::core::option::Option::None,
             until: ::core::option::Option::None,
             payload: ::core::option::Option::Some("ObjReq"),
+            layout: ::core::option::Option::Some(<ObjReq as ::sdwire::Wire>::LAYOUT),
             doc: "Create an object and write it.",
         },
         ::sdwire::OpInfo {
@@ -207,6 +239,7 @@ impl ::sdwire::OpTable for ClientOp {
             since: ::core::option::Option::None,
             until: ::core::option::Option::None,
             payload: ::core::option::Option::Some("ObjReq, bool"),
+            layout: ::core::option::Option::None,
             doc: "",
         },
         ::sdwire::OpInfo {
@@ -215,6 +248,7 @@ impl ::sdwire::OpTable for ClientOp {
             since: ::core::option::Option::Some(2u16),
             until: ::core::option::Option::None,
             payload: ::core::option::Option::None,
+            layout: ::core::option::Option::None,
             doc: "",
         },
     ];
@@ -375,12 +409,13 @@ impl ::sdwire::Wire for ClientOp {
         kind: ::sdwire::LayoutKind::Enum,
         size: ::core::option::Option::None,
         align: 2usize,
-        order: ::sdwire::Order::None,
+        order: ::sdwire::Order::Le,
         versions: ::core::option::Option::None,
         fields: &[],
         ops: <Self as ::sdwire::OpTable>::OPS,
         tag_size: 2usize,
         doc: "",
+        flags: &[],
     };
     #[inline]
     fn wire_size(&self, __v: ::sdwire::Version) -> usize {

@@ -42,6 +42,16 @@ impl ::sdwire::Wire for Entry {
                 reserved: false,
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
+                doc: "",
+                layout: ::core::option::Option::Some({
+                    const __SDWIRE_PRIM: ::sdwire::Layout = ::sdwire::Layout::primitive(
+                        "u64",
+                        8usize,
+                        ::sdwire::Order::Be,
+                    );
+                    &__SDWIRE_PRIM
+                }),
+                count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
                 name: "copies",
@@ -54,11 +64,22 @@ impl ::sdwire::Wire for Entry {
                 reserved: false,
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
+                doc: "",
+                layout: ::core::option::Option::Some({
+                    const __SDWIRE_PRIM: ::sdwire::Layout = ::sdwire::Layout::primitive(
+                        "u8",
+                        1usize,
+                        ::sdwire::Order::None,
+                    );
+                    &__SDWIRE_PRIM
+                }),
+                count: ::core::option::Option::None,
             },
         ],
         ops: &[],
         tag_size: 0,
         doc: "",
+        flags: &[],
     };
     #[inline]
     fn wire_size(&self, __v: ::sdwire::Version) -> usize {
@@ -471,6 +492,16 @@ impl ::sdwire::Wire for Batch {
                 reserved: false,
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::Some("name"),
+                doc: "",
+                layout: ::core::option::Option::Some({
+                    const __SDWIRE_PRIM: ::sdwire::Layout = ::sdwire::Layout::primitive(
+                        "u32",
+                        4usize,
+                        ::sdwire::Order::Le,
+                    );
+                    &__SDWIRE_PRIM
+                }),
+                count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
                 name: "name",
@@ -483,6 +514,16 @@ impl ::sdwire::Wire for Batch {
                 reserved: false,
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
+                doc: "",
+                layout: ::core::option::Option::Some({
+                    const __SDWIRE_PRIM: ::sdwire::Layout = ::sdwire::Layout::primitive(
+                        "u8",
+                        1usize,
+                        ::sdwire::Order::None,
+                    );
+                    &__SDWIRE_PRIM
+                }),
+                count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
                 name: "n",
@@ -495,6 +536,16 @@ impl ::sdwire::Wire for Batch {
                 reserved: false,
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::Some("entries"),
+                doc: "",
+                layout: ::core::option::Option::Some({
+                    const __SDWIRE_PRIM: ::sdwire::Layout = ::sdwire::Layout::primitive(
+                        "u16",
+                        2usize,
+                        ::sdwire::Order::Le,
+                    );
+                    &__SDWIRE_PRIM
+                }),
+                count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
                 name: "entries",
@@ -507,6 +558,9 @@ impl ::sdwire::Wire for Batch {
                 reserved: false,
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
+                doc: "",
+                layout: ::core::option::Option::Some(<Entry as ::sdwire::Wire>::LAYOUT),
+                count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
                 name: "tail",
@@ -519,11 +573,22 @@ impl ::sdwire::Wire for Batch {
                 reserved: false,
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
+                doc: "",
+                layout: ::core::option::Option::Some({
+                    const __SDWIRE_PRIM: ::sdwire::Layout = ::sdwire::Layout::primitive(
+                        "u8",
+                        1usize,
+                        ::sdwire::Order::None,
+                    );
+                    &__SDWIRE_PRIM
+                }),
+                count: ::core::option::Option::None,
             },
         ],
         ops: &[],
         tag_size: 0,
         doc: "",
+        flags: &[],
     };
     #[inline]
     fn wire_size(&self, __v: ::sdwire::Version) -> usize {

@@ -47,6 +47,16 @@ impl ::sdwire::Wire for NodeId {
                 reserved: false,
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
+                doc: "",
+                layout: ::core::option::Option::Some({
+                    const __SDWIRE_PRIM: ::sdwire::Layout = ::sdwire::Layout::primitive(
+                        "u8",
+                        1usize,
+                        ::sdwire::Order::None,
+                    );
+                    &__SDWIRE_PRIM
+                }),
+                count: ::core::option::Option::Some((16) as usize),
             },
             ::sdwire::FieldLayout {
                 name: "port",
@@ -59,6 +69,16 @@ impl ::sdwire::Wire for NodeId {
                 reserved: false,
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
+                doc: "",
+                layout: ::core::option::Option::Some({
+                    const __SDWIRE_PRIM: ::sdwire::Layout = ::sdwire::Layout::primitive(
+                        "u16",
+                        2usize,
+                        ::sdwire::Order::Be,
+                    );
+                    &__SDWIRE_PRIM
+                }),
+                count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
                 name: "legacy_zone",
@@ -71,6 +91,16 @@ impl ::sdwire::Wire for NodeId {
                 reserved: false,
                 default: ::core::option::Option::Some("Default::default()"),
                 measures: ::core::option::Option::None,
+                doc: "",
+                layout: ::core::option::Option::Some({
+                    const __SDWIRE_PRIM: ::sdwire::Layout = ::sdwire::Layout::primitive(
+                        "u16",
+                        2usize,
+                        ::sdwire::Order::Le,
+                    );
+                    &__SDWIRE_PRIM
+                }),
+                count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
                 name: "nr_vnodes",
@@ -83,6 +113,16 @@ impl ::sdwire::Wire for NodeId {
                 reserved: false,
                 default: ::core::option::Option::Some("1"),
                 measures: ::core::option::Option::None,
+                doc: "",
+                layout: ::core::option::Option::Some({
+                    const __SDWIRE_PRIM: ::sdwire::Layout = ::sdwire::Layout::primitive(
+                        "u16",
+                        2usize,
+                        ::sdwire::Order::Le,
+                    );
+                    &__SDWIRE_PRIM
+                }),
+                count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
                 name: "io_port",
@@ -95,11 +135,22 @@ impl ::sdwire::Wire for NodeId {
                 reserved: false,
                 default: ::core::option::Option::Some("Default::default()"),
                 measures: ::core::option::Option::None,
+                doc: "",
+                layout: ::core::option::Option::Some({
+                    const __SDWIRE_PRIM: ::sdwire::Layout = ::sdwire::Layout::primitive(
+                        "u16",
+                        2usize,
+                        ::sdwire::Order::Le,
+                    );
+                    &__SDWIRE_PRIM
+                }),
+                count: ::core::option::Option::None,
             },
         ],
         ops: &[],
         tag_size: 0,
         doc: "A node's identity.",
+        flags: &[],
     };
     #[inline]
     fn wire_size(&self, __v: ::sdwire::Version) -> usize {

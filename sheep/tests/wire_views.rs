@@ -239,3 +239,410 @@ fn sparse_is_clean_and_flags_a_host_use_of_le32() {
         "sparse did not flag a __le32 used as a host integer:\n{err}"
     );
 }
+
+// ---- Wireshark: a pcap of every golden exchange, dissected by tshark -------
+
+use sdwire::Wire;
+use std::collections::BTreeMap;
+
+/// pcap file header (microsecond timestamps, host order written little-endian).
+#[derive(Wire)]
+#[wire(le, size = 24)]
+struct PcapFileHeader {
+    magic: u32,
+    version_major: u16,
+    version_minor: u16,
+    thiszone: u32,
+    sigfigs: u32,
+    snaplen: u32,
+    linktype: u32,
+}
+
+/// pcap record header.
+#[derive(Wire)]
+#[wire(le, size = 16)]
+struct PcapRecord {
+    ts_sec: u32,
+    ts_usec: u32,
+    incl_len: u32,
+    orig_len: u32,
+}
+
+/// IPv4 header without options (checksum left 0: tshark does not check it by default).
+#[derive(Wire)]
+#[wire(be, size = 20)]
+struct Ipv4Header {
+    version_ihl: u8,
+    tos: u8,
+    total_length: u16,
+    ident: u16,
+    flags_fragment: u16,
+    ttl: u8,
+    protocol: u8,
+    checksum: u16,
+    src: [u8; 4],
+    dst: [u8; 4],
+}
+
+/// TCP header without options (checksum 0: not checked by default).
+#[derive(Wire)]
+#[wire(be, size = 20)]
+struct TcpHeader {
+    src_port: u16,
+    dst_port: u16,
+    seq: u32,
+    ack: u32,
+    offset_flags: u16,
+    window: u16,
+    checksum: u16,
+    urgent: u16,
+}
+
+/// LINKTYPE_RAW: each record is an IPv4 packet.
+const LINKTYPE_RAW: u32 = 101;
+/// Largest TCP payload per packet.
+const SEGMENT: usize = 32 * 1024;
+
+/// What the dissector must show for one PDU (from the Rust decode).
+#[derive(Debug, Clone, PartialEq)]
+struct Pdu {
+    request: bool,
+    opcode: u8,
+    id: u32,
+    proto_ver: u8,
+    data_length: u32,
+    result: Option<u32>,
+    /// `obj.oid` of an obj-arm request, for a sample of arm fields.
+    oid: Option<u64>,
+}
+
+/// Builds the pcap: one TCP stream per trace connection (addresses moved to
+/// 127.0.<trace>.x so traces do not share streams), every request then its
+/// response, payloads split into segments, and every 7th request's header
+/// split across two segments to exercise reassembly. Payloads the trace
+/// kept only a prefix of (64 KiB of up to 12 MiB) are written as that prefix,
+/// with `data_length` re-encoded to match.
+struct PcapWriter {
+    bytes: Vec<u8>,
+    frames: usize,
+    /// (client, server) -> (next client seq, next server seq).
+    streams: BTreeMap<(([u8; 4], u16), ([u8; 4], u16)), (u32, u32)>,
+    /// Frame number -> the PDU that completes in it.
+    pdus: BTreeMap<usize, Pdu>,
+}
+
+impl PcapWriter {
+    fn new() -> PcapWriter {
+        let hdr = PcapFileHeader {
+            magic: 0xa1b2_c3d4,
+            version_major: 2,
+            version_minor: 4,
+            thiszone: 0,
+            sigfigs: 0,
+            snaplen: 262_144,
+            linktype: LINKTYPE_RAW,
+        };
+        PcapWriter {
+            bytes: sdwire::to_vec(&hdr, 0).unwrap(),
+            frames: 0,
+            streams: BTreeMap::new(),
+            pdus: BTreeMap::new(),
+        }
+    }
+
+    fn packet(&mut self, t: f64, from: ([u8; 4], u16), to: ([u8; 4], u16), seq: u32, data: &[u8]) {
+        let ip = Ipv4Header {
+            version_ihl: 0x45,
+            tos: 0,
+            total_length: u16::try_from(40 + data.len()).unwrap(),
+            ident: 0,
+            flags_fragment: 0x4000,
+            ttl: 64,
+            protocol: 6,
+            checksum: 0,
+            src: from.0,
+            dst: to.0,
+        };
+        let tcp = TcpHeader {
+            src_port: from.1,
+            dst_port: to.1,
+            seq,
+            ack: 1,
+            offset_flags: (5 << 12) | 0x18, // header length 5 words; PSH|ACK
+            window: 65535,
+            checksum: 0,
+            urgent: 0,
+        };
+        let len = u32::try_from(40 + data.len()).unwrap();
+        let rec = PcapRecord {
+            ts_sec: t as u32,
+            ts_usec: ((t.fract()) * 1e6) as u32,
+            incl_len: len,
+            orig_len: len,
+        };
+        self.bytes.extend(sdwire::to_vec(&rec, 0).unwrap());
+        self.bytes.extend(sdwire::to_vec(&ip, 0).unwrap());
+        self.bytes.extend(sdwire::to_vec(&tcp, 0).unwrap());
+        self.bytes.extend_from_slice(data);
+        self.frames += 1;
+    }
+
+    /// Sends one PDU on the stream, split at `cuts` and every [`SEGMENT`].
+    fn pdu(
+        &mut self,
+        t: f64,
+        client: ([u8; 4], u16),
+        server: ([u8; 4], u16),
+        request: bool,
+        data: &[u8],
+        split_header: bool,
+        pdu: Pdu,
+    ) {
+        let (from, to) = if request {
+            (client, server)
+        } else {
+            (server, client)
+        };
+        let mut at = 0;
+        while at < data.len() {
+            let limit = if split_header && at == 0 { 20 } else { SEGMENT };
+            let end = (at + limit).min(data.len());
+            let seqs = self.streams.entry((client, server)).or_insert((1, 1));
+            let seq = if request { &mut seqs.0 } else { &mut seqs.1 };
+            let s = *seq;
+            *seq = seq.wrapping_add(u32::try_from(end - at).unwrap());
+            self.packet(t, from, to, s, &data[at..end]);
+            at = end;
+        }
+        self.pdus.insert(self.frames, pdu);
+    }
+}
+
+fn endpoint(s: &str, net: u8) -> ([u8; 4], u16) {
+    let (ip, port) = s.rsplit_once(':').expect("ip:port");
+    let last: u8 = ip.rsplit('.').next().unwrap().parse().unwrap();
+    ([127, 0, net, last], port.parse().unwrap())
+}
+
+/// The header and payload bytes of a message as written to the pcap.
+fn message(hdr: &[u8; 48], payload: &sheep::trace::Payload, request: bool) -> (Vec<u8>, Pdu) {
+    let mut bytes = payload.bytes.clone();
+    let pdu;
+    let mut out;
+    if request {
+        let mut h: ReqHeader = sdwire::from_slice_exact(hdr, 0).unwrap();
+        if !payload.is_complete() {
+            h.data_length = u32::try_from(bytes.len()).unwrap();
+        }
+        let oid =
+            is_obj_op(h.opcode).then(|| sdwire::from_slice::<ObjReq>(&h.body, 0).unwrap().oid.0);
+        pdu = Pdu {
+            request,
+            opcode: h.opcode,
+            id: h.id,
+            proto_ver: h.proto_ver,
+            data_length: h.data_length,
+            result: None,
+            oid,
+        };
+        out = sdwire::to_vec(&h, 0).unwrap();
+    } else {
+        let mut h: RspHeader = sdwire::from_slice_exact(hdr, 0).unwrap();
+        if !payload.is_complete() {
+            h.data_length = u32::try_from(bytes.len()).unwrap();
+        }
+        pdu = Pdu {
+            request,
+            opcode: h.opcode,
+            id: h.id,
+            proto_ver: h.proto_ver,
+            data_length: h.data_length,
+            result: Some(h.result.code()),
+            oid: None,
+        };
+        out = sdwire::to_vec(&h, 0).unwrap();
+    }
+    out.append(&mut bytes);
+    (out, pdu)
+}
+
+fn write_trace_pcap(path: &std::path::Path) -> (BTreeMap<usize, Pdu>, Vec<u16>) {
+    let mut w = PcapWriter::new();
+    let mut ports = Vec::new();
+    let mut n = 0usize;
+    for (i, trace) in load_all().expect("traces load").into_iter().enumerate() {
+        let net = u8::try_from(i + 1).unwrap();
+        let t0 = 1000.0 * (i + 1) as f64;
+        for p in &trace.sheep_ports {
+            if !ports.contains(p) {
+                ports.push(*p);
+            }
+        }
+        for x in &trace.exchanges {
+            let (client, server) = x.conn.split_once(" > ").expect("conn line");
+            let server = server.split_whitespace().next().unwrap();
+            let (client, server) = (endpoint(client, net), endpoint(server, net));
+            let (data, pdu) = message(&x.req_hdr, &x.req_payload, true);
+            n += 1;
+            w.pdu(t0 + x.t_req, client, server, true, &data, n % 7 == 0, pdu);
+            if let Some(r) = &x.rsp {
+                let (data, pdu) = message(&r.hdr, &r.payload, false);
+                w.pdu(t0 + r.t_rsp, client, server, false, &data, false, pdu);
+            }
+        }
+    }
+    std::fs::write(path, &w.bytes).unwrap();
+    (w.pdus, ports)
+}
+
+/// Parses a tshark field value: decimal or `0x` hex.
+fn num(s: &str) -> u64 {
+    match s.strip_prefix("0x") {
+        Some(h) => u64::from_str_radix(h, 16).unwrap_or_else(|_| panic!("bad hex {s}")),
+        None => s.parse().unwrap_or_else(|_| panic!("bad number {s:?}")),
+    }
+}
+
+#[test]
+fn tshark_dissects_every_golden_exchange() {
+    let tmp = scratch();
+    let pcap = tmp.path().join("golden.pcap");
+    let (want, ports) = write_trace_pcap(&pcap);
+    let lua = wire_dir().join("sheepdog.lua");
+    const FIELDS: &[&str] = &[
+        "frame.number",
+        "sheepdog.op_name",
+        "sheepdog.protocol",
+        "sheepdog.request.opcode",
+        "sheepdog.request.id",
+        "sheepdog.request.proto_ver",
+        "sheepdog.request.data_length",
+        "sheepdog.response.opcode",
+        "sheepdog.response.id",
+        "sheepdog.response.data_length",
+        "sheepdog.response.result",
+        "sheepdog.result_name",
+        "sheepdog.request_in",
+        "sheepdog_client.obj_req.oid",
+        "sheepdog_peer.obj_req.oid",
+        "sheepdog_admin.obj_req.oid",
+        "_ws.malformed",
+        "_ws.expert.message",
+    ];
+    let mut cmd = Command::new("tshark");
+    cmd.arg("-n")
+        .arg("-r")
+        .arg(&pcap)
+        .arg("-X")
+        .arg(format!("lua_script:{}", lua.display()))
+        .args([
+            "-T",
+            "fields",
+            "-E",
+            "separator=\t",
+            "-E",
+            "occurrence=a",
+            "-E",
+            "aggregator=|",
+        ]);
+    // Ports other than the registered 7000: "Decode As".
+    for p in ports.iter().filter(|&&p| p != 7000) {
+        cmd.arg("-d").arg(format!("tcp.port=={p},sheepdog"));
+    }
+    for f in FIELDS {
+        cmd.arg("-e").arg(f);
+    }
+    if let Some(dir) = std::env::var_os("WIRE_VIEWS_KEEP") {
+        std::fs::copy(&pcap, PathBuf::from(dir).join("golden.pcap")).unwrap();
+    }
+    let out = run(&mut cmd);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("Lua") && !stderr.to_lowercase().contains("error"),
+        "tshark complained:\n{stderr}"
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let mut seen = 0;
+    let mut problems = Vec::new();
+    for line in stdout.lines() {
+        let v: Vec<&str> = line.split('\t').collect();
+        assert_eq!(v.len(), FIELDS.len(), "line {line:?}");
+        let get = |name: &str| v[FIELDS.iter().position(|f| *f == name).unwrap()];
+        let frame: usize = get("frame.number").parse().unwrap();
+        if !get("_ws.malformed").is_empty() || get("_ws.expert.message").contains("Lua") {
+            problems.push(format!("frame {frame}: malformed or Lua error: {line}"));
+        }
+        let Some(pdu) = want.get(&frame) else {
+            if !get("sheepdog.op_name").is_empty() {
+                problems.push(format!("frame {frame}: a PDU where none completes: {line}"));
+            }
+            continue;
+        };
+        seen += 1;
+        let name = get("sheepdog.op_name");
+        if name.is_empty() || name.contains('|') {
+            problems.push(format!(
+                "frame {frame}: want one PDU with an opcode name: {line}"
+            ));
+            continue;
+        }
+        let known = sheep::proto::ops::op_name(pdu.opcode).is_some();
+        if known && get("sheepdog.protocol").is_empty() {
+            problems.push(format!("frame {frame}: no sub-protocol: {line}"));
+        }
+        let side = if pdu.request { "request" } else { "response" };
+        let checks = [
+            ("opcode", u64::from(pdu.opcode)),
+            ("id", u64::from(pdu.id)),
+            ("data_length", u64::from(pdu.data_length)),
+        ];
+        for (f, val) in checks {
+            let got = get(&format!("sheepdog.{side}.{f}"));
+            if got.is_empty() || num(got) != val {
+                problems.push(format!(
+                    "frame {frame}: {side}.{f} = {got:?}, Rust says {val}"
+                ));
+            }
+        }
+        if pdu.request && num(get("sheepdog.request.proto_ver")) != u64::from(pdu.proto_ver) {
+            problems.push(format!("frame {frame}: proto_ver differs: {line}"));
+        }
+        if let Some(r) = pdu.result {
+            let got = get("sheepdog.response.result");
+            if got.is_empty() || num(got) != u64::from(r) || get("sheepdog.result_name").is_empty()
+            {
+                problems.push(format!(
+                    "frame {frame}: result {got:?}, Rust says {r:#x}: {line}"
+                ));
+            }
+            if get("sheepdog.request_in").is_empty() {
+                problems.push(format!(
+                    "frame {frame}: response not matched to its request"
+                ));
+            }
+        }
+        if let Some(oid) = pdu.oid {
+            let got: Vec<&str> = [
+                "sheepdog_client.obj_req.oid",
+                "sheepdog_peer.obj_req.oid",
+                "sheepdog_admin.obj_req.oid",
+            ]
+            .iter()
+            .map(|f| get(f))
+            .filter(|s| !s.is_empty())
+            .collect();
+            if got.len() != 1 || num(got[0]) != oid {
+                problems.push(format!(
+                    "frame {frame}: obj.oid {got:?}, Rust says {oid:#x}"
+                ));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+    assert_eq!(seen, want.len(), "every PDU of the pcap was dissected");
+}

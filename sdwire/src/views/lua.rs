@@ -146,7 +146,7 @@ fn field(
     depth: usize,
 ) -> String {
     let fab = format!("{abbrev}.{}", ident(f.name));
-    let var = format!("f_{}", ident(&fab));
+    let var = format!("hf.{}", ident(&fab));
     let desc = if f.doc.is_empty() {
         "nil".to_string()
     } else {
@@ -169,7 +169,7 @@ fn field(
                 };
             let _ = writeln!(
                 out.decls,
-                "local {var} = ProtoField.uint{}({}, {}, {base_fmt}, {vs}, nil, {desc})",
+                "{var} = ProtoField.uint{}({}, {}, {base_fmt}, {vs}, nil, {desc})",
                 n * 8,
                 lua_str(&fab),
                 lua_str(f.name)
@@ -187,7 +187,7 @@ fn field(
                     let fv = format!("{var}_{}", ident(&fl.name.to_lowercase()));
                     let _ = writeln!(
                         out.decls,
-                        "local {fv} = ProtoField.bool({}, {}, {}, nil, {:#x}, {})",
+                        "{fv} = ProtoField.bool({}, {}, {}, nil, {:#x}, {})",
                         lua_str(&format!("{fab}.{}", ident(&fl.name.to_lowercase()))),
                         lua_str(fl.name),
                         n * 8,
@@ -203,7 +203,7 @@ fn field(
         (_, Some(t)) if t.kind == LayoutKind::Struct && f.count.is_none() && depth < 4 => {
             let _ = writeln!(
                 out.decls,
-                "local {var} = ProtoField.bytes({}, {}, base.NONE, {desc})",
+                "{var} = ProtoField.bytes({}, {}, base.NONE, {desc})",
                 lua_str(&fab),
                 lua_str(f.name)
             );
@@ -214,7 +214,7 @@ fn field(
         _ => {
             let _ = writeln!(
                 out.decls,
-                "local {var} = ProtoField.bytes({}, {}, base.NONE, {desc})",
+                "{var} = ProtoField.bytes({}, {}, base.NONE, {desc})",
                 lua_str(&fab),
                 lua_str(f.name)
             );
@@ -343,56 +343,56 @@ pub fn render(family: &Family, framing: &Framing) -> String {
     let mut header_vars = hdr.vars;
     for (var, decl) in [
         (
-            "f_op_name",
+            "hf.op_name",
             format!(
                 "ProtoField.string({}, \"opcode name\")",
                 lua_str(&format!("{name}.op_name"))
             ),
         ),
         (
-            "f_protocol",
+            "hf.protocol",
             format!(
                 "ProtoField.string({}, \"protocol\")",
                 lua_str(&format!("{name}.protocol"))
             ),
         ),
         (
-            "f_result_name",
+            "hf.result_name",
             format!(
                 "ProtoField.string({}, \"result name\")",
                 lua_str(&format!("{name}.result_name"))
             ),
         ),
         (
-            "f_payload",
+            "hf.payload",
             format!(
                 "ProtoField.bytes({}, \"payload\")",
                 lua_str(&format!("{name}.payload"))
             ),
         ),
         (
-            "f_payload_len",
+            "hf.payload_len",
             format!(
                 "ProtoField.uint32({}, \"payload length\")",
                 lua_str(&format!("{name}.payload_length"))
             ),
         ),
         (
-            "f_request_in",
+            "hf.request_in",
             format!(
                 "ProtoField.framenum({}, \"request in\", base.NONE, frametype.REQUEST)",
                 lua_str(&format!("{name}.request_in"))
             ),
         ),
         (
-            "f_response_in",
+            "hf.response_in",
             format!(
                 "ProtoField.framenum({}, \"response in\", base.NONE, frametype.RESPONSE)",
                 lua_str(&format!("{name}.response_in"))
             ),
         ),
     ] {
-        let _ = writeln!(header_decls, "local {var} = {decl}");
+        let _ = writeln!(header_decls, "{var} = {decl}");
         header_vars.push(var.to_string());
     }
 
@@ -422,16 +422,16 @@ pub fn render(family: &Family, framing: &Framing) -> String {
                     let body = fields(&mut out, arm, &abbrev, "off", "t", 0);
                     let _ = writeln!(
                         out.decls,
-                        "local f_arm_{fname} = ProtoField.bytes({}, {}, base.NONE, {})",
+                        "hf.arm_{fname} = ProtoField.bytes({}, {}, base.NONE, {})",
                         lua_str(&abbrev),
                         lua_str(arm.name),
                         lua_str(arm.doc)
                     );
-                    out.vars.push(format!("f_arm_{fname}"));
+                    out.vars.push(format!("hf.arm_{fname}"));
                     arms.insert(
                         arm.name,
                         format!(
-                            "local function arm_{fname}(tvb, tree, off, ver)\nlocal t = tree:add(f_arm_{fname}, tvb(off, {}))\n{body}end\n",
+                            "local function arm_{fname}(tvb, tree, off, ver)\nlocal t = tree:add(hf.arm_{fname}, tvb(off, {}))\n{body}end\n",
                             arm.size.unwrap_or(0)
                         ),
                     );
@@ -460,7 +460,7 @@ pub fn render(family: &Family, framing: &Framing) -> String {
 
     o.push_str(&vs_decls);
     o.push_str(RUNTIME);
-    o.push_str("\nlocal subprotocols = {}\n");
+    o.push_str("\nlocal subprotocols = {}\nlocal hf = {}   -- every ProtoField, by abbreviation\n");
     o.push_str(&header_decls);
     o.push_str(&sub);
 
@@ -586,7 +586,7 @@ local function dissect_pdu(tvb, pinfo, tree)
   end
   local name = op_names[opcode] or string.format("UNKNOWN(0x%02x)", opcode)
   local pname = op_protocol[opcode]
-  item:add(f_op_name, name)
+  item:add(hf.op_name, name)
   item:append_text(": " .. name .. (req and " request" or " response") .. ", id " .. id)
   local info = name .. (req and " request" or " response") .. " id=" .. id
   local key = conv_key(pinfo, req, id)
@@ -595,7 +595,7 @@ local function dissect_pdu(tvb, pinfo, tree)
     if not pinfo.visited then pending[key] = {{ frame = pinfo.number, ver = ver }} end
     local r = pending[key]
     if r and r.frame == pinfo.number and r.response then
-      item:add(f_response_in, r.response)
+      item:add(hf.response_in, r.response)
     end
   else
     if not pinfo.visited then
@@ -606,18 +606,18 @@ local function dissect_pdu(tvb, pinfo, tree)
     local r = matched[mkey]
     if r then
       ver = r.ver
-      item:add(f_request_in, r.frame)
+      item:add(hf.request_in, r.frame)
     else
       item:add_proto_expert_info(ef_unmatched)
     end
     local result = {rsp_res}
     local rname = {res_vs}[result] or string.format("0x%x", result)
-    item:add(f_result_name, tvb({res_off}, {res_size}), rname)
+    item:add(hf.result_name, tvb({res_off}, {res_size}), rname)
     info = info .. " " .. rname
   end
   local sp = pname and subprotocols[pname]
   if sp then
-    item:add(f_protocol, pname)
+    item:add(hf.protocol, pname)
     if req and (ver < sp.compat or ver > sp.version) then
       item:add_proto_expert_info(ef_bad_version, string.format("version 0x%02x not in 0x%02x..0x%02x of the %s protocol", ver, sp.compat, sp.version, pname))
     end
@@ -632,12 +632,12 @@ local function dissect_pdu(tvb, pinfo, tree)
     item:add_proto_expert_info(ef_unknown_op, string.format("opcode 0x%02x", opcode))
   end
   if plen > 0 then
-    item:add(f_payload_len, plen)
+    item:add(hf.payload_len, plen)
     if tvb:len() < hlen + plen then
       item:add_proto_expert_info(ef_truncated, "payload needs " .. plen .. " bytes, have " .. (tvb:len() - hlen))
-      item:add(f_payload, tvb(hlen))
+      item:add(hf.payload, tvb(hlen))
     else
-      item:add(f_payload, tvb(hlen, plen))
+      item:add(hf.payload, tvb(hlen, plen))
     end
   end
   pinfo.cols.protocol = "{upper}"
@@ -683,10 +683,10 @@ fn header_fields(out: &mut Out, l: &'static Layout, abbrev: &str, skip: &[&str])
         };
         if skip.contains(&f.name) {
             let fab = format!("{abbrev}.{}", ident(f.name));
-            let var = format!("f_{}", ident(&fab));
+            let var = format!("hf.{}", ident(&fab));
             let _ = writeln!(
                 out.decls,
-                "local {var} = ProtoField.bytes({}, {}, base.NONE, {})",
+                "{var} = ProtoField.bytes({}, {}, base.NONE, {})",
                 lua_str(&fab),
                 lua_str(f.name),
                 lua_str(f.doc)

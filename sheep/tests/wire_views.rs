@@ -351,6 +351,19 @@ impl PcapWriter {
     }
 
     fn packet(&mut self, t: f64, from: ([u8; 4], u16), to: ([u8; 4], u16), seq: u32, data: &[u8]) {
+        self.packet_captured(t, from, to, seq, data, data.len());
+    }
+
+    /// A packet of which the capture kept only the first `kept` payload bytes.
+    fn packet_captured(
+        &mut self,
+        t: f64,
+        from: ([u8; 4], u16),
+        to: ([u8; 4], u16),
+        seq: u32,
+        data: &[u8],
+        kept: usize,
+    ) {
         let ip = Ipv4Header {
             version_ihl: 0x45,
             tos: 0,
@@ -373,17 +386,16 @@ impl PcapWriter {
             checksum: 0,
             urgent: 0,
         };
-        let len = u32::try_from(40 + data.len()).unwrap();
         let rec = PcapRecord {
             ts_sec: t as u32,
             ts_usec: ((t.fract()) * 1e6) as u32,
-            incl_len: len,
-            orig_len: len,
+            incl_len: u32::try_from(40 + kept).unwrap(),
+            orig_len: u32::try_from(40 + data.len()).unwrap(),
         };
         self.bytes.extend(sdwire::to_vec(&rec, 0).unwrap());
         self.bytes.extend(sdwire::to_vec(&ip, 0).unwrap());
         self.bytes.extend(sdwire::to_vec(&tcp, 0).unwrap());
-        self.bytes.extend_from_slice(data);
+        self.bytes.extend_from_slice(&data[..kept]);
         self.frames += 1;
     }
 
@@ -503,12 +515,48 @@ fn num(s: &str) -> u64 {
     }
 }
 
+/// Runs tshark with the generated dissector on `pcap` (ports other than
+/// 7000 through "Decode As") and returns one tab-separated line per frame
+/// with `fields` (several occurrences joined by `|`). Fails on any tshark
+/// complaint (a Lua error included).
+fn tshark_fields(pcap: &std::path::Path, ports: &[u16], fields: &[&str]) -> String {
+    let lua = wire_dir().join("sheepdog.lua");
+    let mut cmd = Command::new("tshark");
+    cmd.arg("-n")
+        .arg("-r")
+        .arg(pcap)
+        .arg("-X")
+        .arg(format!("lua_script:{}", lua.display()))
+        .args([
+            "-T",
+            "fields",
+            "-E",
+            "separator=\t",
+            "-E",
+            "occurrence=a",
+            "-E",
+            "aggregator=|",
+        ]);
+    for p in ports.iter().filter(|&&p| p != 7000) {
+        cmd.arg("-d").arg(format!("tcp.port=={p},sheepdog"));
+    }
+    for f in fields {
+        cmd.arg("-e").arg(f);
+    }
+    let out = run(&mut cmd);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("Lua") && !stderr.to_lowercase().contains("error"),
+        "tshark complained:\n{stderr}"
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 #[test]
 fn tshark_dissects_every_golden_exchange() {
     let tmp = scratch();
     let pcap = tmp.path().join("golden.pcap");
     let (want, ports) = write_trace_pcap(&pcap);
-    let lua = wire_dir().join("sheepdog.lua");
     const FIELDS: &[&str] = &[
         "frame.number",
         "sheepdog.op_name",
@@ -529,40 +577,12 @@ fn tshark_dissects_every_golden_exchange() {
         "_ws.malformed",
         "_ws.expert.message",
     ];
-    let mut cmd = Command::new("tshark");
-    cmd.arg("-n")
-        .arg("-r")
-        .arg(&pcap)
-        .arg("-X")
-        .arg(format!("lua_script:{}", lua.display()))
-        .args([
-            "-T",
-            "fields",
-            "-E",
-            "separator=\t",
-            "-E",
-            "occurrence=a",
-            "-E",
-            "aggregator=|",
-        ]);
-    // Ports other than the registered 7000: "Decode As".
-    for p in ports.iter().filter(|&&p| p != 7000) {
-        cmd.arg("-d").arg(format!("tcp.port=={p},sheepdog"));
-    }
-    for f in FIELDS {
-        cmd.arg("-e").arg(f);
-    }
     if let Some(dir) = std::env::var_os("WIRE_VIEWS_KEEP") {
         std::fs::copy(&pcap, PathBuf::from(dir).join("golden.pcap")).unwrap();
     }
-    let out = run(&mut cmd);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !stderr.contains("Lua") && !stderr.to_lowercase().contains("error"),
-        "tshark complained:\n{stderr}"
-    );
-    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stdout = tshark_fields(&pcap, &ports, FIELDS);
     let mut seen = 0;
+    let mut bad_versions = 0;
     let mut problems = Vec::new();
     for line in stdout.lines() {
         let v: Vec<&str> = line.split('\t').collect();
@@ -607,6 +627,28 @@ fn tshark_dissects_every_golden_exchange() {
         if pdu.request && num(get("sheepdog.request.proto_ver")) != u64::from(pdu.proto_ver) {
             problems.push(format!("frame {frame}: proto_ver differs: {line}"));
         }
+        let experts = get("_ws.expert.message");
+        if pdu.request {
+            let bad_version = sheep::proto::classify(pdu.opcode).is_some()
+                && !sheep::proto::accepts_version(pdu.opcode, pdu.proto_ver);
+            bad_versions += usize::from(bad_version);
+            if bad_version != experts.contains("not accepted") {
+                problems.push(format!(
+                    "frame {frame}: bad-version expert should be {bad_version}: {line}"
+                ));
+            }
+            if !known != experts.contains("Unknown opcode") {
+                problems.push(format!(
+                    "frame {frame}: unknown-opcode expert should be {}: {line}",
+                    !known
+                ));
+            }
+        }
+        if experts.contains("Truncated") {
+            problems.push(format!(
+                "frame {frame}: truncated, but the PDU is complete: {line}"
+            ));
+        }
         if let Some(r) = pdu.result {
             let got = get("sheepdog.response.result");
             if got.is_empty() || num(got) != u64::from(r) || get("sheepdog.result_name").is_empty()
@@ -645,4 +687,120 @@ fn tshark_dissects_every_golden_exchange() {
         problems.join("\n")
     );
     assert_eq!(seen, want.len(), "every PDU of the pcap was dissected");
+    assert!(
+        bad_versions > 0,
+        "the traces probe a bad proto_ver; the expert was checked"
+    );
+}
+
+/// A peer READ_PEER exchange at `proto_ver` whose answer carries `crc` in
+/// the 0x0b-only `payload_crc32c` of the obj response arm.
+fn read_peer(w: &mut PcapWriter, proto_ver: u8, id: u32, crc: u32, t: f64) {
+    let (client, server) = (
+        ([127, 0, 99, 1], 40000 + u16::from(proto_ver)),
+        ([127, 0, 99, 2], 7001),
+    );
+    let v = sdwire::Version::from(proto_ver);
+    let mut req = ReqHeader::new(0xA4, ReqFlags::EMPTY, 4);
+    req.proto_ver = proto_ver;
+    req.id = id;
+    let arm = ObjReq {
+        oid: sheep::proto::Oid(0x00c8_f989_0000_0001),
+        ..ObjReq::default()
+    };
+    req.body.copy_from_slice(&sdwire::to_vec(&arm, v).unwrap());
+    let pdu = |request, result| Pdu {
+        request,
+        opcode: 0xA4,
+        id,
+        proto_ver,
+        data_length: 4,
+        result,
+        oid: None,
+    };
+    w.pdu(
+        t,
+        client,
+        server,
+        true,
+        &sdwire::to_vec(&req, 0).unwrap(),
+        false,
+        pdu(true, None),
+    );
+    let rsp_arm = sheep::proto::ObjRsp {
+        payload_crc32c: crc,
+        ..Default::default()
+    };
+    let mut body = [0u8; 28];
+    body.copy_from_slice(&sdwire::to_vec(&rsp_arm, v).unwrap());
+    let rsp = RspHeader {
+        proto_ver: 0,
+        opcode: 0xA4,
+        flags: 0,
+        epoch: 1,
+        id,
+        data_length: 4,
+        result: sheep::proto::SdResult::Success,
+        body,
+    };
+    let mut bytes = sdwire::to_vec(&rsp, 0).unwrap();
+    bytes.extend_from_slice(b"data");
+    w.pdu(
+        t + 0.001,
+        client,
+        server,
+        false,
+        &bytes,
+        false,
+        pdu(false, Some(0)),
+    );
+}
+
+#[test]
+fn tshark_shows_versioned_fields_by_version_and_flags_truncation() {
+    let mut w = PcapWriter::new();
+    read_peer(&mut w, 0x0a, 1, 0, 1.0);
+    read_peer(&mut w, 0x0b, 2, 0xdead_beef, 2.0);
+    // A WRITE_OBJ whose capture kept only 10 of its 100 payload bytes.
+    let mut req = ReqHeader::new(0x03, ReqFlags::WRITE, 100);
+    req.id = 3;
+    let mut bytes = sdwire::to_vec(&req, 0).unwrap();
+    bytes.extend_from_slice(&[0x5a; 100]);
+    let client = ([127, 0, 99, 3], 40100);
+    w.packet_captured(3.0, client, ([127, 0, 99, 2], 7000), 1, &bytes, 58);
+    let tmp = scratch();
+    let pcap = tmp.path().join("versions.pcap");
+    std::fs::write(&pcap, &w.bytes).unwrap();
+    let out = tshark_fields(
+        &pcap,
+        &[7000, 7001],
+        &[
+            "frame.number",
+            "sheepdog.op_name",
+            "sheepdog.request.proto_ver",
+            "sheepdog_peer.obj_rsp.payload_crc32c",
+            "sheepdog_peer.obj_req.payload_crc32c",
+            "_ws.expert.message",
+        ],
+    );
+    let rows: Vec<Vec<&str>> = out.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(rows.len(), 5, "{out}");
+    // At 0x0a the CRC fields do not exist; at 0x0b both arms carry them,
+    // the response's by the version of the request it answers.
+    assert_eq!(rows[0][4], "", "0x0a request has no CRC: {out}");
+    assert_eq!(rows[1][3], "", "0x0a response has no CRC: {out}");
+    assert_eq!(num(rows[2][4]), 0, "0x0b request CRC: {out}");
+    assert_eq!(num(rows[3][3]), 0xdead_beef, "0x0b response CRC: {out}");
+    assert_eq!(rows[4][1], "WRITE_OBJ", "{out}");
+    assert!(
+        rows[4][5].contains("Truncated PDU: payload needs 100 bytes, have 10"),
+        "{out}"
+    );
+    for r in &rows[..4] {
+        assert_eq!(r[1], "READ_PEER", "{out}");
+        assert!(
+            !r[5].contains("Truncated") && !r[5].contains("not accepted"),
+            "{out}"
+        );
+    }
 }

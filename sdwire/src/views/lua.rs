@@ -568,7 +568,7 @@ local function dissect_pdu(tvb, pinfo, tree)
   local hlen = req and REQ_HEADER_LEN or RSP_HEADER_LEN
   local item = tree:add(proto, tvb(), req and "{title} request" or "{title} response")
   if tvb:len() < hlen then
-    item:add_proto_expert_info(ef_truncated, "header needs " .. hlen .. " bytes, have " .. tvb:len())
+    item:add_proto_expert_info(ef_truncated, "Truncated PDU: header needs " .. hlen .. " bytes, have " .. tvb:len())
     return tvb:len()
   end
   local opcode, id, plen, ver
@@ -619,7 +619,7 @@ local function dissect_pdu(tvb, pinfo, tree)
   if sp then
     item:add(hf.protocol, pname)
     if req and (ver < sp.compat or ver > sp.version) then
-      item:add_proto_expert_info(ef_bad_version, string.format("version 0x%02x not in 0x%02x..0x%02x of the %s protocol", ver, sp.compat, sp.version, pname))
+      item:add_proto_expert_info(ef_bad_version, string.format("version 0x%02x not accepted: the %s protocol reads 0x%02x..0x%02x", ver, pname, sp.compat, sp.version))
     end
     local arm = req and sp.req[opcode] or (not req and sp.rsp[opcode])
     local boff = req and {req_body} or {rsp_body}
@@ -629,12 +629,12 @@ local function dissect_pdu(tvb, pinfo, tree)
       arm(tvb, st, boff, ver)
     end
   else
-    item:add_proto_expert_info(ef_unknown_op, string.format("opcode 0x%02x", opcode))
+    item:add_proto_expert_info(ef_unknown_op, string.format("Unknown opcode 0x%02x", opcode))
   end
   if plen > 0 then
     item:add(hf.payload_len, plen)
     if tvb:len() < hlen + plen then
-      item:add_proto_expert_info(ef_truncated, "payload needs " .. plen .. " bytes, have " .. (tvb:len() - hlen))
+      item:add_proto_expert_info(ef_truncated, "Truncated PDU: payload needs " .. plen .. " bytes, have " .. (tvb:len() - hlen))
       item:add(hf.payload, tvb(hlen))
     else
       item:add(hf.payload, tvb(hlen, plen))

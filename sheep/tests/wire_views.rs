@@ -298,6 +298,9 @@ struct TcpHeader {
     urgent: u16,
 }
 
+/// An IPv4 address and TCP port.
+type Addr = ([u8; 4], u16);
+
 /// LINKTYPE_RAW: each record is an IPv4 packet.
 const LINKTYPE_RAW: u32 = 101;
 /// Largest TCP payload per packet.
@@ -326,7 +329,7 @@ struct PcapWriter {
     bytes: Vec<u8>,
     frames: usize,
     /// (client, server) -> (next client seq, next server seq).
-    streams: BTreeMap<(([u8; 4], u16), ([u8; 4], u16)), (u32, u32)>,
+    streams: BTreeMap<(Addr, Addr), (u32, u32)>,
     /// Frame number -> the PDU that completes in it.
     pdus: BTreeMap<usize, Pdu>,
 }
@@ -405,11 +408,11 @@ impl PcapWriter {
         t: f64,
         client: ([u8; 4], u16),
         server: ([u8; 4], u16),
-        request: bool,
         data: &[u8],
         split_header: bool,
         pdu: Pdu,
     ) {
+        let request = pdu.request;
         let (from, to) = if request {
             (client, server)
         } else {
@@ -496,10 +499,17 @@ fn write_trace_pcap(path: &std::path::Path) -> (BTreeMap<usize, Pdu>, Vec<u16>) 
             let (client, server) = (endpoint(client, net), endpoint(server, net));
             let (data, pdu) = message(&x.req_hdr, &x.req_payload, true);
             n += 1;
-            w.pdu(t0 + x.t_req, client, server, true, &data, n % 7 == 0, pdu);
+            w.pdu(
+                t0 + x.t_req,
+                client,
+                server,
+                &data,
+                n.is_multiple_of(7),
+                pdu,
+            );
             if let Some(r) = &x.rsp {
                 let (data, pdu) = message(&r.hdr, &r.payload, false);
-                w.pdu(t0 + r.t_rsp, client, server, false, &data, false, pdu);
+                w.pdu(t0 + r.t_rsp, client, server, &data, false, pdu);
             }
         }
     }
@@ -637,7 +647,7 @@ fn tshark_dissects_every_golden_exchange() {
                     "frame {frame}: bad-version expert should be {bad_version}: {line}"
                 ));
             }
-            if !known != experts.contains("Unknown opcode") {
+            if known == experts.contains("Unknown opcode") {
                 problems.push(format!(
                     "frame {frame}: unknown-opcode expert should be {}: {line}",
                     !known
@@ -722,7 +732,6 @@ fn read_peer(w: &mut PcapWriter, proto_ver: u8, id: u32, crc: u32, t: f64) {
         t,
         client,
         server,
-        true,
         &sdwire::to_vec(&req, 0).unwrap(),
         false,
         pdu(true, None),
@@ -749,7 +758,6 @@ fn read_peer(w: &mut PcapWriter, proto_ver: u8, id: u32, crc: u32, t: f64) {
         t + 0.001,
         client,
         server,
-        false,
         &bytes,
         false,
         pdu(false, Some(0)),

@@ -170,7 +170,7 @@ _Static_assert(offsetof(struct sd_rsp_header, body) == 20, "sd_rsp_header.body a
 #define SD_CLUSTER_FLAGS_RECYCLE_VID 0x0010 /* 0x0010: recycle vids of deleted VDIs */
 #define SD_CLUSTER_FLAGS_AVOID_DISKFULL 0x0020 /* 0x0020: avoid filling disks */
 
-/* ObjReq: `obj` arm: object I/O (READ/WRITE/CREATE_AND_WRITE/REMOVE/DISCARD_OBJ, the */
+/* ObjReq: `obj` arm: object I/O (READ/WRITE/CREATE_AND_WRITE/REMOVE/DISCARD_OBJ, the `*_PEER` ops, FLUSH_VDI, GET_HASH, EXIST, GET_OBJ_LIST, GET_EPOCH) */
 /* Layout at version 0x0b (the type reads 0x00..=0x0b; fields marked since/until exist only in those versions). */
 struct sd_obj_req {
 	__le64 oid; /* Oid; Object id */
@@ -181,7 +181,7 @@ struct sd_obj_req {
 	uint8_t _rsvd; /* reserved: write zero, ignore; Unused byte */
 	__le32 tgt_epoch; /* Epoch to read from (recovery, GET_HASH, GET_EPOCH) */
 	__le32 offset; /* Byte offset inside the object */
-	__le32 payload_crc32c; /* since 0x0b; Peer protocol 0x0b: CRC32C (Castagnoli) of the request payload */
+	__le32 payload_crc32c; /* since 0x0b; Peer protocol 0x0b: CRC32C (Castagnoli) of the request payload (`data_length` bytes after the header; 0 for an empty one), checked by the receiver before anything is stored */
 	/* _pad (until 0x0b): not in this version's layout */
 };
 _Static_assert(sizeof(struct sd_obj_req) == 32, "struct sd_obj_req is 32 bytes");
@@ -266,7 +266,7 @@ struct sd_ref_req {
 	__le32 generation; /* Generation */
 	__le32 count; /* Count */
 	uint8_t _rsvd0[2]; /* reserved: write zero, ignore; Unused (obj.copies/copy_policy position) */
-	uint8_t ec_index; /* The forwarding gateway writes the replica index here (shares the byte */
+	uint8_t ec_index; /* The forwarding gateway writes the replica index here (shares the byte with `obj.ec_index`); DECREF_PEER in the traces carries 0/1 */
 	uint8_t _rsvd1[13]; /* reserved: write zero, ignore; Unused tail */
 };
 _Static_assert(sizeof(struct sd_ref_req) == 32, "struct sd_ref_req is 32 bytes");
@@ -321,7 +321,7 @@ struct sd_no_args {
 _Static_assert(sizeof(struct sd_no_args) == 32, "struct sd_no_args is 32 bytes");
 _Static_assert(offsetof(struct sd_no_args, _rsvd) == 0, "sd_no_args._rsvd at offset 0");
 
-/* RawArgs: The arm of opcodes whose union use is not documented (defined without a */
+/* RawArgs: The arm of opcodes whose union use is not documented (defined without a handler, obsolete): the 32 bytes kept as sent */
 struct sd_raw_args {
 	uint8_t bytes[32]; /* The union bytes */
 };
@@ -334,7 +334,7 @@ struct sd_obj_rsp {
 	uint8_t copies; /* Copies (never set by the C server) */
 	uint8_t _rsvd0[3]; /* reserved: write zero, ignore; Unused */
 	__le64 offset; /* Offset (recovery reads) */
-	__le32 payload_crc32c; /* since 0x0b; Peer protocol 0x0b: CRC32C of the reply payload (READ_PEER), checked */
+	__le32 payload_crc32c; /* since 0x0b; Peer protocol 0x0b: CRC32C of the reply payload (READ_PEER), checked by the gateway that asked */
 	uint8_t _rsvd2[12]; /* since 0x0b; reserved: write zero, ignore; Unused tail (peer protocol 0x0b) */
 	/* _rsvd1 (until 0x0b): not in this version's layout */
 } __attribute__((packed));
@@ -524,7 +524,7 @@ _Static_assert(offsetof(struct sd_recovery_state, state) == 4, "sd_recovery_stat
 _Static_assert(offsetof(struct sd_recovery_state, nr_finished) == 8, "sd_recovery_state.nr_finished at offset 8");
 _Static_assert(offsetof(struct sd_recovery_state, nr_total) == 16, "sd_recovery_state.nr_total at offset 16");
 
-/* SdStat: `sd_stat`, the STAT reply: request counters (not traced; layout from */
+/* SdStat: `sd_stat`, the STAT reply: request counters (not traced; layout from sheepdog's `struct sd_stat`, 15 u64 counters = 120 B as in the fact sheet) */
 struct sd_stat {
 	__le64 gway_active_nr; /* Running gateway requests */
 	__le64 peer_active_nr; /* Running peer requests */

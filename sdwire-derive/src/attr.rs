@@ -766,19 +766,38 @@ fn skip_value(meta: &syn::meta::ParseNestedMeta) {
     }
 }
 
-/// First line of the doc comment.
+/// The summary of the doc comment: its first paragraph, lines joined with
+/// spaces (what views show for a type, field or variant).
 pub fn doc_line(attrs: &[Attribute]) -> String {
+    let mut lines = Vec::new();
     for a in attrs {
-        if a.path().is_ident("doc") {
-            if let syn::Meta::NameValue(nv) = &a.meta {
-                if let Expr::Lit(syn::ExprLit {
-                    lit: Lit::Str(s), ..
-                }) = &nv.value
-                {
-                    return s.value().trim().to_string();
+        if !a.path().is_ident("doc") {
+            continue;
+        }
+        if let syn::Meta::NameValue(nv) = &a.meta {
+            if let Expr::Lit(syn::ExprLit {
+                lit: Lit::Str(s), ..
+            }) = &nv.value
+            {
+                let value = s.value();
+                // `///` with nothing after it is one empty attribute.
+                let value = if value.trim().is_empty() {
+                    "\n"
+                } else {
+                    &value
+                };
+                for line in value.split('\n') {
+                    let line = line.trim();
+                    if line.is_empty() {
+                        if !lines.is_empty() {
+                            return lines.join(" ");
+                        }
+                    } else {
+                        lines.push(line.to_string());
+                    }
                 }
             }
         }
     }
-    String::new()
+    lines.join(" ")
 }

@@ -53,7 +53,7 @@ pub struct FieldLayout {
     pub default: Option<&'static str>,
     /// For a length or count field: the field it measures.
     pub measures: Option<&'static str>,
-    /// First line of the field's doc comment (empty if none).
+    /// Summary of the field's doc comment: its first paragraph (empty if none).
     pub doc: &'static str,
     /// Layout of the field's type; of the element type for arrays and
     /// `Vec`s (`None` for types the derive cannot name, e.g. `Bytes`).
@@ -88,7 +88,7 @@ pub struct OpInfo {
     pub payload: Option<&'static str>,
     /// Layout of the payload, for a variant with exactly one field.
     pub layout: Option<&'static Layout>,
-    /// First line of the variant's doc comment.
+    /// Summary of the variant's doc comment: its first paragraph.
     pub doc: &'static str,
 }
 
@@ -126,7 +126,7 @@ pub struct Layout {
     pub ops: &'static [OpInfo],
     /// Width of the tag, for enums.
     pub tag_size: usize,
-    /// Doc comment's first line.
+    /// Summary of the doc comment: its first paragraph.
     pub doc: &'static str,
     /// Named bits, for a flags type (`#[wire(flags = PATH)]`).
     pub flags: &'static [FlagInfo],

@@ -397,11 +397,20 @@ pub fn layout_entry(
 fn type_layout(k: &TokenStream, f: &Field, order: &TokenStream) -> (TokenStream, TokenStream) {
     let none = quote!(::core::option::Option::None);
     let prim = |p: &crate::ty::Prim, order: &TokenStream| {
-        let (name, size) = (p.name, p.size);
-        quote!(::core::option::Option::Some({
-            const __SDWIRE_PRIM: #k::Layout = #k::Layout::primitive(#name, #size, #order);
-            &__SDWIRE_PRIM
-        }))
+        // `Order::Le` etc. as the suffix of the `__private::prim` constant.
+        let o = order.to_string();
+        let suffix = if o.ends_with("Le") {
+            "LE"
+        } else if o.ends_with("Be") {
+            "BE"
+        } else {
+            "NONE"
+        };
+        let c = syn::Ident::new(
+            &format!("{}_{suffix}", p.name.to_ascii_uppercase()),
+            Span::call_site(),
+        );
+        quote!(::core::option::Option::Some(&#k::__private::prim::#c))
     };
     let nested = |ty: &Type| {
         let w = wire_of(k, ty);

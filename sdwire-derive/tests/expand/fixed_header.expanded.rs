@@ -53,14 +53,9 @@ impl ::sdwire::Wire for ReqHeader {
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
                 doc: "",
-                layout: ::core::option::Option::Some({
-                    const __SDWIRE_PRIM: ::sdwire::Layout = ::sdwire::Layout::primitive(
-                        "u8",
-                        1usize,
-                        ::sdwire::Order::None,
-                    );
-                    &__SDWIRE_PRIM
-                }),
+                layout: ::core::option::Option::Some(
+                    &::sdwire::__private::prim::U8_NONE,
+                ),
                 count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
@@ -75,14 +70,9 @@ impl ::sdwire::Wire for ReqHeader {
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
                 doc: "",
-                layout: ::core::option::Option::Some({
-                    const __SDWIRE_PRIM: ::sdwire::Layout = ::sdwire::Layout::primitive(
-                        "u8",
-                        1usize,
-                        ::sdwire::Order::None,
-                    );
-                    &__SDWIRE_PRIM
-                }),
+                layout: ::core::option::Option::Some(
+                    &::sdwire::__private::prim::U8_NONE,
+                ),
                 count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
@@ -97,14 +87,7 @@ impl ::sdwire::Wire for ReqHeader {
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
                 doc: "",
-                layout: ::core::option::Option::Some({
-                    const __SDWIRE_PRIM: ::sdwire::Layout = ::sdwire::Layout::primitive(
-                        "u16",
-                        2usize,
-                        ::sdwire::Order::Le,
-                    );
-                    &__SDWIRE_PRIM
-                }),
+                layout: ::core::option::Option::Some(&::sdwire::__private::prim::U16_LE),
                 count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
@@ -119,14 +102,7 @@ impl ::sdwire::Wire for ReqHeader {
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
                 doc: "",
-                layout: ::core::option::Option::Some({
-                    const __SDWIRE_PRIM: ::sdwire::Layout = ::sdwire::Layout::primitive(
-                        "u32",
-                        4usize,
-                        ::sdwire::Order::Le,
-                    );
-                    &__SDWIRE_PRIM
-                }),
+                layout: ::core::option::Option::Some(&::sdwire::__private::prim::U32_LE),
                 count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
@@ -141,14 +117,7 @@ impl ::sdwire::Wire for ReqHeader {
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
                 doc: "",
-                layout: ::core::option::Option::Some({
-                    const __SDWIRE_PRIM: ::sdwire::Layout = ::sdwire::Layout::primitive(
-                        "u32",
-                        4usize,
-                        ::sdwire::Order::Le,
-                    );
-                    &__SDWIRE_PRIM
-                }),
+                layout: ::core::option::Option::Some(&::sdwire::__private::prim::U32_LE),
                 count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
@@ -163,14 +132,7 @@ impl ::sdwire::Wire for ReqHeader {
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
                 doc: "",
-                layout: ::core::option::Option::Some({
-                    const __SDWIRE_PRIM: ::sdwire::Layout = ::sdwire::Layout::primitive(
-                        "u32",
-                        4usize,
-                        ::sdwire::Order::Be,
-                    );
-                    &__SDWIRE_PRIM
-                }),
+                layout: ::core::option::Option::Some(&::sdwire::__private::prim::U32_BE),
                 count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
@@ -185,14 +147,9 @@ impl ::sdwire::Wire for ReqHeader {
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
                 doc: "",
-                layout: ::core::option::Option::Some({
-                    const __SDWIRE_PRIM: ::sdwire::Layout = ::sdwire::Layout::primitive(
-                        "u8",
-                        1usize,
-                        ::sdwire::Order::None,
-                    );
-                    &__SDWIRE_PRIM
-                }),
+                layout: ::core::option::Option::Some(
+                    &::sdwire::__private::prim::U8_NONE,
+                ),
                 count: ::core::option::Option::Some((28) as usize),
             },
             ::sdwire::FieldLayout {
@@ -207,14 +164,7 @@ impl ::sdwire::Wire for ReqHeader {
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
                 doc: "",
-                layout: ::core::option::Option::Some({
-                    const __SDWIRE_PRIM: ::sdwire::Layout = ::sdwire::Layout::primitive(
-                        "u32",
-                        4usize,
-                        ::sdwire::Order::Le,
-                    );
-                    &__SDWIRE_PRIM
-                }),
+                layout: ::core::option::Option::Some(&::sdwire::__private::prim::U32_LE),
                 count: ::core::option::Option::None,
             },
         ],

@@ -44,14 +44,7 @@ impl ::sdwire::Wire for ObjReq {
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
                 doc: "",
-                layout: ::core::option::Option::Some({
-                    const __SDWIRE_PRIM: ::sdwire::Layout = ::sdwire::Layout::primitive(
-                        "u64",
-                        8usize,
-                        ::sdwire::Order::Le,
-                    );
-                    &__SDWIRE_PRIM
-                }),
+                layout: ::core::option::Option::Some(&::sdwire::__private::prim::U64_LE),
                 count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
@@ -66,14 +59,7 @@ impl ::sdwire::Wire for ObjReq {
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
                 doc: "",
-                layout: ::core::option::Option::Some({
-                    const __SDWIRE_PRIM: ::sdwire::Layout = ::sdwire::Layout::primitive(
-                        "u32",
-                        4usize,
-                        ::sdwire::Order::Le,
-                    );
-                    &__SDWIRE_PRIM
-                }),
+                layout: ::core::option::Option::Some(&::sdwire::__private::prim::U32_LE),
                 count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
@@ -88,14 +74,7 @@ impl ::sdwire::Wire for ObjReq {
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
                 doc: "",
-                layout: ::core::option::Option::Some({
-                    const __SDWIRE_PRIM: ::sdwire::Layout = ::sdwire::Layout::primitive(
-                        "u32",
-                        4usize,
-                        ::sdwire::Order::Le,
-                    );
-                    &__SDWIRE_PRIM
-                }),
+                layout: ::core::option::Option::Some(&::sdwire::__private::prim::U32_LE),
                 count: ::core::option::Option::None,
             },
         ],

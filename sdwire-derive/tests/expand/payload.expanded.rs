@@ -43,14 +43,7 @@ impl ::sdwire::Wire for Entry {
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
                 doc: "",
-                layout: ::core::option::Option::Some({
-                    const __SDWIRE_PRIM: ::sdwire::Layout = ::sdwire::Layout::primitive(
-                        "u64",
-                        8usize,
-                        ::sdwire::Order::Be,
-                    );
-                    &__SDWIRE_PRIM
-                }),
+                layout: ::core::option::Option::Some(&::sdwire::__private::prim::U64_BE),
                 count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
@@ -65,14 +58,9 @@ impl ::sdwire::Wire for Entry {
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
                 doc: "",
-                layout: ::core::option::Option::Some({
-                    const __SDWIRE_PRIM: ::sdwire::Layout = ::sdwire::Layout::primitive(
-                        "u8",
-                        1usize,
-                        ::sdwire::Order::None,
-                    );
-                    &__SDWIRE_PRIM
-                }),
+                layout: ::core::option::Option::Some(
+                    &::sdwire::__private::prim::U8_NONE,
+                ),
                 count: ::core::option::Option::None,
             },
         ],
@@ -493,14 +481,7 @@ impl ::sdwire::Wire for Batch {
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::Some("name"),
                 doc: "",
-                layout: ::core::option::Option::Some({
-                    const __SDWIRE_PRIM: ::sdwire::Layout = ::sdwire::Layout::primitive(
-                        "u32",
-                        4usize,
-                        ::sdwire::Order::Le,
-                    );
-                    &__SDWIRE_PRIM
-                }),
+                layout: ::core::option::Option::Some(&::sdwire::__private::prim::U32_LE),
                 count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
@@ -515,14 +496,9 @@ impl ::sdwire::Wire for Batch {
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
                 doc: "",
-                layout: ::core::option::Option::Some({
-                    const __SDWIRE_PRIM: ::sdwire::Layout = ::sdwire::Layout::primitive(
-                        "u8",
-                        1usize,
-                        ::sdwire::Order::None,
-                    );
-                    &__SDWIRE_PRIM
-                }),
+                layout: ::core::option::Option::Some(
+                    &::sdwire::__private::prim::U8_NONE,
+                ),
                 count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
@@ -537,14 +513,7 @@ impl ::sdwire::Wire for Batch {
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::Some("entries"),
                 doc: "",
-                layout: ::core::option::Option::Some({
-                    const __SDWIRE_PRIM: ::sdwire::Layout = ::sdwire::Layout::primitive(
-                        "u16",
-                        2usize,
-                        ::sdwire::Order::Le,
-                    );
-                    &__SDWIRE_PRIM
-                }),
+                layout: ::core::option::Option::Some(&::sdwire::__private::prim::U16_LE),
                 count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
@@ -574,14 +543,9 @@ impl ::sdwire::Wire for Batch {
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
                 doc: "",
-                layout: ::core::option::Option::Some({
-                    const __SDWIRE_PRIM: ::sdwire::Layout = ::sdwire::Layout::primitive(
-                        "u8",
-                        1usize,
-                        ::sdwire::Order::None,
-                    );
-                    &__SDWIRE_PRIM
-                }),
+                layout: ::core::option::Option::Some(
+                    &::sdwire::__private::prim::U8_NONE,
+                ),
                 count: ::core::option::Option::None,
             },
         ],

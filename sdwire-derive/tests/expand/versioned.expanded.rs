@@ -48,14 +48,9 @@ impl ::sdwire::Wire for NodeId {
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
                 doc: "",
-                layout: ::core::option::Option::Some({
-                    const __SDWIRE_PRIM: ::sdwire::Layout = ::sdwire::Layout::primitive(
-                        "u8",
-                        1usize,
-                        ::sdwire::Order::None,
-                    );
-                    &__SDWIRE_PRIM
-                }),
+                layout: ::core::option::Option::Some(
+                    &::sdwire::__private::prim::U8_NONE,
+                ),
                 count: ::core::option::Option::Some((16) as usize),
             },
             ::sdwire::FieldLayout {
@@ -70,14 +65,7 @@ impl ::sdwire::Wire for NodeId {
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
                 doc: "",
-                layout: ::core::option::Option::Some({
-                    const __SDWIRE_PRIM: ::sdwire::Layout = ::sdwire::Layout::primitive(
-                        "u16",
-                        2usize,
-                        ::sdwire::Order::Be,
-                    );
-                    &__SDWIRE_PRIM
-                }),
+                layout: ::core::option::Option::Some(&::sdwire::__private::prim::U16_BE),
                 count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
@@ -92,14 +80,7 @@ impl ::sdwire::Wire for NodeId {
                 default: ::core::option::Option::Some("Default::default()"),
                 measures: ::core::option::Option::None,
                 doc: "",
-                layout: ::core::option::Option::Some({
-                    const __SDWIRE_PRIM: ::sdwire::Layout = ::sdwire::Layout::primitive(
-                        "u16",
-                        2usize,
-                        ::sdwire::Order::Le,
-                    );
-                    &__SDWIRE_PRIM
-                }),
+                layout: ::core::option::Option::Some(&::sdwire::__private::prim::U16_LE),
                 count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
@@ -114,14 +95,7 @@ impl ::sdwire::Wire for NodeId {
                 default: ::core::option::Option::Some("1"),
                 measures: ::core::option::Option::None,
                 doc: "",
-                layout: ::core::option::Option::Some({
-                    const __SDWIRE_PRIM: ::sdwire::Layout = ::sdwire::Layout::primitive(
-                        "u16",
-                        2usize,
-                        ::sdwire::Order::Le,
-                    );
-                    &__SDWIRE_PRIM
-                }),
+                layout: ::core::option::Option::Some(&::sdwire::__private::prim::U16_LE),
                 count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
@@ -136,14 +110,7 @@ impl ::sdwire::Wire for NodeId {
                 default: ::core::option::Option::Some("Default::default()"),
                 measures: ::core::option::Option::None,
                 doc: "",
-                layout: ::core::option::Option::Some({
-                    const __SDWIRE_PRIM: ::sdwire::Layout = ::sdwire::Layout::primitive(
-                        "u16",
-                        2usize,
-                        ::sdwire::Order::Le,
-                    );
-                    &__SDWIRE_PRIM
-                }),
+                layout: ::core::option::Option::Some(&::sdwire::__private::prim::U16_LE),
                 count: ::core::option::Option::None,
             },
         ],

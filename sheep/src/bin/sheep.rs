@@ -191,6 +191,7 @@ async fn join_cluster(
             tracing::info!(
                 driver = %m.driver().name(),
                 members = v.members.len(),
+                epoch = v.epoch,
                 peer = %versions.peer,
                 "joined the cluster"
             );

@@ -781,7 +781,13 @@ async fn fold_loop<B: LogBackend>(mut f: FoldLoop<B>) {
                     let _ = f.events.send(ev);
                 }
                 if evicted {
-                    tracing::error!("this node was removed from the cluster");
+                    // leave() clears `me` before it records the Leave: our
+                    // own graceful leave is no eviction.
+                    if lock(&f.shared).me.is_some() {
+                        tracing::error!("this node was removed from the cluster");
+                    } else {
+                        tracing::info!("left the cluster");
+                    }
                     return;
                 }
             }

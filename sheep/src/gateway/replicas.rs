@@ -355,8 +355,9 @@ impl Replicas {
     /// `None` when not clustered. Metadata objects go to every member.
     fn targets(&self, oid: u64, copies: u8) -> Option<(ClusterView, Vec<usize>)> {
         let v = self.view()?;
-        if v.nodes.is_empty() {
-            return None;
+        if v.me.is_none() {
+            // Not a member of this view (not joined yet): no placement.
+            return Some((v, Vec::new()));
         }
         let all = matches!(Oid(oid).kind(), OidKind::Inode | OidKind::Attr);
         // Keep in line with crate::recovery::holders.
@@ -508,6 +509,36 @@ impl Replicas {
         .await;
     }
 
+    /// Holds an op while this node is not a member of view `v` (a daemon
+    /// answers only after it joined, so this is a safety net): `true` once
+    /// the view changed, `false` when `deadline` passed (the op then fails
+    /// with WAIT_FOR_JOIN, an I/O error to the client).
+    ///
+    /// Never answered from the local store instead: a node that is not a
+    /// member does not know the placement, and what it stores may be stale
+    /// (a restarted node's copies) or missing. Holding rather than a
+    /// "retry" result because real clients retry no result code of a
+    /// data read: tgtd's sheepdog backend takes any failure as a medium
+    /// error and only retries a broken connection, and the C dog reports
+    /// the failure.
+    async fn hold_until_member(&self, v: &ClusterView, deadline: std::time::Instant) -> bool {
+        let now = std::time::Instant::now();
+        if now >= deadline {
+            tracing::error!(
+                epoch = v.epoch,
+                "not a member of the cluster view, I/O refused"
+            );
+            return false;
+        }
+        tracing::warn!(
+            epoch = v.epoch,
+            "not a member of the cluster view yet, I/O held"
+        );
+        self.await_view_change_for(v.epoch, (deadline - now).min(Duration::from_secs(2)))
+            .await;
+        true
+    }
+
     /// Runs a mutating op on every target of `oid`, in parallel; succeeds
     /// only when every replica succeeded. `Ok(false)` = not clustered.
     #[allow(clippy::too_many_arguments)] // one op's whole description
@@ -538,6 +569,12 @@ impl Replicas {
             let Some((v, targets)) = self.targets(oid, copies) else {
                 return Ok(false);
             };
+            if v.me.is_none() {
+                if self.hold_until_member(&v, deadline).await {
+                    continue;
+                }
+                return Err(code_err(SdResult::WaitForJoin));
+            }
             if targets.is_empty() {
                 return Err(code_err(SdResult::Halt));
             }
@@ -839,6 +876,12 @@ impl Replicas {
             let Some((v, targets)) = self.targets(oid, copies) else {
                 return local(oid, offset, len).await;
             };
+            if v.me.is_none() {
+                if self.hold_until_member(&v, deadline).await {
+                    continue;
+                }
+                return Err(code_err(SdResult::WaitForJoin));
+            }
             let mut stale = false;
             let mut unreachable = false;
             if v.me.is_some_and(|m| targets.contains(&m)) {

@@ -972,7 +972,12 @@ local function dissect_pdu(tvb, pinfo, tree)
     end
   end
   pinfo.cols.protocol = "SHEEPDOG"
-  pinfo.cols.info:append(info .. "; ")
+  -- Several PDUs in one frame: one Info entry each.
+  if tostring(pinfo.cols.info) == "" then
+    pinfo.cols.info:set(info)
+  else
+    pinfo.cols.info:append("; " .. info)
+  end
   return tvb:len()
 end
 

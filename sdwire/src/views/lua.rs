@@ -397,6 +397,8 @@ pub fn render(family: &Family, framing: &Framing) -> String {
     }
 
     // Sub-protocol arms.
+    let body_size = |l: &Layout| l.field(framing.body).and_then(|f| f.size).unwrap_or(0);
+    let (req_body_size, rsp_body_size) = (body_size(framing.request), body_size(framing.response));
     let mut sub = String::new();
     for p in &family.protocols {
         let mut out = Out {
@@ -409,11 +411,15 @@ pub fn render(family: &Family, framing: &Framing) -> String {
         let mut req_map = String::new();
         let mut rsp_map = String::new();
         for op in p.ops.ops {
-            for (arm, map) in [
-                (op.layout, &mut req_map),
-                ((p.response_arm)(op.opcode), &mut rsp_map),
+            for (arm, map, room) in [
+                (op.layout, &mut req_map, req_body_size),
+                ((p.response_arm)(op.opcode), &mut rsp_map, rsp_body_size),
             ] {
-                let Some(arm) = arm.filter(|a| a.kind == LayoutKind::Struct) else {
+                // An arm is decoded from the header's body bytes: only a
+                // fixed-size struct that fits there.
+                let Some(arm) = arm
+                    .filter(|a| a.kind == LayoutKind::Struct && a.size.is_some_and(|n| n <= room))
+                else {
                     continue;
                 };
                 let fname = format!("{}_{}", p.name, snake_case(arm.name));
@@ -641,7 +647,12 @@ local function dissect_pdu(tvb, pinfo, tree)
     end
   end
   pinfo.cols.protocol = "{upper}"
-  pinfo.cols.info:append(info .. "; ")
+  -- Several PDUs in one frame: one Info entry each.
+  if tostring(pinfo.cols.info) == "" then
+    pinfo.cols.info:set(info)
+  else
+    pinfo.cols.info:append("; " .. info)
+  end
   return tvb:len()
 end
 

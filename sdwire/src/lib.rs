@@ -26,6 +26,9 @@
 //!
 //! The [attribute reference](attributes) describes every attribute; the
 //! [`codec`] module frames "header + length + payload" messages for tokio.
+//! From the layout tables, [`views`] renders C headers (sparse-annotated),
+//! a Wireshark Lua dissector and markdown spec tables for any protocol, and
+//! [`compat`] checks a layout snapshot for breaking changes.
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 

@@ -11,7 +11,7 @@
 
 #include "sheepdog_common.h"
 
-/* AdminOp: Dog (admin client) -> sheep operations (fact sheet §4.2.1) (1-byte tag) */
+/* AdminOp: Dog (admin client) -> sheep operations (docs/sheepdog-facts.md §4.2.1) (1-byte tag) */
 #define SD_ADMIN_OP_VERSION 0x0a /* newest version */
 #define SD_ADMIN_OP_COMPAT 0x0a /* oldest version read */
 #define SD_ADMIN_OP_GET_NODE_LIST 0x82 /* GET_NODE_LIST (0x82, local): reply = nr_nodes x sd_node; arm: struct sd_no_args */

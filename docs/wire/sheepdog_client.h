@@ -11,7 +11,7 @@
 
 #include "sheepdog_common.h"
 
-/* ClientOp: Public (client) operations: QEMU, tgt, libsheepdog and dog (fact sheet §4.1) (1-byte tag) */
+/* ClientOp: Public (client) operations: QEMU, tgt, libsheepdog and dog (docs/sheepdog-facts.md §4.1) (1-byte tag) */
 #define SD_CLIENT_OP_VERSION 0x02 /* newest version */
 #define SD_CLIENT_OP_COMPAT 0x00 /* oldest version read */
 #define SD_CLIENT_OP_CREATE_AND_WRITE_OBJ 0x01 /* CREATE_AND_WRITE_OBJ (0x01, gateway): create an object and write the payload at obj.offset; arm: struct sd_obj_req */

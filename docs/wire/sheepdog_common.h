@@ -54,7 +54,7 @@ static inline uint64_t be64_to_cpu(__be64 v) { return __sdwire_be(64, (__sdwire_
 static inline __be64 cpu_to_be64(uint64_t v) { return (__sdwire_force __be64)__sdwire_be(64, v); }
 #endif /* SDWIRE_ENDIAN_TYPES */
 
-/* ReqFlags: `hdr.flags` of a request (fact sheet §5.1, §5.2) */
+/* ReqFlags: `hdr.flags` of a request (docs/sheepdog-facts.md §5.1, §5.2) */
 #define SD_REQ_FLAGS_WRITE 0x0001 /* 0x0001: `data_length` payload bytes follow the request header */
 #define SD_REQ_FLAGS_COW 0x0002 /* 0x0002: copy `obj.cow_oid` first, then apply the write (CREATE_AND_WRITE) */
 #define SD_REQ_FLAGS_CACHE 0x0004 /* 0x0004: use the legacy object cache (writeback) */
@@ -87,7 +87,7 @@ _Static_assert(offsetof(struct sd_req_header, id) == 8, "sd_req_header.id at off
 _Static_assert(offsetof(struct sd_req_header, data_length) == 12, "sd_req_header.data_length at offset 12");
 _Static_assert(offsetof(struct sd_req_header, body) == 16, "sd_req_header.body at offset 16");
 
-/* SdResult: A response's result code (`rsp.result`, fact sheet §7) (4-byte tag, little-endian) */
+/* SdResult: A response's result code (`rsp.result`, docs/sheepdog-facts.md §7) (4-byte tag, little-endian) */
 #define SD_RESULT_SUCCESS 0x00000000 /* Success */
 #define SD_RESULT_UNKNOWN_ERROR 0x00000001 /* Unknown error */
 #define SD_RESULT_NO_OBJ 0x00000002 /* No object found */
@@ -162,7 +162,7 @@ _Static_assert(offsetof(struct sd_rsp_header, data_length) == 12, "sd_rsp_header
 _Static_assert(offsetof(struct sd_rsp_header, result) == 16, "sd_rsp_header.result at offset 16");
 _Static_assert(offsetof(struct sd_rsp_header, body) == 20, "sd_rsp_header.body at offset 20");
 
-/* ClusterFlags: Cluster flags `SD_CLUSTER_FLAG_*` (fact sheet §5.3) */
+/* ClusterFlags: Cluster flags `SD_CLUSTER_FLAG_*` (docs/sheepdog-facts.md §5.3) */
 #define SD_CLUSTER_FLAGS_STRICT 0x0001 /* 0x0001: writes need the full copy count of zones */
 #define SD_CLUSTER_FLAGS_DISKMODE 0x0002 /* 0x0002: vnodes come from disks (diskvnodes build only) */
 #define SD_CLUSTER_FLAGS_AUTO_VNODES 0x0004 /* 0x0004: vnode count from free space (default of `dog cluster format`) */
@@ -406,7 +406,7 @@ struct sd_no_rsp {
 _Static_assert(sizeof(struct sd_no_rsp) == 28, "struct sd_no_rsp is 28 bytes");
 _Static_assert(offsetof(struct sd_no_rsp, _rsvd) == 0, "sd_no_rsp._rsvd at offset 0");
 
-/* SdStatus: Cluster status `sd_status` (fact sheet §6) (1-byte tag) */
+/* SdStatus: Cluster status `sd_status` (docs/sheepdog-facts.md §6) (1-byte tag) */
 #define SD_STATUS_OK 0x01 /* Running */
 #define SD_STATUS_WAIT 0x02 /* Waiting for format or join */
 #define SD_STATUS_SHUTDOWN 0x03 /* Shutting down */
@@ -524,7 +524,7 @@ _Static_assert(offsetof(struct sd_recovery_state, state) == 4, "sd_recovery_stat
 _Static_assert(offsetof(struct sd_recovery_state, nr_finished) == 8, "sd_recovery_state.nr_finished at offset 8");
 _Static_assert(offsetof(struct sd_recovery_state, nr_total) == 16, "sd_recovery_state.nr_total at offset 16");
 
-/* SdStat: `sd_stat`, the STAT reply: request counters (not traced; layout from sheepdog's `struct sd_stat`, 15 u64 counters = 120 B as in the fact sheet) */
+/* SdStat: `sd_stat`, the STAT reply: request counters (not traced; layout from sheepdog's `struct sd_stat`, 15 u64 counters = 120 B as in docs/sheepdog-facts.md §11) */
 struct sd_stat {
 	__le64 gway_active_nr; /* Running gateway requests */
 	__le64 peer_active_nr; /* Running peer requests */

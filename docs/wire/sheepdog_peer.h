@@ -11,7 +11,7 @@
 
 #include "sheepdog_common.h"
 
-/* PeerOp: Sheep -> sheep operations (fact sheet §4.2.2 and the sheep-to-sheep local ops of §4.2.1) (1-byte tag) */
+/* PeerOp: Sheep -> sheep operations (docs/sheepdog-facts.md §4.2.2 and the sheep-to-sheep local ops of §4.2.1) (1-byte tag) */
 #define SD_PEER_OP_VERSION 0x0b /* newest version */
 #define SD_PEER_OP_COMPAT 0x0a /* oldest version read */
 #define SD_PEER_OP_NOTIFY_VDI_DEL 0x99 /* NOTIFY_VDI_DEL (0x99, cluster): a sheep announces a deleted vid; arm: struct sd_raw_args */

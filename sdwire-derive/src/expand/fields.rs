@@ -488,7 +488,7 @@ fn type_layout(k: &TokenStream, f: &Field, order: &TokenStream) -> (TokenStream,
             ),
             none,
         ),
-        TyKind::Vec(t) => (nested(t), none),
+        TyKind::Vec(t) | TyKind::Optional(t) => (nested(t), none),
         TyKind::Nested { .. } => match f.ty {
             Type::Array(a) => {
                 let len = &a.len;

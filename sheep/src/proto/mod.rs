@@ -12,11 +12,15 @@
 //! * [`cluster_info`]: [`ClusterInfo`], [`EpochLog`], [`VdiState`], [`VdiAttr`], ...;
 //! * [`inode`]: [`InodeHeader`] and the full [`Inode`];
 //! * [`payload`]: typed request/response payloads by opcode;
-//! * [`oid`]: object ids.
+//! * [`oid`]: object ids;
+//! * [`cluster`]: the cluster protocol (driver records, join message and
+//!   reply, cluster-wide notices), versioned on its own
+//!   ([`CLUSTER_COMPAT`]..=[`CLUSTER_VERSION`]).
 //!
 //! Byte order is little-endian everywhere (what the C sheep writes on x86-64).
 
 pub mod arms;
+pub mod cluster;
 pub mod cluster_info;
 pub mod header;
 pub mod inode;
@@ -32,6 +36,7 @@ pub use arms::{
     ObjReq, ObjRsp, RawArgs, RefReq, RspArm, RspKind, VdiReq, VdiRsp, VdiStateCheckpointReq,
     VdiStateReq,
 };
+pub use cluster::{CLUSTER_COMPAT, CLUSTER_VERSION};
 pub use cluster_info::{
     ClusterInfo, ClusterInfoHeader, EpochLog, RecoveryState, SdStat, SdStatus, SheepdogConfig,
     VdiAttr, VdiState,

@@ -1,6 +1,7 @@
 //! The cluster protocol's join negotiation: `JoinRequestMsg`, `JoinReplyMsg`
 //! and the `MemberRangesTable` a master appends to an accepted reply.
 use sdwire_fuzz::*;
+use sheep::cluster::join::{member_ranges, JoinMessage, JoinReply};
 use sheep::proto::cluster::{JoinReplyMsg, JoinRequestMsg, MemberRangesTable};
 use sheep::proto::CLUSTER_VERSION;
 
@@ -18,5 +19,17 @@ fn main() {
             }
         }
         roundtrip::<MemberRangesTable>(data, v, &[]);
+        // The cluster layer's decoders: what they read re-encodes to the
+        // same value.
+        if let Some(m) = JoinMessage::decode(data) {
+            assert_eq!(JoinMessage::decode(&m.encode()), Some(m));
+        }
+        if let Some(r) = JoinReply::decode(data) {
+            assert_eq!(JoinReply::decode(&r.encode()), Some(r));
+        }
+        let ranges = member_ranges(data);
+        if !ranges.is_empty() {
+            assert!(JoinReply::decode(data).is_some());
+        }
     });
 }

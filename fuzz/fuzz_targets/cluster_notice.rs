@@ -1,6 +1,8 @@
 //! The cluster protocol's notices (driver notify bodies): `MakeFsNotice` and
 //! `ShutdownNotice`.
 use sdwire_fuzz::*;
+use sheep::admin::is_shutdown_notify;
+use sheep::daemon::members::{decode_make_fs, encode_make_fs};
 use sheep::proto::cluster::{MakeFsNotice, ShutdownNotice};
 use sheep::proto::CLUSTER_VERSION;
 
@@ -14,6 +16,12 @@ fn main() {
             assert_eq!(n.is_valid(), data.starts_with(&MakeFsNotice::MAGIC));
         }
         roundtrip::<ShutdownNotice>(data, v, &[]);
+        // The daemon's decoder: a notice it reads re-encodes to the same
+        // format (the store name as text).
+        if let Some(f) = decode_make_fs(data) {
+            assert_eq!(decode_make_fs(&encode_make_fs(&f)), Some(f));
+        }
+        assert_eq!(is_shutdown_notify(data), ShutdownNotice::matches(data));
         assert_eq!(ShutdownNotice::matches(data), data == ShutdownNotice::MAGIC);
     });
 }

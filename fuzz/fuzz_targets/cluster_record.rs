@@ -2,6 +2,8 @@
 //! local log frame's body) and the local driver's `LogFrame` stream.
 use sdwire::Wire;
 use sdwire_fuzz::*;
+use sheep::cluster::driver::Record;
+use sheep::cluster::local::{frame, next_frame, Framed};
 use sheep::proto::cluster::{DriverRecord, LogFrame};
 use sheep::proto::{SdNode, CLUSTER_VERSION};
 
@@ -30,6 +32,13 @@ fn record(b: &[u8]) {
     } else {
         assert!(sdwire::from_slice_exact::<DriverRecord>(b, CLUSTER_VERSION).is_err());
     }
+    // The driver's decoder is the Wire decoder, and re-encodes what it read.
+    let exact = sdwire::from_slice_exact::<DriverRecord>(b, CLUSTER_VERSION).ok();
+    let rec = Record::decode(b);
+    assert_eq!(rec.as_ref().map(Record::to_wire), exact);
+    if let Some(r) = rec {
+        assert_eq!(Record::decode(&r.encode()), Some(r));
+    }
     // Other versions are refused, not misread.
     assert!(DriverRecord::decode(&mut &b[..], CLUSTER_VERSION + 1).is_err());
 }
@@ -44,6 +53,24 @@ fn main() {
             return;
         }
         // A log: frames back to back, as the local driver tails it.
+        let mut t = rest;
+        loop {
+            match next_frame(t) {
+                Framed::Record(r, used) => {
+                    assert_eq!(frame(&r).len(), used);
+                    t = &t[used..];
+                }
+                Framed::Skipped(used) => {
+                    assert!(used >= LogFrame::HEADER_SIZE && used <= t.len());
+                    t = &t[used..];
+                }
+                Framed::Partial => {
+                    assert!(sdwire::from_slice::<LogFrame>(t, CLUSTER_VERSION).is_err());
+                    break;
+                }
+                Framed::Corrupt(_) => break,
+            }
+        }
         let mut s = rest;
         while !s.is_empty() {
             let before = s.len();

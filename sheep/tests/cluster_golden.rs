@@ -581,6 +581,38 @@ async fn local_driver_reads_v1_frames() {
     c.leave().await.unwrap();
 }
 
+/// The local driver's own framing (`frame`, `next_frame`) on the golden
+/// frames, and on torn, corrupt and impossible ones.
+#[test]
+fn local_driver_frames_and_parses_v1() {
+    use sheep::cluster::local::{frame, next_frame, Framed};
+    let all = cases("local-log.hex");
+    assert_eq!(all.len(), LOG_KINDS.len());
+    for (case, g) in all {
+        let rec = Record::decode(&g[8..]).expect("record");
+        assert_eq!(hex::encode(frame(&rec)), hex::encode(&g), "{case}");
+        assert_eq!(next_frame(&g), Framed::Record(rec.clone(), g.len()), "{case}");
+        let mut two = g.clone();
+        two.extend_from_slice(&g);
+        assert_eq!(next_frame(&two), Framed::Record(rec, g.len()), "{case}");
+        assert_eq!(next_frame(&g[..g.len() - 1]), Framed::Partial, "{case}");
+        assert_eq!(next_frame(&g[..7]), Framed::Partial, "{case}");
+        let mut bad = g.clone();
+        bad[10] ^= 0x40;
+        assert_eq!(next_frame(&bad), Framed::Skipped(g.len()), "{case}: bad CRC");
+    }
+    // A frame whose CRC matches but whose record does not decode.
+    let body = [9u8, 1, 2];
+    let mut f = (body.len() as u32).to_le_bytes().to_vec();
+    f.extend_from_slice(&crc32c::crc32c(&body).to_le_bytes());
+    f.extend_from_slice(&body);
+    assert_eq!(next_frame(&f), Framed::Skipped(f.len()));
+    // A length no writer produces: the log cannot be framed past it.
+    let mut huge = (16u32 << 20).wrapping_add(1).to_le_bytes().to_vec();
+    huge.extend_from_slice(&[0; 4]);
+    assert!(matches!(next_frame(&huge), Framed::Corrupt(_)));
+}
+
 // ---------------------------------------------------------------- a real daemon
 
 /// A real sheep in a local cluster writes its join message, MAKE_FS and

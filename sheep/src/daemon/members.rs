@@ -13,34 +13,33 @@ use super::{lock, State};
 use crate::cluster::membership::Membership;
 use crate::cluster::ClusterEvent;
 use crate::gateway::replicas::ClusterView;
-use crate::proto::{ClusterInfo, SdNode};
+use crate::proto::cluster::MakeFsNotice;
+use crate::proto::{ClusterInfo, SdNode, CLUSTER_VERSION};
 
-/// Prefix of a MAKE_FS notification.
-const MKFS_MAGIC: &[u8] = b"SHEEP-MKFS-1\0";
-
-/// Encodes a MAKE_FS notification.
+/// Encodes a MAKE_FS notification: a [`MakeFsNotice`].
 pub fn encode_make_fs(f: &Format) -> Bytes {
-    let mut b = MKFS_MAGIC.to_vec();
-    b.extend_from_slice(&f.ctime.to_le_bytes());
-    b.extend_from_slice(&f.flags.to_le_bytes());
-    b.extend_from_slice(&[f.copies, f.copy_policy, f.block_size_shift]);
-    b.extend_from_slice(f.store.as_bytes());
-    Bytes::from(b)
+    let n = MakeFsNotice {
+        magic: MakeFsNotice::MAGIC,
+        ctime: f.ctime,
+        flags: f.flags,
+        copies: f.copies,
+        copy_policy: f.copy_policy,
+        block_size_shift: f.block_size_shift,
+        store: Bytes::from(f.store.clone().into_bytes()),
+    };
+    sdwire::to_bytes(&n, CLUSTER_VERSION).expect("a MAKE_FS notice has no length field")
 }
 
-/// Decodes a MAKE_FS notification.
+/// Decodes a MAKE_FS notification; `None` if `b` is not one.
 pub fn decode_make_fs(b: &[u8]) -> Option<Format> {
-    let b = b.strip_prefix(MKFS_MAGIC)?;
-    if b.len() < 13 {
-        return None;
-    }
-    Some(Format {
-        ctime: u64::from_le_bytes(b[..8].try_into().ok()?),
-        flags: u16::from_le_bytes(b[8..10].try_into().ok()?),
-        copies: b[10],
-        copy_policy: b[11],
-        block_size_shift: b[12],
-        store: String::from_utf8_lossy(&b[13..]).into_owned(),
+    let n = sdwire::from_slice::<MakeFsNotice>(b, CLUSTER_VERSION).ok()?;
+    n.is_valid().then(|| Format {
+        ctime: n.ctime,
+        flags: n.flags,
+        copies: n.copies,
+        copy_policy: n.copy_policy,
+        block_size_shift: n.block_size_shift,
+        store: String::from_utf8_lossy(&n.store).into_owned(),
     })
 }
 

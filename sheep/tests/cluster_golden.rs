@@ -1,21 +1,19 @@
-//! Version 1 of the cluster protocol, byte for byte: every format the
-//! cluster layer writes or reads (driver records, the join message and
-//! reply, the MAKE_FS and SHUTDOWN notices, the local driver's log frame,
-//! the member key, the on-disk config and epoch files) is compared against
-//! golden bytes recorded from commit 185809b, in both directions: the
-//! encoder writes exactly the golden bytes, the decoder reads them back to
-//! the same value.
+//! Version 1 of the cluster protocol, byte for byte, through the cluster
+//! layer's own codecs: every format the cluster layer writes or reads
+//! (driver records, the join message and reply, the MAKE_FS and SHUTDOWN
+//! notices, the local driver's log frame, the member key, the on-disk
+//! config and epoch files) is compared against golden bytes recorded from
+//! commit 185809b, in both directions: the encoder writes exactly the
+//! golden bytes, the decoder reads them back to the same value.
+//! `cluster_golden_wire.rs` checks the `proto::cluster` Wire types against
+//! the same bytes.
 //!
-//! The golden files live in `tests/data/cluster-v1/` (see its README). A
-//! case missing from them is an error, unless `SHEEP_GOLDEN_RECORD=1` is
-//! set: then it is appended from what this build produces. Existing cases
-//! are never rewritten, so the files keep what 185809b wrote.
+//! The golden files live in `tests/data/cluster-v1/` (see its README and
+//! `support/cluster_v1.rs`).
 
 mod support;
 
-use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,146 +24,15 @@ use sheep::cluster::driver::{
     accept_all, ClusterDriver, ClusterEvent, JoinOutcome, MemberId, Record,
 };
 use sheep::cluster::join::{
-    append_member_ranges, member_ranges, ClusterWindow, JoinMessage, JoinReply, Proto, Refusal,
-    VersionRange, Versions,
+    member_ranges, ClusterWindow, JoinMessage, JoinReply, Proto, Refusal, VersionRange,
 };
 use sheep::cluster::local::{local_driver, LocalOptions};
 use sheep::cluster::membership::Membership;
 use sheep::daemon::cluster::{ClusterState, Format, NodeInfo};
 use sheep::daemon::members::{decode_make_fs, encode_make_fs};
-use sheep::proto::{ClusterFlags, EpochLog, SdNode};
+use sheep::proto::{EpochLog, SdNode};
+use support::cluster_v1::*;
 use support::procs::SheepProc;
-
-// ---------------------------------------------------------------- golden files
-
-fn golden_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/cluster-v1")
-}
-
-fn recording() -> bool {
-    std::env::var_os("SHEEP_GOLDEN_RECORD").is_some_and(|v| v == "1")
-}
-
-/// The cases of one golden file: `name hex` lines, `#` comments.
-fn cases(file: &str) -> BTreeMap<String, Vec<u8>> {
-    let text = std::fs::read_to_string(golden_dir().join(file)).unwrap_or_default();
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|l| {
-            let (name, hex) = l.split_once(' ').unwrap_or((l, ""));
-            let bytes = hex::decode(hex.trim()).unwrap_or_else(|e| panic!("{file}: {name}: {e}"));
-            (name.to_string(), bytes)
-        })
-        .collect()
-}
-
-/// The golden bytes of `case` in `file`. When recording, a missing case is
-/// appended from `produced` (what this build writes).
-fn golden(file: &str, case: &str, produced: &[u8]) -> Vec<u8> {
-    if let Some(b) = cases(file).remove(case) {
-        return b;
-    }
-    assert!(
-        recording(),
-        "golden case {case} missing from {file} (SHEEP_GOLDEN_RECORD=1 records it)"
-    );
-    assert!(
-        !produced.is_empty(),
-        "{case} of {file} is recorded by another test"
-    );
-    std::fs::create_dir_all(golden_dir()).unwrap();
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(golden_dir().join(file))
-        .unwrap();
-    writeln!(f, "{case} {}", hex::encode(produced)).unwrap();
-    produced.to_vec()
-}
-
-/// Asserts that `produced` is the golden `case` of `file`, with a readable
-/// diff on failure.
-fn assert_golden(file: &str, case: &str, produced: &[u8]) -> Vec<u8> {
-    let want = golden(file, case, produced);
-    assert_eq!(
-        hex::encode(produced),
-        hex::encode(&want),
-        "{file}: {case} differs from the bytes 185809b wrote"
-    );
-    want
-}
-
-// ---------------------------------------------------------------- fixed inputs
-
-const CTIME: u64 = 0x6571_2a3b_1c2d_3e4f;
-const INC_A: u64 = 0x1c5e_83a7_9d02_4f61;
-const INC_B: u64 = 0x8d31_f0c4_52e7_a90b;
-
-fn node(port: u16, zone: u32) -> SdNode {
-    SdNode {
-        zone,
-        ..SdNode::new(format!("127.0.0.1:{port}").parse().unwrap(), 128, 512 << 30)
-    }
-}
-
-fn id(n: &SdNode, inc: u64) -> MemberId {
-    MemberId::of(n, inc)
-}
-
-/// What 185809b speaks: client [0x00, 0x02], peer [0x0a, 0x0b], admin
-/// [0x0a, 0x0a].
-fn v1_versions() -> Versions {
-    Versions {
-        client: VersionRange::new(0x00, 0x02),
-        peer: VersionRange::new(0x0a, 0x0b),
-        admin: VersionRange::new(0x0a, 0x0a),
-    }
-}
-
-fn capped_versions() -> Versions {
-    Versions {
-        peer: VersionRange::new(0x0a, 0x0a),
-        ..v1_versions()
-    }
-}
-
-fn join_message(ctime: u64) -> JoinMessage {
-    JoinMessage {
-        ctime,
-        versions: v1_versions(),
-    }
-}
-
-fn window() -> ClusterWindow {
-    ClusterWindow {
-        ctime: CTIME,
-        versions: capped_versions(),
-    }
-}
-
-fn format() -> Format {
-    Format {
-        ctime: CTIME,
-        flags: ClusterFlags::AUTO_VNODES.bits(),
-        copies: 2,
-        copy_policy: 0,
-        block_size_shift: 22,
-        store: "plain".into(),
-    }
-}
-
-fn accept_reply_with_members() -> Vec<u8> {
-    let mut b = JoinReply::Accepted(window()).encode();
-    append_member_ranges(
-        &mut b,
-        &vec![
-            (node(7000, 1).nid.key(), v1_versions()),
-            (node(7001, 2).nid.key(), capped_versions()),
-        ],
-    );
-    b
-}
 
 // ---------------------------------------------------------------- records
 
@@ -380,23 +247,6 @@ fn config_and_epoch_files_are_v1() {
 
 // ---------------------------------------------------------------- local driver log
 
-/// Splits a local driver log into frames, checking each one's length and
-/// CRC by the v1 layout (`len u32 LE | crc32c u32 LE | record`).
-fn frames(log: &[u8]) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut rest = log;
-    while !rest.is_empty() {
-        assert!(rest.len() >= 8, "torn frame header");
-        let len = u32::from_le_bytes(rest[..4].try_into().unwrap()) as usize;
-        let crc = u32::from_le_bytes(rest[4..8].try_into().unwrap());
-        let body = &rest[8..8 + len];
-        assert_eq!(crc32c::crc32c(body), crc, "frame CRC");
-        out.push(rest[..8 + len].to_vec());
-        rest = &rest[8 + len..];
-    }
-    out
-}
-
 /// The incarnation of a record and its offset in the record bytes.
 fn inc_of(rec: &Record) -> (u64, usize) {
     match rec {
@@ -447,15 +297,6 @@ async fn local_scenario(dir: &Path) -> Vec<u8> {
     a.driver().leave().await.unwrap();
     std::fs::read(cluster.join("events.log")).unwrap()
 }
-
-const LOG_KINDS: [&str; 6] = [
-    "join_req_a",
-    "join_req_b",
-    "join_rsp_b",
-    "notify_a",
-    "leave_b",
-    "leave_a",
-];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn local_driver_writes_v1_frames() {
@@ -591,7 +432,11 @@ fn local_driver_frames_and_parses_v1() {
     for (case, g) in all {
         let rec = Record::decode(&g[8..]).expect("record");
         assert_eq!(hex::encode(frame(&rec)), hex::encode(&g), "{case}");
-        assert_eq!(next_frame(&g), Framed::Record(rec.clone(), g.len()), "{case}");
+        assert_eq!(
+            next_frame(&g),
+            Framed::Record(rec.clone(), g.len()),
+            "{case}"
+        );
         let mut two = g.clone();
         two.extend_from_slice(&g);
         assert_eq!(next_frame(&two), Framed::Record(rec, g.len()), "{case}");
@@ -599,7 +444,11 @@ fn local_driver_frames_and_parses_v1() {
         assert_eq!(next_frame(&g[..7]), Framed::Partial, "{case}");
         let mut bad = g.clone();
         bad[10] ^= 0x40;
-        assert_eq!(next_frame(&bad), Framed::Skipped(g.len()), "{case}: bad CRC");
+        assert_eq!(
+            next_frame(&bad),
+            Framed::Skipped(g.len()),
+            "{case}: bad CRC"
+        );
     }
     // A frame whose CRC matches but whose record does not decode.
     let body = [9u8, 1, 2];
@@ -662,279 +511,4 @@ async fn a_daemon_writes_v1_notices() {
     let g = golden("notice-shutdown.hex", "shutdown", &[]);
     assert_eq!(hex::encode(msg), hex::encode(&g));
     assert!(matches!(recs[3], Record::Leave { id } if id.inc == *inc));
-}
-
-// ---------------------------------------------------------------- the Wire types
-
-mod wire {
-    //! The `proto::cluster` Wire types write the golden bytes and read them
-    //! back, at `CLUSTER_VERSION`.
-    use super::*;
-    use sheep::proto::cluster::*;
-    use sheep::proto::CLUSTER_VERSION;
-
-    fn enc<T: Wire>(v: &T) -> Vec<u8> {
-        sdwire::to_vec(v, CLUSTER_VERSION).unwrap()
-    }
-
-    fn dec<T: Wire>(b: &[u8]) -> T {
-        sdwire::from_slice_exact(b, CLUSTER_VERSION).unwrap()
-    }
-
-    fn pair(r: VersionRange) -> RangePair {
-        RangePair {
-            compat: r.compat,
-            version: r.version,
-        }
-    }
-
-    fn ranges(v: Versions) -> VersionRanges {
-        VersionRanges {
-            client: pair(v.client),
-            peer: pair(v.peer),
-            admin: pair(v.admin),
-        }
-    }
-
-    fn member(n: &SdNode, inc: u64) -> RecordMember {
-        RecordMember {
-            addr: n.nid.addr,
-            port: n.nid.port,
-            inc,
-        }
-    }
-
-    fn accepted(extensions: Vec<u8>) -> JoinReplyMsg {
-        JoinReplyMsg::Accepted(AcceptedReply {
-            ctime: CTIME,
-            ranges: ranges(capped_versions()),
-            extensions: Bytes::from(extensions),
-        })
-    }
-
-    fn members_table() -> MemberRangesTable {
-        let e = |n: SdNode, v| MemberRangesEntry {
-            addr: n.nid.addr,
-            port: n.nid.port,
-            ranges: ranges(v),
-        };
-        let mut t = MemberRangesTable::new(vec![
-            e(node(7000, 1), v1_versions()),
-            e(node(7001, 2), capped_versions()),
-        ]);
-        t.count = 2;
-        t
-    }
-
-    fn make_fs(f: &Format) -> MakeFsNotice {
-        MakeFsNotice {
-            magic: MakeFsNotice::MAGIC,
-            ctime: f.ctime,
-            flags: f.flags,
-            copies: f.copies,
-            copy_policy: f.copy_policy,
-            block_size_shift: f.block_size_shift,
-            store: Bytes::from(f.store.clone()),
-        }
-    }
-
-    /// Lengths are filled in on encode; a decoded value carries them.
-    fn with_len(r: DriverRecord) -> DriverRecord {
-        match r {
-            DriverRecord::JoinReq(mut j) => {
-                j.msg_len = j.msg.len() as u32;
-                DriverRecord::JoinReq(j)
-            }
-            DriverRecord::JoinRsp(mut j) => {
-                j.msg_len = j.msg.len() as u32;
-                DriverRecord::JoinRsp(j)
-            }
-            DriverRecord::Notify(mut n) => {
-                n.msg_len = n.msg.len() as u32;
-                DriverRecord::Notify(n)
-            }
-            l => l,
-        }
-    }
-
-    fn records() -> Vec<(&'static str, DriverRecord)> {
-        let a = node(7000, 1);
-        let b = node(7001, 2);
-        let mut reply = enc(&accepted(Vec::new()));
-        reply.extend(enc(&members_table()));
-        vec![
-            (
-                "join_req",
-                DriverRecord::JoinReq(JoinReqRecord {
-                    node: a,
-                    inc: INC_A,
-                    msg_len: 0,
-                    msg: Bytes::from(enc(&JoinRequestMsg::new(CTIME, ranges(v1_versions())))),
-                }),
-            ),
-            (
-                "join_req_empty_msg",
-                DriverRecord::JoinReq(JoinReqRecord {
-                    node: b,
-                    inc: INC_B,
-                    ..JoinReqRecord::default()
-                }),
-            ),
-            (
-                "join_rsp_accepted",
-                DriverRecord::JoinRsp(JoinRspRecord {
-                    id: member(&b, INC_B),
-                    accepted: true,
-                    msg_len: 0,
-                    msg: Bytes::from(reply),
-                }),
-            ),
-            (
-                "join_rsp_refused",
-                DriverRecord::JoinRsp(JoinRspRecord {
-                    id: member(&b, INC_B),
-                    accepted: false,
-                    msg_len: 0,
-                    msg: Bytes::from(enc(&JoinReplyMsg::Refused(RefusalMsg::BadMessage))),
-                }),
-            ),
-            ("leave", DriverRecord::Leave(member(&b, INC_B))),
-            (
-                "notify_make_fs",
-                DriverRecord::Notify(NotifyRecord {
-                    id: member(&a, INC_A),
-                    msg_len: 0,
-                    msg: Bytes::from(enc(&make_fs(&format()))),
-                }),
-            ),
-        ]
-    }
-
-    #[test]
-    fn driver_records() {
-        for (case, rec) in records() {
-            let g = golden("driver-record.hex", case, &[]);
-            assert_eq!(hex::encode(enc(&rec)), hex::encode(&g), "{case}");
-            assert_eq!(dec::<DriverRecord>(&g), with_len(rec), "{case}");
-            let mut longer = g.clone();
-            longer.push(0);
-            assert!(sdwire::from_slice_exact::<DriverRecord>(&longer, CLUSTER_VERSION).is_err());
-            assert!(
-                sdwire::from_slice::<DriverRecord>(&g[..g.len() - 1], CLUSTER_VERSION).is_err()
-            );
-        }
-    }
-
-    #[test]
-    fn local_log_frames() {
-        for (case, g) in cases("local-log.hex") {
-            let f: LogFrame = dec(&g);
-            assert!(f.crc_ok(), "{case}");
-            assert_eq!(f.len as usize, f.body.len());
-            let rec: DriverRecord = dec(&f.body);
-            assert_eq!(enc(&rec), f.body, "{case}");
-            assert_eq!(
-                hex::encode(enc(&LogFrame::new(f.body.clone()))),
-                hex::encode(&g)
-            );
-        }
-    }
-
-    #[test]
-    fn join_messages() {
-        for (case, ctime, v) in [
-            ("formatted", CTIME, v1_versions()),
-            ("fresh_store", 0, v1_versions()),
-            ("capped_peer", CTIME, capped_versions()),
-        ] {
-            let g = golden("join-message.hex", case, &[]);
-            let m = JoinRequestMsg::new(ctime, ranges(v));
-            assert_eq!(enc(&m), g, "{case}");
-            let back: JoinRequestMsg = dec(&g);
-            assert!(back.is_valid());
-            assert_eq!(back, m, "{case}");
-        }
-    }
-
-    #[test]
-    fn join_replies() {
-        let p = |c, v| RangePair {
-            compat: c,
-            version: v,
-        };
-        for (case, r) in [
-            ("accepted", accepted(Vec::new())),
-            (
-                "refused_ctime",
-                JoinReplyMsg::Refused(RefusalMsg::CtimeMismatch {
-                    cluster: CTIME,
-                    joiner: CTIME + 0x1_0000_0000,
-                }),
-            ),
-            (
-                "refused_version",
-                JoinReplyMsg::Refused(RefusalMsg::NoCommonVersion {
-                    proto: ProtoKind::Peer,
-                    cluster: p(0x0a, 0x0a),
-                    joiner: p(0x0b, 0x0b),
-                }),
-            ),
-            (
-                "refused_version_admin",
-                JoinReplyMsg::Refused(RefusalMsg::NoCommonVersion {
-                    proto: ProtoKind::Admin,
-                    cluster: p(0x0a, 0x0a),
-                    joiner: p(0x0c, 0x0d),
-                }),
-            ),
-            (
-                "refused_bad_message",
-                JoinReplyMsg::Refused(RefusalMsg::BadMessage),
-            ),
-        ] {
-            let g = golden("join-reply.hex", case, &[]);
-            assert_eq!(enc(&r), g, "{case}");
-            assert_eq!(dec::<JoinReplyMsg>(&g), r, "{case}");
-        }
-        // The accepted reply and its member-ranges table.
-        let g = golden("join-reply.hex", "accepted_with_members", &[]);
-        let mut want = enc(&accepted(Vec::new()));
-        want.extend(enc(&members_table()));
-        assert_eq!(want, g);
-        let JoinReplyMsg::Accepted(a) = dec::<JoinReplyMsg>(&g) else {
-            panic!("not accepted")
-        };
-        assert_eq!(dec::<MemberRangesTable>(&a.extensions), members_table());
-    }
-
-    #[test]
-    fn notices() {
-        let g = golden("notice-make-fs.hex", "plain_copies2", &[]);
-        assert_eq!(enc(&make_fs(&format())), g);
-        let back: MakeFsNotice = dec(&g);
-        assert!(back.is_valid());
-        assert_eq!(back, make_fs(&format()));
-        let tree = Format {
-            flags: 0,
-            copies: 3,
-            copy_policy: 0x42,
-            block_size_shift: 20,
-            store: "tree".into(),
-            ..format()
-        };
-        let g = golden("notice-make-fs.hex", "tree_ec", &[]);
-        assert_eq!(enc(&make_fs(&tree)), g);
-        assert_eq!(dec::<MakeFsNotice>(&g), make_fs(&tree));
-
-        let g = golden("notice-shutdown.hex", "shutdown", &[]);
-        assert_eq!(enc(&ShutdownNotice::new()), g);
-        assert!(ShutdownNotice::matches(&g));
-        assert!(!ShutdownNotice::matches(&g[..16]));
-        // A notice of one kind is not the other.
-        assert!(
-            sdwire::from_slice::<MakeFsNotice>(&g, CLUSTER_VERSION).map_or(true, |n| !n.is_valid())
-        );
-        let mkfs = golden("notice-make-fs.hex", "plain_copies2", &[]);
-        assert!(!ShutdownNotice::matches(&mkfs[..17]));
-    }
 }

@@ -273,3 +273,14 @@ fn notices() {
     let mkfs = golden("notice-make-fs.hex", "plain_copies2", &[]);
     assert!(!ShutdownNotice::matches(&mkfs[..17]));
 }
+
+#[test]
+fn epoch_files() {
+    let g = golden("state-files.hex", "epoch_3_nodes", &[]);
+    let f: EpochFile = sdwire::from_slice_exact(&g, CLUSTER_VERSION).unwrap();
+    assert_eq!((f.log.epoch, f.log.nr_nodes, f.log.ctime), (7, 3, CTIME));
+    let nodes: Vec<SdNode> = f.nodes.iter().map(|&n| n.into()).collect();
+    assert_eq!(nodes, vec![node(7000, 1), node(7001, 2), node(7002, 3)]);
+    assert_eq!(enc(&f), g);
+    assert!(sdwire::from_slice_exact::<EpochFile>(&g[..g.len() - 1], CLUSTER_VERSION).is_err());
+}

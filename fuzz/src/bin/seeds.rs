@@ -196,4 +196,11 @@ fn cluster_seeds(o: &mut Out) {
             o.add("cluster_notice", s);
         }
     }
+    // cluster_state: the epoch file (the config is `cluster_info`'s).
+    for s in golden("state-files.hex")
+        .into_iter()
+        .filter(|s| s.len() > 48)
+    {
+        o.add("cluster_state", s);
+    }
 }

@@ -15,9 +15,9 @@ use super::arms::{
     ObjReq, ObjRsp, RawArgs, RefReq, RspKind, VdiReq, VdiRsp, VdiStateCheckpointReq, VdiStateReq,
 };
 use super::cluster::{
-    AcceptedReply, DriverRecord, JoinReplyMsg, JoinReqRecord, JoinRequestMsg, JoinRspRecord,
-    LogFrame, MakeFsNotice, MemberRangesEntry, MemberRangesTable, NotifyRecord, ProtoKind,
-    RangePair, RecordMember, RefusalMsg, ShutdownNotice, VersionRanges, CLUSTER_COMPAT,
+    AcceptedReply, DriverRecord, EpochFile, EpochNode, JoinReplyMsg, JoinReqRecord, JoinRequestMsg,
+    JoinRspRecord, LogFrame, MakeFsNotice, MemberRangesEntry, MemberRangesTable, NotifyRecord,
+    ProtoKind, RangePair, RecordMember, RefusalMsg, ShutdownNotice, VersionRanges, CLUSTER_COMPAT,
     CLUSTER_VERSION,
 };
 use super::cluster_info::{
@@ -111,7 +111,7 @@ pub fn layouts() -> Vec<(&'static str, Vec<&'static Layout>)> {
             ],
         ),
         (
-            "Cluster protocol (driver records, join, notices)",
+            "Cluster protocol (driver records, join, notices, epoch files)",
             vec![
                 DriverRecord::LAYOUT,
                 RecordMember::LAYOUT,
@@ -130,6 +130,8 @@ pub fn layouts() -> Vec<(&'static str, Vec<&'static Layout>)> {
                 MemberRangesEntry::LAYOUT,
                 MakeFsNotice::LAYOUT,
                 ShutdownNotice::LAYOUT,
+                EpochFile::LAYOUT,
+                EpochNode::LAYOUT,
             ],
         ),
     ]
@@ -315,7 +317,8 @@ pub fn render_markdown() -> String {
         "The cluster protocol (what the cluster drivers carry: [`DriverRecord`](#driverrecord)s in\n\
          the driver log, each in a [`LogFrame`](#logframe) in the local driver's `events.log`; the\n\
          join message [`JoinRequestMsg`](#joinrequestmsg) and reply [`JoinReplyMsg`](#joinreplymsg);\n\
-         the notices [`MakeFsNotice`](#makefsnotice) and [`ShutdownNotice`](#shutdownnotice)) is\n\
+         the notices [`MakeFsNotice`](#makefsnotice) and [`ShutdownNotice`](#shutdownnotice); the\n\
+         epoch files [`EpochFile`](#epochfile) a node keeps) is\n\
          versioned on its own: this build speaks {CLUSTER_COMPAT:#04x}..={CLUSTER_VERSION:#04x}.\n\
          Version 1 is the format of commit 185809b, byte for byte\n\
          (`sheep/tests/data/cluster-v1/`).\n\n## Opcodes"

@@ -9,7 +9,9 @@
 //! * [`join`]: the join message a node sends ([`JoinRequestMsg`]) and the
 //!   master's answer ([`JoinReplyMsg`], with the [`MemberRangesTable`]);
 //! * [`notice`]: the cluster-wide notices carried by a driver notify
-//!   ([`MakeFsNotice`], [`ShutdownNotice`]).
+//!   ([`MakeFsNotice`], [`ShutdownNotice`]);
+//! * [`state`]: what a node keeps on disk about the cluster, beside its
+//!   `config`: the epoch files ([`EpochFile`]).
 //!
 //! Version 1 is what commit 185809b wrote, byte for byte; the golden bytes
 //! in `sheep/tests/data/cluster-v1/` are its definition
@@ -21,6 +23,7 @@
 pub mod join;
 pub mod notice;
 pub mod record;
+pub mod state;
 
 pub use join::{
     AcceptedReply, JoinReplyMsg, JoinRequestMsg, MemberRangesEntry, MemberRangesTable, ProtoKind,
@@ -31,6 +34,7 @@ pub use record::{
     DriverRecord, JoinReqRecord, JoinRspRecord, LogFrame, NotifyRecord, RecordMember,
     MAX_RECORD_MSG,
 };
+pub use state::{EpochFile, EpochNode};
 
 use sdwire::Version;
 

@@ -39,7 +39,7 @@ rounds="${BENCH_ROUNDS:-3}"
 copies=$((nodes < 2 ? nodes : 2))
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
-cargo build --release --quiet -p sheep --bin sheep --bin dog --bin sheep-bench
+cargo build --release --quiet -p sheep -p sheep-client --bin sheep --bin dog --bin sheep-bench
 tdir="${CARGO_TARGET_DIR:-target}/release"
 SHEEP="$tdir/sheep"
 DOG="$tdir/dog"

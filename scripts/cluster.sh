@@ -16,7 +16,7 @@ dir="${2:-./sheep-cluster}"
 base="${SHEEP_PORT:-7000}"
 copies="${SHEEP_COPIES:-$(( nodes < 2 ? nodes : 2 ))}"
 cd "$(dirname "$0")/.."
-cargo build --release --quiet -p sheep --bin sheep --bin dog
+cargo build --release --quiet -p sheep -p sheep-client --bin sheep --bin dog
 mkdir -p "$dir"
 dir="$(cd "$dir" && pwd)"
 

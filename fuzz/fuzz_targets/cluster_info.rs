@@ -3,8 +3,8 @@
 //! recovery_state, sd_stat, sheepdog_config.
 use sdwire::Wire;
 use sdwire_fuzz::*;
-use sheep::proto::cluster_info::*;
-use sheep::proto::SdNode;
+use sheep_proto::cluster_info::*;
+use sheep_proto::SdNode;
 
 fn node_mask(n: usize, base: usize) -> Vec<core::ops::Range<usize>> {
     let node = layout_mask(SdNode::LAYOUT);

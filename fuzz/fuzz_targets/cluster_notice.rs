@@ -1,8 +1,8 @@
 //! The cluster protocol's notices (driver notify bodies): `MakeFsNotice` and
 //! `ShutdownNotice`.
 use sdwire_fuzz::*;
-use sheep::admin::is_shutdown_notify;
-use sheep::daemon::members::{decode_make_fs, encode_make_fs};
+use sheep::cluster::state::{decode_make_fs, encode_make_fs};
+use sheep::handlers::admin::is_shutdown_notify;
 use sheep::proto::cluster::{MakeFsNotice, ShutdownNotice};
 use sheep::proto::CLUSTER_VERSION;
 

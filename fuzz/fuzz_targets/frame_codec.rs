@@ -7,7 +7,7 @@
 //! Input: [limit selector, chunking seed x2, stream...].
 use bytes::BytesMut;
 use sdwire::codec::{Frame, FrameCodec, FrameError, FrameHeader};
-use sheep::proto::{ReqHeader, RspHeader};
+use sheep_proto::{ReqHeader, RspHeader};
 use tokio_util::codec::{Decoder, Encoder};
 
 #[derive(Debug, PartialEq)]
@@ -134,7 +134,7 @@ fn main() {
         let seed = u16::from_le_bytes([data[1], data[2]]);
         let stream = &data[3..];
         let max = match sel >> 2 {
-            0 => sheep::net::frame::MAX_PAYLOAD,
+            0 => sheep_proto::frame::MAX_PAYLOAD,
             1 => 0,
             n => usize::from(n) * 7,
         };

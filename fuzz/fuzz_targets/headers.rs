@@ -4,7 +4,7 @@
 //! (when absent, the request bytes are also tried as a response header).
 use sdwire::{OpTable, Wire};
 use sdwire_fuzz::*;
-use sheep::proto::*;
+use sheep_proto::*;
 
 fn arm_mask(op: &sdwire::OpInfo, base: usize, v: sdwire::Version) -> Vec<core::ops::Range<usize>> {
     let mut m = Vec::new();
@@ -15,7 +15,7 @@ fn arm_mask(op: &sdwire::OpInfo, base: usize, v: sdwire::Version) -> Vec<core::o
 }
 
 fn layout_by_name(n: &str) -> Option<&'static sdwire::Layout> {
-    use sheep::proto::arms::*;
+    use sheep_proto::arms::*;
     Some(match n {
         "ObjReq" => ObjReq::LAYOUT,
         "VdiReq" => VdiReq::LAYOUT,

@@ -5,8 +5,8 @@
 use std::cell::RefCell;
 
 use sdwire_fuzz::*;
-use sheep::proto::oid::{SD_INODE_GREF_OFFSET, SD_INODE_HEADER_SIZE, SD_INODE_SIZE};
-use sheep::proto::{Inode, InodeHeader};
+use sheep_proto::oid::{SD_INODE_GREF_OFFSET, SD_INODE_HEADER_SIZE, SD_INODE_SIZE};
+use sheep_proto::{Inode, InodeHeader};
 
 thread_local! {
     static INODE: RefCell<Inode> = RefCell::new(Inode::default());
@@ -89,7 +89,7 @@ fn main() {
             if in_range && len > 0 && off >= SD_INODE_HEADER_SIZE && off < SD_INODE_GREF_OFFSET {
                 let idx = ((off - SD_INODE_HEADER_SIZE) / 4) as u32;
                 let w = ino
-                    .read_range(sheep::proto::inode::data_vdi_id_offset(idx), 4)
+                    .read_range(sheep_proto::inode::data_vdi_id_offset(idx), 4)
                     .unwrap();
                 assert_eq!(
                     u32::from_le_bytes(w.try_into().unwrap()),

@@ -2,8 +2,8 @@
 //! and STAT_CLUSTER epoch records (`EpochLog` + node slots).
 use sdwire::Wire;
 use sdwire_fuzz::*;
-use sheep::proto::payload::{NodeList, StatClusterReply};
-use sheep::proto::*;
+use sheep_proto::payload::{NodeList, StatClusterReply};
+use sheep_proto::*;
 
 fn main() {
     fuzz_main(|data: &[u8]| {

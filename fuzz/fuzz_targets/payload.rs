@@ -7,9 +7,9 @@ use core::ops::Range;
 
 use sdwire::Wire;
 use sdwire_fuzz::*;
-use sheep::proto::arms::ClusterReq;
-use sheep::proto::payload::*;
-use sheep::proto::*;
+use sheep_proto::arms::ClusterReq;
+use sheep_proto::payload::*;
+use sheep_proto::*;
 
 fn repeat(elem: &[Range<usize>], size: usize, n: usize, base: usize) -> Vec<Range<usize>> {
     let mut m = Vec::new();

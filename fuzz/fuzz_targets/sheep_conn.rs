@@ -33,11 +33,11 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use bytes::Bytes;
-use sheep::client::{Client, Target};
-use sheep::daemon::{self, Config};
-use sheep::net::frame::MAX_PAYLOAD;
-use sheep::net::Listeners;
-use sheep::proto::ReqFlags;
+use sheep_client::{Client, Target};
+use sheep::server::{self, Config};
+use sheep_proto::frame::MAX_PAYLOAD;
+use sheep::server::Listeners;
+use sheep_proto::ReqFlags;
 use tokio::io::{AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 
@@ -89,7 +89,7 @@ fn env() -> &'static Env {
             let mut cfg = Config::new(&dir, addr);
             cfg.sync = false;
             cfg.park_timeout = Duration::ZERO;
-            tokio::spawn(daemon::run(cfg, l, std::future::pending()));
+            tokio::spawn(server::run(cfg, l, std::future::pending()));
             let probe = Client::connect(&Target::Tcp(addr)).await.unwrap();
             probe.make_fs(1, 22).await.unwrap();
             probe
@@ -218,7 +218,7 @@ async fn exchange(addr: SocketAddr, input: &[u8]) -> Vec<(u8, u32)> {
                 break;
             }
             assert_eq!(n, 48, "trailing garbage after the responses");
-            let h = sheep::proto::RspHeader::from_bytes(&h);
+            let h = sheep_proto::RspHeader::from_bytes(&h);
             let len = h.data_length as usize;
             assert!(len <= MAX_PAYLOAD);
             assert!(skip(s, len).await == len, "truncated response");

@@ -16,9 +16,9 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use sdwire::{Layout, Version, Wire};
-use sheep::proto::arms::*;
-use sheep::proto::cluster_info::*;
-use sheep::proto::*;
+use sheep_proto::arms::*;
+use sheep_proto::cluster_info::*;
+use sheep_proto::*;
 
 /// Layout of a nested proto type by the name written in a field's `ty`.
 fn nested(ty: &str) -> Option<&'static Layout> {
@@ -47,7 +47,7 @@ fn nested(ty: &str) -> Option<&'static Layout> {
         "RecoveryState" => RecoveryState::LAYOUT,
         "SdStat" => SdStat::LAYOUT,
         "VdiAttr" => VdiAttr::LAYOUT,
-        "InodeHeader" => sheep::proto::InodeHeader::LAYOUT,
+        "InodeHeader" => sheep_proto::InodeHeader::LAYOUT,
         _ => return None,
     })
 }

@@ -12,8 +12,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use sheep::proto::oid::SD_INODE_HEADER_SIZE;
-use sheep::trace::{self, Exchange};
+use sheep_proto::oid::SD_INODE_HEADER_SIZE;
+use sheep_testkit::trace::{self, Exchange};
 
 const CAP: usize = 16 << 10;
 

@@ -1,5 +1,0 @@
-//! `dog`: the sheepdog admin CLI (logic in `sheep::dog`).
-
-fn main() {
-    std::process::exit(sheep::dog::main());
-}

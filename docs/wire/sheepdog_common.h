@@ -711,4 +711,164 @@ struct sd_vdi_bitmap {
 _Static_assert(sizeof(struct sd_vdi_bitmap) == 2097152, "struct sd_vdi_bitmap is 2097152 bytes");
 _Static_assert(offsetof(struct sd_vdi_bitmap, words) == 0, "sd_vdi_bitmap.words at offset 0");
 
+/* JoinReqRecord: `JoinReq`: a node asks to join, with its join message */
+/* struct sd_join_req_record: variable size, no C struct; fields in order: */
+/*   node (SdNode): The joiner */
+/*   inc (u64): Its incarnation */
+/*   msg_len (u32): Length of `msg` (written from `msg`) */
+/*   msg (Bytes): The join message ([`JoinRequestMsg`](super::JoinRequestMsg) for a sheep) */
+
+/* RecordMember: A member's identity in the driver log: address, port and incarnation */
+struct sd_record_member {
+	uint8_t addr[16]; /* `node_id.addr` */
+	__le16 port; /* `node_id.port` */
+	__le64 inc; /* Incarnation number */
+} __attribute__((packed));
+_Static_assert(sizeof(struct sd_record_member) == 26, "struct sd_record_member is 26 bytes");
+_Static_assert(offsetof(struct sd_record_member, addr) == 0, "sd_record_member.addr at offset 0");
+_Static_assert(offsetof(struct sd_record_member, port) == 16, "sd_record_member.port at offset 16");
+_Static_assert(offsetof(struct sd_record_member, inc) == 18, "sd_record_member.inc at offset 18");
+
+/* JoinRspRecord: `JoinRsp`: the master's verdict on a pending join */
+/* struct sd_join_rsp_record: variable size, no C struct; fields in order: */
+/*   id (RecordMember): The joiner */
+/*   accepted (bool): Accepted (1) or refused (0) */
+/*   msg_len (u32): Length of `msg` (written from `msg`) */
+/*   msg (Bytes): The reply ([`JoinReplyMsg`](super::JoinReplyMsg) for a sheep) */
+
+/* NotifyRecord: `Notify`: a broadcast from a member */
+/* struct sd_notify_record: variable size, no C struct; fields in order: */
+/*   id (RecordMember): The sender */
+/*   msg_len (u32): Length of `msg` (written from `msg`) */
+/*   msg (Bytes): The message (a [notice](super::notice) for a sheep) */
+
+/* DriverRecord: One entry of the driver log: a kind byte, then the record (1-byte tag) */
+#define SD_DRIVER_RECORD_VERSION 0x01 /* newest version */
+#define SD_DRIVER_RECORD_COMPAT 0x01 /* oldest version read */
+#define SD_DRIVER_RECORD_JOIN_REQ 0x01 /* A node asks to join; arm: struct sd_join_req_record */
+#define SD_DRIVER_RECORD_JOIN_RSP 0x02 /* The master's verdict on a join; the first one for a request wins; arm: struct sd_join_rsp_record */
+#define SD_DRIVER_RECORD_LEAVE 0x03 /* A member (or pending joiner) leaves, or was declared dead; arm: struct sd_record_member */
+#define SD_DRIVER_RECORD_NOTIFY 0x04 /* A broadcast from a member; arm: struct sd_notify_record */
+
+/* LogFrame: A frame of the local driver's `events.log`: the body's length and CRC32C, then the body (one encoded [`DriverRecord`]) */
+/* struct sd_log_frame: variable size, no C struct; fields in order: */
+/*   len (u32): Length of `body` (written from `body`) */
+/*   crc32c (u32): CRC32C (Castagnoli) of `body` */
+/*   body (Bytes): The encoded record */
+
+/* RangePair: A `[compat, version]` pair of one protocol */
+struct sd_range_pair {
+	uint8_t compat; /* Oldest version spoken */
+	uint8_t version; /* Newest version spoken */
+};
+_Static_assert(sizeof(struct sd_range_pair) == 2, "struct sd_range_pair is 2 bytes");
+_Static_assert(offsetof(struct sd_range_pair, compat) == 0, "sd_range_pair.compat at offset 0");
+_Static_assert(offsetof(struct sd_range_pair, version) == 1, "sd_range_pair.version at offset 1");
+
+/* VersionRanges: The ranges of the client, peer and admin protocols, in that order */
+struct sd_version_ranges {
+	struct sd_range_pair client; /* Client protocol */
+	struct sd_range_pair peer; /* Peer protocol */
+	struct sd_range_pair admin; /* Admin protocol */
+};
+_Static_assert(sizeof(struct sd_version_ranges) == 6, "struct sd_version_ranges is 6 bytes");
+_Static_assert(offsetof(struct sd_version_ranges, client) == 0, "sd_version_ranges.client at offset 0");
+_Static_assert(offsetof(struct sd_version_ranges, peer) == 2, "sd_version_ranges.peer at offset 2");
+_Static_assert(offsetof(struct sd_version_ranges, admin) == 4, "sd_version_ranges.admin at offset 4");
+
+/* JoinRequestMsg: The join message a sheep sends with its driver join request */
+/* Layout at version 0x01 (the type reads 0x01..=0x01; fields marked since/until exist only in those versions). */
+struct sd_join_request_msg {
+	uint8_t magic[2]; /* [`JoinRequestMsg::MAGIC`] */
+	uint8_t format; /* [`JoinRequestMsg::FORMAT`] */
+	uint8_t _rsvd; /* reserved: write zero, ignore; Reserved */
+	__le64 ctime; /* Cluster identity of the joiner's store (0 = never formatted) */
+	struct sd_version_ranges ranges; /* What the joiner speaks */
+	uint8_t _rsvd2[6]; /* reserved: write zero, ignore; Reserved */
+} __attribute__((packed));
+_Static_assert(sizeof(struct sd_join_request_msg) == 24, "struct sd_join_request_msg is 24 bytes");
+_Static_assert(offsetof(struct sd_join_request_msg, magic) == 0, "sd_join_request_msg.magic at offset 0");
+_Static_assert(offsetof(struct sd_join_request_msg, format) == 2, "sd_join_request_msg.format at offset 2");
+_Static_assert(offsetof(struct sd_join_request_msg, _rsvd) == 3, "sd_join_request_msg._rsvd at offset 3");
+_Static_assert(offsetof(struct sd_join_request_msg, ctime) == 4, "sd_join_request_msg.ctime at offset 4");
+_Static_assert(offsetof(struct sd_join_request_msg, ranges) == 12, "sd_join_request_msg.ranges at offset 12");
+_Static_assert(offsetof(struct sd_join_request_msg, _rsvd2) == 18, "sd_join_request_msg._rsvd2 at offset 18");
+
+/* RefusalMsg: Why the master refused a join (1-byte tag) */
+#define SD_REFUSAL_MSG_CTIME_MISMATCH 0x01 /* The joiner's store belongs to another cluster */
+#define SD_REFUSAL_MSG_NO_COMMON_VERSION 0x02 /* No common version for a protocol */
+#define SD_REFUSAL_MSG_BAD_MESSAGE 0x03 /* The join message was not understood */
+
+/* AcceptedReply: An accepted join: the cluster's window after the join */
+/* struct sd_accepted_reply: variable size, no C struct; fields in order: */
+/*   ctime (u64): Cluster identity */
+/*   ranges (VersionRanges): Intersection of every member's ranges */
+/*   extensions (Bytes): Extensions (the member-ranges table), possibly empty */
+
+/* JoinReplyMsg: The master's answer to a join message: a status byte (1 accepted, 0 refused), then the window or the refusal. Trailing bytes of a refusal are ignored (1-byte tag) */
+#define SD_JOIN_REPLY_MSG_VERSION 0x01 /* newest version */
+#define SD_JOIN_REPLY_MSG_COMPAT 0x01 /* oldest version read */
+#define SD_JOIN_REPLY_MSG_REFUSED 0x00 /* Refused, and why */
+#define SD_JOIN_REPLY_MSG_ACCEPTED 0x01 /* Accepted; arm: struct sd_accepted_reply */
+
+/* ProtoKind: Which protocol a version refusal is about (1-byte tag) */
+#define SD_PROTO_KIND_CLIENT 0x00 /* Client protocol */
+#define SD_PROTO_KIND_PEER 0x01 /* Peer protocol */
+#define SD_PROTO_KIND_ADMIN 0x02 /* Admin protocol */
+
+/* MemberRangesEntry: One member's ranges in a [`MemberRangesTable`] */
+struct sd_member_ranges_entry {
+	uint8_t addr[16]; /* `node_id.addr` */
+	__le16 port; /* `node_id.port` */
+	struct sd_version_ranges ranges; /* What the member speaks */
+};
+_Static_assert(sizeof(struct sd_member_ranges_entry) == 24, "struct sd_member_ranges_entry is 24 bytes");
+_Static_assert(offsetof(struct sd_member_ranges_entry, addr) == 0, "sd_member_ranges_entry.addr at offset 0");
+_Static_assert(offsetof(struct sd_member_ranges_entry, port) == 16, "sd_member_ranges_entry.port at offset 16");
+_Static_assert(offsetof(struct sd_member_ranges_entry, ranges) == 18, "sd_member_ranges_entry.ranges at offset 18");
+
+/* MemberRangesTable: The ranges of every current member, appended by the master to an accepted reply so the joiner knows what each member speaks */
+/* struct sd_member_ranges_table: variable size, no C struct; fields in order: */
+/*   magic ([u8;2]): [`MemberRangesTable::MAGIC`] */
+/*   count (u16): Number of entries (written from `entries`) */
+/*   entries (Vec<MemberRangesEntry>): The members */
+
+/* MakeFsNotice: MAKE_FS: format the cluster (`daemon::members`) */
+/* struct sd_make_fs_notice: variable size, no C struct; fields in order: */
+/*   magic ([u8;13]): [`MakeFsNotice::MAGIC`] */
+/*   ctime (u64): Cluster identity (`sec << 32 | nsec`) */
+/*   flags (u16): `SD_CLUSTER_FLAG_*` */
+/*   copies (u8): Default copies */
+/*   copy_policy (u8): Default copy policy */
+/*   block_size_shift (u8): Default block_size_shift */
+/*   store (Bytes): Backend store name */
+
+/* ShutdownNotice: SHUTDOWN: stop every member (`admin`). The notice is its magic alone */
+/* Layout at version 0x01 (the type reads 0x01..=0x01; fields marked since/until exist only in those versions). */
+struct sd_shutdown_notice {
+	uint8_t magic[17]; /* [`ShutdownNotice::MAGIC`] */
+};
+_Static_assert(sizeof(struct sd_shutdown_notice) == 17, "struct sd_shutdown_notice is 17 bytes");
+_Static_assert(offsetof(struct sd_shutdown_notice, magic) == 0, "sd_shutdown_notice.magic at offset 0");
+
+/* EpochNode: A node as an epoch file keeps it: an `sd_node` without its 24 bytes of red-black-tree pointers */
+struct sd_epoch_node {
+	struct sd_node_id nid; /* The node's identity */
+	__le16 nr_vnodes; /* Number of virtual nodes */
+	uint8_t _pad[2]; /* reserved: write zero, ignore; Padding */
+	__le32 zone; /* Failure zone */
+	__le64 space; /* Store capacity in bytes */
+};
+_Static_assert(sizeof(struct sd_epoch_node) == 56, "struct sd_epoch_node is 56 bytes");
+_Static_assert(offsetof(struct sd_epoch_node, nid) == 0, "sd_epoch_node.nid at offset 0");
+_Static_assert(offsetof(struct sd_epoch_node, nr_vnodes) == 40, "sd_epoch_node.nr_vnodes at offset 40");
+_Static_assert(offsetof(struct sd_epoch_node, _pad) == 42, "sd_epoch_node._pad at offset 42");
+_Static_assert(offsetof(struct sd_epoch_node, zone) == 44, "sd_epoch_node.zone at offset 44");
+_Static_assert(offsetof(struct sd_epoch_node, space) == 48, "sd_epoch_node.space at offset 48");
+
+/* EpochFile: An epoch file: the epoch's `epoch_log`, then its members */
+/* struct sd_epoch_file: variable size, no C struct; fields in order: */
+/*   log (EpochLog): The epoch, its time and the cluster's format */
+/*   nodes (Vec<EpochNode>): The members of the epoch, as many as the file holds */
+
 #endif /* SHEEPDOG_COMMON_H */

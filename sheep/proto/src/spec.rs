@@ -16,6 +16,12 @@ use super::arms::{
     ClusterDefaultRsp, ClusterReq, ForwReq, HashRsp, InodeCoherenceReq, NoArgs, NoRsp, NodeRsp,
     ObjReq, ObjRsp, RawArgs, RefReq, RspKind, VdiReq, VdiRsp, VdiStateCheckpointReq, VdiStateReq,
 };
+use super::cluster::{
+    AcceptedReply, DriverRecord, EpochFile, EpochNode, JoinReplyMsg, JoinReqRecord, JoinRequestMsg,
+    JoinRspRecord, LogFrame, MakeFsNotice, MemberRangesEntry, MemberRangesTable, NotifyRecord,
+    ProtoKind, RangePair, RecordMember, RefusalMsg, ShutdownNotice, VersionRanges, CLUSTER_COMPAT,
+    CLUSTER_VERSION,
+};
 use super::cluster_info::{
     ClusterInfo, ClusterInfoHeader, EpochLog, RecoveryState, SdStat, SdStatus, SheepdogConfig,
     VdiAttr, VdiState,
@@ -106,6 +112,30 @@ pub fn layouts() -> Vec<(&'static str, Vec<&'static Layout>)> {
                 OidList::LAYOUT,
                 VdiCopies::LAYOUT,
                 VdiBitmap::LAYOUT,
+            ],
+        ),
+        (
+            "Cluster protocol (driver records, join, notices, epoch files)",
+            vec![
+                DriverRecord::LAYOUT,
+                RecordMember::LAYOUT,
+                JoinReqRecord::LAYOUT,
+                JoinRspRecord::LAYOUT,
+                NotifyRecord::LAYOUT,
+                LogFrame::LAYOUT,
+                JoinRequestMsg::LAYOUT,
+                RangePair::LAYOUT,
+                VersionRanges::LAYOUT,
+                JoinReplyMsg::LAYOUT,
+                AcceptedReply::LAYOUT,
+                RefusalMsg::LAYOUT,
+                ProtoKind::LAYOUT,
+                MemberRangesTable::LAYOUT,
+                MemberRangesEntry::LAYOUT,
+                MakeFsNotice::LAYOUT,
+                ShutdownNotice::LAYOUT,
+                EpochFile::LAYOUT,
+                EpochNode::LAYOUT,
             ],
         ),
     ]
@@ -246,7 +276,18 @@ pub fn render_markdown() -> String {
          peer request is decoded at its header's proto_ver and answered at the same version;\n\
          each peer link speaks the highest version both nodes know (a node started with\n\
          `--peer-version 0x0a` speaks and accepts only 0x0a). A payload whose CRC does not match\n\
-         is answered `EIO` and not stored.\n\n## Opcodes\n",
+         is answered `EIO` and not stored.\n\n",
+    );
+    let _ = writeln!(
+        o,
+        "The cluster protocol (what the cluster drivers carry: [`DriverRecord`](#driverrecord)s in\n\
+         the driver log, each in a [`LogFrame`](#logframe) in the local driver's `events.log`; the\n\
+         join message [`JoinRequestMsg`](#joinrequestmsg) and reply [`JoinReplyMsg`](#joinreplymsg);\n\
+         the notices [`MakeFsNotice`](#makefsnotice) and [`ShutdownNotice`](#shutdownnotice); the\n\
+         epoch files [`EpochFile`](#epochfile) a node keeps) is\n\
+         versioned on its own: this build speaks {CLUSTER_COMPAT:#04x}..={CLUSTER_VERSION:#04x}.\n\
+         Version 1 is the format of commit 185809b, byte for byte\n\
+         (`sheep/daemon/tests/data/cluster-v1/`).\n\n## Opcodes"
     );
     let fam = family();
     let c_handler = |code: u64| {

@@ -4,6 +4,7 @@
 #   fuzz/run.sh TARGET SECONDS        e.g. fuzz/run.sh headers 3600
 #
 # Targets: headers inode node_list cluster_info payload frame_codec sheep_conn
+#          cluster_record cluster_join cluster_notice cluster_state
 # Findings go to fuzz/out/TARGET/NAME/{crashes,hangs}; a run in an existing
 # output directory resumes it (AFL_AUTORESUME). Env: FUZZ_OUT (output root,
 # default fuzz/out), FUZZ_JOBS (parallel instances, default 1), AFL_* as

@@ -115,3 +115,61 @@ fn wire_format() {
     ));
     print!("{}", Request::LAYOUT.render());
 }
+
+/// A third-party protocol gets the same views as sheep's (`sdwire::views`):
+/// C headers that gcc compiles with their `_Static_assert`s, the opcode and
+/// code `#define`s with docs and versions, and markdown tables.
+#[test]
+fn views_of_the_kv_protocol() {
+    use sdwire::views::{c, markdown, Family, Protocol};
+    let family = Family {
+        name: "kv",
+        title: "KV example",
+        c_prefix: "kv",
+        common: vec![Header::LAYOUT, Status::LAYOUT, proto::Response::LAYOUT],
+        protocols: vec![Protocol::new("main", Request::LAYOUT)],
+    };
+    let headers = c::render(&family);
+    let files: Vec<&str> = headers.iter().map(|h| h.file.as_str()).collect();
+    assert_eq!(files, ["kv_common.h", "kv_main.h"]);
+    let (common, main) = (&headers[0].text, &headers[1].text);
+    assert!(common.contains("struct kv_header {"), "{common}");
+    assert!(common.contains("\t__le32 id; /* Request id, echoed in the response */"));
+    assert!(common.contains("_Static_assert(sizeof(struct kv_header) == 16,"));
+    assert!(common.contains("_Static_assert(offsetof(struct kv_header, body_len) == 8,"));
+    assert!(common.contains("/* struct kv_response: variable size, no C struct"));
+    assert!(main.contains("#define KV_REQUEST_LIST 0x04 /* "), "{main}");
+    assert!(main.contains("since 0x02"));
+    // Key and PutReq are reached only from the op table: the protocol's header.
+    assert!(main.contains("/* struct kv_put_req: variable size"));
+
+    let dir = tempfile::tempdir().unwrap();
+    for h in &headers {
+        std::fs::write(dir.path().join(&h.file), &h.text).unwrap();
+    }
+    let out = std::process::Command::new("gcc")
+        .args([
+            "-std=c11",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-fsyntax-only",
+            "-x",
+            "c",
+        ])
+        .arg(dir.path().join("kv_main.h"))
+        .output()
+        .expect("gcc runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let mut md = String::new();
+    markdown::types(&mut md, "Types", &[Header::LAYOUT]);
+    assert!(
+        md.contains("| 8 | 4 | body_len | `u32` | le |  | Length of the body that follows. |"),
+        "{md}"
+    );
+}

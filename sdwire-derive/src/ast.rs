@@ -56,6 +56,8 @@ pub struct Field<'a> {
     pub measures: Option<usize>,
     /// Index of the length/count field bound to this payload.
     pub bound_to: Option<usize>,
+    /// First line of the doc comment.
+    pub doc: String,
 }
 
 impl Field<'_> {
@@ -153,6 +155,7 @@ fn fields<'a>(
                 path_name,
                 ty: &f.ty,
                 kind: classify(&f.ty),
+                doc: attr::doc_line(&f.attrs),
                 attrs,
                 order,
                 measures: None,

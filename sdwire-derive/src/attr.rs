@@ -33,6 +33,8 @@ pub struct ContainerAttrs {
     pub no_handler: Option<Span>,
     /// `handler_ctx`: the handler trait takes a per-call context.
     pub handler_ctx: Option<Span>,
+    /// `flags = PATH`: a `&'static [FlagInfo]` naming the type's bits.
+    pub flags: Option<Expr>,
     /// An attribute of the container failed to parse: checks that depend on
     /// which attributes are present stay quiet to avoid cascades.
     pub had_errors: bool,
@@ -75,7 +77,9 @@ pub struct VariantAttrs {
     pub had_errors: bool,
 }
 
-const STRUCT_KEYS: &[&str] = &["le", "be", "size", "packed", "version", "compat", "crate"];
+const STRUCT_KEYS: &[&str] = &[
+    "le", "be", "size", "packed", "version", "compat", "crate", "flags",
+];
 const ENUM_KEYS: &[&str] = &[
     "le",
     "be",
@@ -561,6 +565,12 @@ pub fn container(cx: &Ctxt, attrs: &[Attribute], place: Place, what: &str) -> Co
                     );
                 }
             }
+            "flags" => {
+                let takes = "the path of a `&'static [sdwire::FlagInfo]` naming the bits, like `flags = Self::FLAG_INFO`";
+                if let Some(e) = value(&r, meta, key, span, takes) {
+                    set(&r, &mut out.flags, e, key, span);
+                }
+            }
             "handler" => {
                 if let Some(id) = ident(
                     &r,
@@ -804,19 +814,38 @@ fn skip_value(meta: &syn::meta::ParseNestedMeta) {
     }
 }
 
-/// First line of the doc comment.
+/// The summary of the doc comment: its first paragraph, lines joined with
+/// spaces (what views show for a type, field or variant).
 pub fn doc_line(attrs: &[Attribute]) -> String {
+    let mut lines = Vec::new();
     for a in attrs {
-        if a.path().is_ident("doc") {
-            if let syn::Meta::NameValue(nv) = &a.meta {
-                if let Expr::Lit(syn::ExprLit {
-                    lit: Lit::Str(s), ..
-                }) = &nv.value
-                {
-                    return s.value().trim().to_string();
+        if !a.path().is_ident("doc") {
+            continue;
+        }
+        if let syn::Meta::NameValue(nv) = &a.meta {
+            if let Expr::Lit(syn::ExprLit {
+                lit: Lit::Str(s), ..
+            }) = &nv.value
+            {
+                let value = s.value();
+                // `///` with nothing after it is one empty attribute.
+                let value = if value.trim().is_empty() {
+                    "\n"
+                } else {
+                    &value
+                };
+                for line in value.split('\n') {
+                    let line = line.trim();
+                    if line.is_empty() {
+                        if !lines.is_empty() {
+                            return lines.join(" ");
+                        }
+                    } else {
+                        lines.push(line.to_string());
+                    }
                 }
             }
         }
     }
-    String::new()
+    lines.join(" ")
 }

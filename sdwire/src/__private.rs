@@ -673,3 +673,34 @@ pub fn dec_into_be<T: WireInt, B: Buf + ?Sized>(
     get_slice_be(buf, out);
     Ok(())
 }
+
+/// Layouts of the numbers the derive handles without a `Wire` impl (plain
+/// `u32` fields take their byte order from the attribute), named
+/// `<TYPE>_<ORDER>` so generated `FieldLayout`s can point at them.
+pub mod prim {
+    use crate::{Layout, Order};
+
+    macro_rules! prims {
+        ($($ty:literal, $size:literal => $le:ident, $be:ident, $none:ident;)*) => {$(
+            pub const $le: Layout = Layout::primitive($ty, $size, Order::Le);
+            pub const $be: Layout = Layout::primitive($ty, $size, Order::Be);
+            pub const $none: Layout = Layout::primitive($ty, $size, Order::None);
+        )*};
+    }
+
+    prims! {
+        "u8", 1 => U8_LE, U8_BE, U8_NONE;
+        "i8", 1 => I8_LE, I8_BE, I8_NONE;
+        "bool", 1 => BOOL_LE, BOOL_BE, BOOL_NONE;
+        "u16", 2 => U16_LE, U16_BE, U16_NONE;
+        "i16", 2 => I16_LE, I16_BE, I16_NONE;
+        "u32", 4 => U32_LE, U32_BE, U32_NONE;
+        "i32", 4 => I32_LE, I32_BE, I32_NONE;
+        "f32", 4 => F32_LE, F32_BE, F32_NONE;
+        "u64", 8 => U64_LE, U64_BE, U64_NONE;
+        "i64", 8 => I64_LE, I64_BE, I64_NONE;
+        "f64", 8 => F64_LE, F64_BE, F64_NONE;
+        "u128", 16 => U128_LE, U128_BE, U128_NONE;
+        "i128", 16 => I128_LE, I128_BE, I128_NONE;
+    }
+}

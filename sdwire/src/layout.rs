@@ -53,6 +53,24 @@ pub struct FieldLayout {
     pub default: Option<&'static str>,
     /// For a length or count field: the field it measures.
     pub measures: Option<&'static str>,
+    /// Summary of the field's doc comment: its first paragraph (empty if none).
+    pub doc: &'static str,
+    /// Layout of the field's type; of the element type for arrays and
+    /// `Vec`s (`None` for types the derive cannot name, e.g. `Bytes`).
+    pub layout: Option<&'static Layout>,
+    /// Number of elements, for fixed-size arrays.
+    pub count: Option<usize>,
+}
+
+/// One named bit (or bit mask) of a flags type, for generated views.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlagInfo {
+    /// Name of the flag, upper case as the protocol spells it (`"WRITE"`).
+    pub name: &'static str,
+    /// The bits it sets.
+    pub bits: u64,
+    /// First line of its doc comment.
+    pub doc: &'static str,
 }
 
 /// One opcode of an opcode table (an enum deriving `Wire`).
@@ -68,7 +86,9 @@ pub struct OpInfo {
     pub until: Option<Version>,
     /// The payload type, if any, as written.
     pub payload: Option<&'static str>,
-    /// First line of the variant's doc comment.
+    /// Layout of the payload, for a variant with exactly one field.
+    pub layout: Option<&'static Layout>,
+    /// Summary of the variant's doc comment: its first paragraph.
     pub doc: &'static str,
 }
 
@@ -106,8 +126,10 @@ pub struct Layout {
     pub ops: &'static [OpInfo],
     /// Width of the tag, for enums.
     pub tag_size: usize,
-    /// Doc comment's first line.
+    /// Summary of the doc comment: its first paragraph.
     pub doc: &'static str,
+    /// Named bits, for a flags type (`#[wire(flags = PATH)]`).
+    pub flags: &'static [FlagInfo],
 }
 
 impl Layout {
@@ -124,6 +146,7 @@ impl Layout {
             ops: &[],
             tag_size: 0,
             doc: "",
+            flags: &[],
         }
     }
 
@@ -140,6 +163,7 @@ impl Layout {
             ops: &[],
             tag_size: 0,
             doc: "",
+            flags: &[],
         }
     }
 

@@ -26,24 +26,29 @@
 //!
 //! The [attribute reference](attributes) describes every attribute; the
 //! [`codec`] module frames "header + length + payload" messages for tokio.
+//! From the layout tables, [`views`] renders C headers (sparse-annotated),
+//! a Wireshark Lua dissector and markdown spec tables for any protocol, and
+//! [`compat`] checks a layout snapshot for breaking changes.
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod attributes;
 pub mod codec;
+pub mod compat;
 mod error;
 pub mod flags;
 mod int;
 mod layout;
 mod table;
 mod unversioned;
+pub mod views;
 
 #[doc(hidden)]
 pub mod __private;
 
 pub use error::{DecodeError, DecodeErrorKind, EncodeError, EncodeErrorKind};
 pub use int::{Be, Le, WireInt};
-pub use layout::{FieldLayout, Layout, LayoutKind, OpInfo, Order};
+pub use layout::{FieldLayout, FlagInfo, Layout, LayoutKind, OpInfo, Order};
 pub use sdwire_derive::Wire;
 pub use table::OpTable;
 pub use unversioned::{

@@ -2,6 +2,10 @@
 //! `tests/data/traces/`: every request/response header and every recorded
 //! payload, laid out as each target's input format expects.
 //!
+//! The cluster protocol targets (`cluster_record`, `cluster_join`,
+//! `cluster_notice`) are seeded from the golden bytes of cluster protocol v1
+//! in `sheep/tests/data/cluster-v1/`.
+//!
 //! Usage: `cargo run --release --bin seeds [OUT_DIR]` (default: `seeds` next
 //! to this crate's Cargo.toml). Duplicates are written once; payloads are
 //! capped so the corpora stay small.
@@ -133,6 +137,7 @@ fn main() {
             o.add("frame_codec", f);
         }
     }
+    cluster_seeds(&mut o);
     let _ = std::fs::remove_dir_all(&dir);
     for (target, set) in &o.sets {
         let d = dir.join(target);
@@ -141,5 +146,61 @@ fn main() {
             std::fs::write(d.join(format!("{i:04}")), s).unwrap();
         }
         println!("{target}: {} seeds", set.len());
+    }
+}
+
+/// The cases of a golden file of `sheep/tests/data/cluster-v1/` (`#`
+/// comments, `<case> <hex>` lines), in file order.
+fn golden(file: &str) -> Vec<Vec<u8>> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../sheep/tests/data/cluster-v1")
+        .join(file);
+    let text = std::fs::read_to_string(&path).expect("golden file");
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.split_once(' '))
+        .map(|(_, h)| hex(h.trim()))
+        .collect()
+}
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+        .collect()
+}
+
+fn cluster_seeds(o: &mut Out) {
+    // cluster_record: [0] ++ record, [1] ++ a log of frames.
+    let frames = golden("local-log.hex");
+    for r in golden("driver-record.hex")
+        .into_iter()
+        .chain(frames.iter().map(|f| f[8..].to_vec()))
+    {
+        let mut s = vec![0u8];
+        s.extend_from_slice(&r);
+        o.add("cluster_record", s);
+    }
+    let mut log = vec![1u8];
+    for f in &frames {
+        log.extend_from_slice(f);
+        o.add("cluster_record", log.clone());
+    }
+    for f in ["join-message.hex", "join-reply.hex"] {
+        for s in golden(f) {
+            o.add("cluster_join", s);
+        }
+    }
+    for f in ["notice-make-fs.hex", "notice-shutdown.hex"] {
+        for s in golden(f) {
+            o.add("cluster_notice", s);
+        }
+    }
+    // cluster_state: the epoch file (the config is `cluster_info`'s).
+    for s in golden("state-files.hex")
+        .into_iter()
+        .filter(|s| s.len() > 48)
+    {
+        o.add("cluster_state", s);
     }
 }

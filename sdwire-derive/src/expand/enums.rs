@@ -152,8 +152,15 @@ pub fn expand(c: &Container, variants: &[Variant]) -> TokenStream {
                 quote!(::core::option::Option::Some(#s))
             }
         };
+        let layout = match v.fields.as_slice() {
+            [f] if matches!(f.kind, crate::ty::TyKind::Nested { .. }) => {
+                let w = fields::wire_of(k, f.ty);
+                quote!(::core::option::Option::Some(#w::LAYOUT))
+            }
+            _ => quote!(::core::option::Option::None),
+        };
         let doc = &v.doc;
-        quote!(#k::OpInfo { name: #name, opcode: #code as u64, since: #since, until: #until, payload: #payload, doc: #doc })
+        quote!(#k::OpInfo { name: #name, opcode: #code as u64, since: #since, until: #until, payload: #payload, layout: #layout, doc: #doc })
     });
 
     let present = |v: &Variant| {
@@ -263,6 +270,12 @@ pub fn expand(c: &Container, variants: &[Variant]) -> TokenStream {
             quote!(::core::option::Option::Some((#cm, #cur)))
         }
         None => quote!(::core::option::Option::None),
+    };
+    // The tag's byte order (none for a one-byte tag).
+    let layout_order = match c.order {
+        Some(crate::ast::Order::Le) if tag_size > 1 => quote!(#k::Order::Le),
+        Some(crate::ast::Order::Be) if tag_size > 1 => quote!(#k::Order::Be),
+        _ => quote!(#k::Order::None),
     };
     let doc = &c.doc;
     let vis = &c.input.vis;
@@ -442,12 +455,13 @@ pub fn expand(c: &Container, variants: &[Variant]) -> TokenStream {
                 kind: #k::LayoutKind::Enum,
                 size: #fixed,
                 align: #tag_size,
-                order: #k::Order::None,
+                order: #layout_order,
                 versions: #versions,
                 fields: &[],
                 ops: <Self as #k::OpTable>::OPS,
                 tag_size: #tag_size,
                 doc: #doc,
+                flags: &[],
             };
             #[inline]
             fn wire_size(&self, __v: #k::Version) -> usize {

@@ -436,10 +436,69 @@ pub fn layout_entry(
         }
         None => quote!(::core::option::Option::None),
     };
+    let doc = &f.doc;
+    let (layout, count) = type_layout(k, f, &order);
     quote! {
         #k::FieldLayout {
             name: #name, ty: #ty, offset: #offset, size: #size, order: #order,
             since: #since, until: #until, reserved: #reserved, default: #default, measures: #measures,
+            doc: #doc, layout: #layout, count: #count,
         }
+    }
+}
+
+/// The `layout` and `count` of a `FieldLayout`: the layout of the field's
+/// type (of its element, for arrays and `Vec`s) and the element count of a
+/// fixed array, so views can render the field without parsing type names.
+fn type_layout(k: &TokenStream, f: &Field, order: &TokenStream) -> (TokenStream, TokenStream) {
+    let none = quote!(::core::option::Option::None);
+    let prim = |p: &crate::ty::Prim, order: &TokenStream| {
+        // `Order::Le` etc. as the suffix of the `__private::prim` constant.
+        let o = order.to_string();
+        let suffix = if o.ends_with("Le") {
+            "LE"
+        } else if o.ends_with("Be") {
+            "BE"
+        } else {
+            "NONE"
+        };
+        let c = syn::Ident::new(
+            &format!("{}_{suffix}", p.name.to_ascii_uppercase()),
+            Span::call_site(),
+        );
+        quote!(::core::option::Option::Some(&#k::__private::prim::#c))
+    };
+    let nested = |ty: &Type| {
+        let w = wire_of(k, ty);
+        quote!(::core::option::Option::Some(#w::LAYOUT))
+    };
+    match &f.kind {
+        TyKind::Byte(p) | TyKind::Int(p) => (prim(p, order), none),
+        TyKind::IntArray { elem, len, .. } => (
+            prim(elem, order),
+            quote!(::core::option::Option::Some((#len) as usize)),
+        ),
+        TyKind::Bytes | TyKind::VecU8 => (
+            prim(
+                &crate::ty::Prim {
+                    name: "u8",
+                    size: 1,
+                },
+                &quote!(#k::Order::None),
+            ),
+            none,
+        ),
+        TyKind::Vec(t) | TyKind::Optional(t) => (nested(t), none),
+        TyKind::Nested { .. } => match f.ty {
+            Type::Array(a) => {
+                let len = &a.len;
+                (
+                    nested(&a.elem),
+                    quote!(::core::option::Option::Some((#len) as usize)),
+                )
+            }
+            ty => (nested(ty), none),
+        },
+        TyKind::Unsupported(_) => (none.clone(), none),
     }
 }

@@ -218,6 +218,10 @@ pub fn expand(c: &Container, fields: &[Field]) -> TokenStream {
     };
     let versions = versions_tokens(c);
     let doc = &c.doc;
+    let flags = match &c.attrs.flags {
+        Some(e) => quote!(#e),
+        None => quote!(&[]),
+    };
 
     // Buffer path.
     let acc_self = |f: &Field| {
@@ -455,6 +459,7 @@ pub fn expand(c: &Container, fields: &[Field]) -> TokenStream {
                 ops: &[],
                 tag_size: 0,
                 doc: #doc,
+                flags: #flags,
             };
 
             #[inline]

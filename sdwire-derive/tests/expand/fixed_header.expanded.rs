@@ -54,6 +54,11 @@ impl ::sdwire::Wire for ReqHeader {
                 reserved: false,
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
+                doc: "",
+                layout: ::core::option::Option::Some(
+                    &::sdwire::__private::prim::U8_NONE,
+                ),
+                count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
                 name: "opcode",
@@ -66,6 +71,11 @@ impl ::sdwire::Wire for ReqHeader {
                 reserved: false,
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
+                doc: "",
+                layout: ::core::option::Option::Some(
+                    &::sdwire::__private::prim::U8_NONE,
+                ),
+                count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
                 name: "flags",
@@ -78,6 +88,9 @@ impl ::sdwire::Wire for ReqHeader {
                 reserved: false,
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
+                doc: "",
+                layout: ::core::option::Option::Some(&::sdwire::__private::prim::U16_LE),
+                count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
                 name: "epoch",
@@ -90,6 +103,9 @@ impl ::sdwire::Wire for ReqHeader {
                 reserved: false,
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
+                doc: "",
+                layout: ::core::option::Option::Some(&::sdwire::__private::prim::U32_LE),
+                count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
                 name: "id",
@@ -102,6 +118,9 @@ impl ::sdwire::Wire for ReqHeader {
                 reserved: false,
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
+                doc: "",
+                layout: ::core::option::Option::Some(&::sdwire::__private::prim::U32_LE),
+                count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
                 name: "data_length",
@@ -114,6 +133,9 @@ impl ::sdwire::Wire for ReqHeader {
                 reserved: false,
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
+                doc: "",
+                layout: ::core::option::Option::Some(&::sdwire::__private::prim::U32_BE),
+                count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
                 name: "body",
@@ -126,6 +148,11 @@ impl ::sdwire::Wire for ReqHeader {
                 reserved: false,
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
+                doc: "",
+                layout: ::core::option::Option::Some(
+                    &::sdwire::__private::prim::U8_NONE,
+                ),
+                count: ::core::option::Option::Some((28) as usize),
             },
             ::sdwire::FieldLayout {
                 name: "_reserved",
@@ -138,11 +165,15 @@ impl ::sdwire::Wire for ReqHeader {
                 reserved: true,
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
+                doc: "",
+                layout: ::core::option::Option::Some(&::sdwire::__private::prim::U32_LE),
+                count: ::core::option::Option::None,
             },
         ],
         ops: &[],
         tag_size: 0,
         doc: "The 48-byte request header.",
+        flags: &[],
     };
     #[inline]
     fn wire_size(&self, __v: ::sdwire::Version) -> usize {

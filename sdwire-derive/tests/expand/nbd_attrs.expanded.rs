@@ -48,6 +48,9 @@ impl ::sdwire::Wire for Request {
                 reserved: false,
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
+                doc: "",
+                layout: ::core::option::Option::Some(&::sdwire::__private::prim::U32_BE),
+                count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
                 name: "flags",
@@ -60,6 +63,9 @@ impl ::sdwire::Wire for Request {
                 reserved: false,
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
+                doc: "",
+                layout: ::core::option::Option::Some(&::sdwire::__private::prim::U16_BE),
+                count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
                 name: "kind",
@@ -72,6 +78,9 @@ impl ::sdwire::Wire for Request {
                 reserved: false,
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
+                doc: "",
+                layout: ::core::option::Option::Some(&::sdwire::__private::prim::U16_BE),
+                count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
                 name: "cookie",
@@ -84,6 +93,9 @@ impl ::sdwire::Wire for Request {
                 reserved: false,
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
+                doc: "",
+                layout: ::core::option::Option::Some(&::sdwire::__private::prim::U64_BE),
+                count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
                 name: "offset",
@@ -96,6 +108,9 @@ impl ::sdwire::Wire for Request {
                 reserved: false,
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
+                doc: "",
+                layout: ::core::option::Option::Some(&::sdwire::__private::prim::U64_BE),
+                count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
                 name: "length",
@@ -108,11 +123,15 @@ impl ::sdwire::Wire for Request {
                 reserved: false,
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
+                doc: "",
+                layout: ::core::option::Option::Some(&::sdwire::__private::prim::U32_BE),
+                count: ::core::option::Option::None,
             },
         ],
         ops: &[],
         tag_size: 0,
         doc: "A request header with a magic number (NBD's transmission request).",
+        flags: &[],
     };
     #[inline]
     fn wire_size(&self, __v: ::sdwire::Version) -> usize {
@@ -307,6 +326,9 @@ impl ::sdwire::Wire for OptHeader {
                 reserved: false,
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
+                doc: "",
+                layout: ::core::option::Option::Some(&::sdwire::__private::prim::U64_BE),
+                count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
                 name: "option",
@@ -319,6 +341,9 @@ impl ::sdwire::Wire for OptHeader {
                 reserved: false,
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
+                doc: "",
+                layout: ::core::option::Option::Some(&::sdwire::__private::prim::U32_BE),
+                count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
                 name: "length",
@@ -331,11 +356,15 @@ impl ::sdwire::Wire for OptHeader {
                 reserved: false,
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
+                doc: "",
+                layout: ::core::option::Option::Some(&::sdwire::__private::prim::U32_BE),
+                count: ::core::option::Option::None,
             },
         ],
         ops: &[],
         tag_size: 0,
         doc: "An option header whose length field the frame writer fills.",
+        flags: &[],
     };
     #[inline]
     fn wire_size(&self, __v: ::sdwire::Version) -> usize {
@@ -638,6 +667,9 @@ impl ::sdwire::Wire for ExportInfo {
                 reserved: false,
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
+                doc: "",
+                layout: ::core::option::Option::Some(&::sdwire::__private::prim::U64_BE),
+                count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
                 name: "flags",
@@ -650,6 +682,9 @@ impl ::sdwire::Wire for ExportInfo {
                 reserved: false,
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
+                doc: "",
+                layout: ::core::option::Option::Some(&::sdwire::__private::prim::U16_BE),
+                count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
                 name: "zeroes",
@@ -662,11 +697,17 @@ impl ::sdwire::Wire for ExportInfo {
                 reserved: false,
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
+                doc: "",
+                layout: ::core::option::Option::Some(
+                    <::sdwire::Zeros<124> as ::sdwire::Wire>::LAYOUT,
+                ),
+                count: ::core::option::Option::None,
             },
         ],
         ops: &[],
         tag_size: 0,
         doc: "Padding that is absent once negotiated away.",
+        flags: &[],
     };
     #[inline]
     fn wire_size(&self, __v: ::sdwire::Version) -> usize {
@@ -775,6 +816,7 @@ impl ::sdwire::OpTable for Cmd {
             since: ::core::option::Option::None,
             until: ::core::option::Option::None,
             payload: ::core::option::Option::Some("Request"),
+            layout: ::core::option::Option::Some(<Request as ::sdwire::Wire>::LAYOUT),
             doc: "",
         },
         ::sdwire::OpInfo {
@@ -783,6 +825,7 @@ impl ::sdwire::OpTable for Cmd {
             since: ::core::option::Option::None,
             until: ::core::option::Option::None,
             payload: ::core::option::Option::None,
+            layout: ::core::option::Option::None,
             doc: "",
         },
     ];
@@ -891,12 +934,13 @@ impl ::sdwire::Wire for Cmd {
         kind: ::sdwire::LayoutKind::Enum,
         size: ::core::option::Option::None,
         align: 2usize,
-        order: ::sdwire::Order::None,
+        order: ::sdwire::Order::Be,
         versions: ::core::option::Option::None,
         fields: &[],
         ops: <Self as ::sdwire::OpTable>::OPS,
         tag_size: 2usize,
         doc: "Commands whose handler gets the connection.",
+        flags: &[],
     };
     #[inline]
     fn wire_size(&self, __v: ::sdwire::Version) -> usize {

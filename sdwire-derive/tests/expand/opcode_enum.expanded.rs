@@ -45,6 +45,9 @@ impl ::sdwire::Wire for ObjReq {
                 reserved: false,
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
+                doc: "",
+                layout: ::core::option::Option::Some(&::sdwire::__private::prim::U64_LE),
+                count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
                 name: "offset",
@@ -57,6 +60,9 @@ impl ::sdwire::Wire for ObjReq {
                 reserved: false,
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
+                doc: "",
+                layout: ::core::option::Option::Some(&::sdwire::__private::prim::U32_LE),
+                count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
                 name: "len",
@@ -69,11 +75,15 @@ impl ::sdwire::Wire for ObjReq {
                 reserved: false,
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
+                doc: "",
+                layout: ::core::option::Option::Some(&::sdwire::__private::prim::U32_LE),
+                count: ::core::option::Option::None,
             },
         ],
         ops: &[],
         tag_size: 0,
         doc: "",
+        flags: &[],
     };
     #[inline]
     fn wire_size(&self, __v: ::sdwire::Version) -> usize {
@@ -203,6 +213,7 @@ impl ::sdwire::OpTable for ClientOp {
             since: ::core::option::Option::None,
             until: ::core::option::Option::None,
             payload: ::core::option::Option::Some("ObjReq"),
+            layout: ::core::option::Option::Some(<ObjReq as ::sdwire::Wire>::LAYOUT),
             doc: "Create an object and write it.",
         },
         ::sdwire::OpInfo {
@@ -211,6 +222,7 @@ impl ::sdwire::OpTable for ClientOp {
             since: ::core::option::Option::None,
             until: ::core::option::Option::None,
             payload: ::core::option::Option::Some("ObjReq, bool"),
+            layout: ::core::option::Option::None,
             doc: "",
         },
         ::sdwire::OpInfo {
@@ -219,6 +231,7 @@ impl ::sdwire::OpTable for ClientOp {
             since: ::core::option::Option::Some(2u16),
             until: ::core::option::Option::None,
             payload: ::core::option::Option::None,
+            layout: ::core::option::Option::None,
             doc: "",
         },
     ];
@@ -407,12 +420,13 @@ impl ::sdwire::Wire for ClientOp {
         kind: ::sdwire::LayoutKind::Enum,
         size: ::core::option::Option::None,
         align: 2usize,
-        order: ::sdwire::Order::None,
+        order: ::sdwire::Order::Le,
         versions: ::core::option::Option::None,
         fields: &[],
         ops: <Self as ::sdwire::OpTable>::OPS,
         tag_size: 2usize,
         doc: "",
+        flags: &[],
     };
     #[inline]
     fn wire_size(&self, __v: ::sdwire::Version) -> usize {

@@ -44,6 +44,9 @@ impl ::sdwire::Wire for Entry {
                 reserved: false,
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
+                doc: "",
+                layout: ::core::option::Option::Some(&::sdwire::__private::prim::U64_BE),
+                count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
                 name: "copies",
@@ -56,11 +59,17 @@ impl ::sdwire::Wire for Entry {
                 reserved: false,
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
+                doc: "",
+                layout: ::core::option::Option::Some(
+                    &::sdwire::__private::prim::U8_NONE,
+                ),
+                count: ::core::option::Option::None,
             },
         ],
         ops: &[],
         tag_size: 0,
         doc: "",
+        flags: &[],
     };
     #[inline]
     fn wire_size(&self, __v: ::sdwire::Version) -> usize {
@@ -475,6 +484,9 @@ impl ::sdwire::Wire for Batch {
                 reserved: false,
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::Some("name"),
+                doc: "",
+                layout: ::core::option::Option::Some(&::sdwire::__private::prim::U32_LE),
+                count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
                 name: "name",
@@ -487,6 +499,11 @@ impl ::sdwire::Wire for Batch {
                 reserved: false,
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
+                doc: "",
+                layout: ::core::option::Option::Some(
+                    &::sdwire::__private::prim::U8_NONE,
+                ),
+                count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
                 name: "n",
@@ -499,6 +516,9 @@ impl ::sdwire::Wire for Batch {
                 reserved: false,
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::Some("entries"),
+                doc: "",
+                layout: ::core::option::Option::Some(&::sdwire::__private::prim::U16_LE),
+                count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
                 name: "entries",
@@ -511,6 +531,9 @@ impl ::sdwire::Wire for Batch {
                 reserved: false,
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
+                doc: "",
+                layout: ::core::option::Option::Some(<Entry as ::sdwire::Wire>::LAYOUT),
+                count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
                 name: "tail",
@@ -523,11 +546,17 @@ impl ::sdwire::Wire for Batch {
                 reserved: false,
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
+                doc: "",
+                layout: ::core::option::Option::Some(
+                    &::sdwire::__private::prim::U8_NONE,
+                ),
+                count: ::core::option::Option::None,
             },
         ],
         ops: &[],
         tag_size: 0,
         doc: "",
+        flags: &[],
     };
     #[inline]
     fn wire_size(&self, __v: ::sdwire::Version) -> usize {

@@ -47,6 +47,11 @@ impl ::sdwire::Wire for NodeId {
                 reserved: false,
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
+                doc: "",
+                layout: ::core::option::Option::Some(
+                    &::sdwire::__private::prim::U8_NONE,
+                ),
+                count: ::core::option::Option::Some((16) as usize),
             },
             ::sdwire::FieldLayout {
                 name: "port",
@@ -59,6 +64,9 @@ impl ::sdwire::Wire for NodeId {
                 reserved: false,
                 default: ::core::option::Option::None,
                 measures: ::core::option::Option::None,
+                doc: "",
+                layout: ::core::option::Option::Some(&::sdwire::__private::prim::U16_BE),
+                count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
                 name: "legacy_zone",
@@ -71,6 +79,9 @@ impl ::sdwire::Wire for NodeId {
                 reserved: false,
                 default: ::core::option::Option::Some("Default::default()"),
                 measures: ::core::option::Option::None,
+                doc: "",
+                layout: ::core::option::Option::Some(&::sdwire::__private::prim::U16_LE),
+                count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
                 name: "nr_vnodes",
@@ -83,6 +94,9 @@ impl ::sdwire::Wire for NodeId {
                 reserved: false,
                 default: ::core::option::Option::Some("1"),
                 measures: ::core::option::Option::None,
+                doc: "",
+                layout: ::core::option::Option::Some(&::sdwire::__private::prim::U16_LE),
+                count: ::core::option::Option::None,
             },
             ::sdwire::FieldLayout {
                 name: "io_port",
@@ -95,11 +109,15 @@ impl ::sdwire::Wire for NodeId {
                 reserved: false,
                 default: ::core::option::Option::Some("Default::default()"),
                 measures: ::core::option::Option::None,
+                doc: "",
+                layout: ::core::option::Option::Some(&::sdwire::__private::prim::U16_LE),
+                count: ::core::option::Option::None,
             },
         ],
         ops: &[],
         tag_size: 0,
         doc: "A node's identity.",
+        flags: &[],
     };
     #[inline]
     fn wire_size(&self, __v: ::sdwire::Version) -> usize {

@@ -1,21 +1,19 @@
-//! Version 1 of the cluster protocol, byte for byte: every format the
-//! cluster layer writes or reads (driver records, the join message and
-//! reply, the MAKE_FS and SHUTDOWN notices, the local driver's log frame,
-//! the member key, the on-disk config and epoch files) is compared against
-//! golden bytes recorded from commit 185809b, in both directions: the
-//! encoder writes exactly the golden bytes, the decoder reads them back to
-//! the same value.
+//! Version 1 of the cluster protocol, byte for byte, through the cluster
+//! layer's own codecs: every format the cluster layer writes or reads
+//! (driver records, the join message and reply, the MAKE_FS and SHUTDOWN
+//! notices, the local driver's log frame, the member key, the on-disk
+//! config and epoch files) is compared against golden bytes recorded from
+//! commit 185809b, in both directions: the encoder writes exactly the
+//! golden bytes, the decoder reads them back to the same value.
+//! `cluster_golden_wire.rs` checks the `proto::cluster` Wire types against
+//! the same bytes.
 //!
-//! The golden files live in `tests/data/cluster-v1/` (see its README). A
-//! case missing from them is an error, unless `SHEEP_GOLDEN_RECORD=1` is
-//! set: then it is appended from what this build produces. Existing cases
-//! are never rewritten, so the files keep what 185809b wrote.
+//! The golden files live in `tests/data/cluster-v1/` (see its README and
+//! `support/cluster_v1.rs`).
 
 mod support;
 
-use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,147 +23,16 @@ use sheep::cluster::driver::{
     accept_all, ClusterDriver, ClusterEvent, JoinOutcome, MemberId, Record,
 };
 use sheep::cluster::join::{
-    append_member_ranges, member_ranges, ClusterWindow, JoinMessage, JoinReply, Proto, Refusal,
-    VersionRange, Versions,
+    member_ranges, ClusterWindow, JoinMessage, JoinReply, Proto, Refusal, VersionRange,
 };
 use sheep::cluster::local::{local_driver, LocalOptions};
 use sheep::cluster::membership::Membership;
 use sheep::cluster::state::{decode_make_fs, encode_make_fs};
 use sheep::cluster::state::{ClusterState, Format, NodeInfo};
 use sheep::handlers::admin::is_shutdown_notify;
-use sheep::proto::{ClusterFlags, EpochLog, SdNode};
+use sheep::proto::{EpochLog, SdNode};
+use support::cluster_v1::*;
 use support::procs::SheepProc;
-
-// ---------------------------------------------------------------- golden files
-
-fn golden_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/cluster-v1")
-}
-
-fn recording() -> bool {
-    std::env::var_os("SHEEP_GOLDEN_RECORD").is_some_and(|v| v == "1")
-}
-
-/// The cases of one golden file: `name hex` lines, `#` comments.
-fn cases(file: &str) -> BTreeMap<String, Vec<u8>> {
-    let text = std::fs::read_to_string(golden_dir().join(file)).unwrap_or_default();
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|l| {
-            let (name, hex) = l.split_once(' ').unwrap_or((l, ""));
-            let bytes = hex::decode(hex.trim()).unwrap_or_else(|e| panic!("{file}: {name}: {e}"));
-            (name.to_string(), bytes)
-        })
-        .collect()
-}
-
-/// The golden bytes of `case` in `file`. When recording, a missing case is
-/// appended from `produced` (what this build writes).
-fn golden(file: &str, case: &str, produced: &[u8]) -> Vec<u8> {
-    if let Some(b) = cases(file).remove(case) {
-        return b;
-    }
-    assert!(
-        recording(),
-        "golden case {case} missing from {file} (SHEEP_GOLDEN_RECORD=1 records it)"
-    );
-    assert!(
-        !produced.is_empty(),
-        "{case} of {file} is recorded by another test"
-    );
-    std::fs::create_dir_all(golden_dir()).unwrap();
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(golden_dir().join(file))
-        .unwrap();
-    writeln!(f, "{case} {}", hex::encode(produced)).unwrap();
-    produced.to_vec()
-}
-
-/// Asserts that `produced` is the golden `case` of `file`, with a readable
-/// diff on failure.
-fn assert_golden(file: &str, case: &str, produced: &[u8]) -> Vec<u8> {
-    let want = golden(file, case, produced);
-    assert_eq!(
-        hex::encode(produced),
-        hex::encode(&want),
-        "{file}: {case} differs from the bytes 185809b wrote"
-    );
-    want
-}
-
-// ---------------------------------------------------------------- fixed inputs
-
-const CTIME: u64 = 0x6571_2a3b_1c2d_3e4f;
-const INC_A: u64 = 0x1c5e_83a7_9d02_4f61;
-const INC_B: u64 = 0x8d31_f0c4_52e7_a90b;
-
-fn node(port: u16, zone: u32) -> SdNode {
-    SdNode {
-        zone,
-        ..SdNode::new(format!("127.0.0.1:{port}").parse().unwrap(), 128, 512 << 30)
-    }
-}
-
-fn id(n: &SdNode, inc: u64) -> MemberId {
-    MemberId::of(n, inc)
-}
-
-/// What 185809b speaks: client [0x00, 0x02], peer [0x0a, 0x0b], admin
-/// [0x0a, 0x0a].
-fn v1_versions() -> Versions {
-    Versions {
-        client: VersionRange::new(0x00, 0x02),
-        peer: VersionRange::new(0x0a, 0x0b),
-        admin: VersionRange::new(0x0a, 0x0a),
-    }
-}
-
-fn capped_versions() -> Versions {
-    Versions {
-        peer: VersionRange::new(0x0a, 0x0a),
-        ..v1_versions()
-    }
-}
-
-fn join_message(ctime: u64) -> JoinMessage {
-    JoinMessage {
-        ctime,
-        versions: v1_versions(),
-    }
-}
-
-fn window() -> ClusterWindow {
-    ClusterWindow {
-        ctime: CTIME,
-        versions: capped_versions(),
-    }
-}
-
-fn format() -> Format {
-    Format {
-        ctime: CTIME,
-        flags: ClusterFlags::AUTO_VNODES.bits(),
-        copies: 2,
-        copy_policy: 0,
-        block_size_shift: 22,
-        store: "plain".into(),
-    }
-}
-
-fn accept_reply_with_members() -> Vec<u8> {
-    let mut b = JoinReply::Accepted(window()).encode();
-    append_member_ranges(
-        &mut b,
-        &vec![
-            (node(7000, 1).nid.key(), v1_versions()),
-            (node(7001, 2).nid.key(), capped_versions()),
-        ],
-    );
-    b
-}
 
 // ---------------------------------------------------------------- records
 
@@ -380,23 +247,6 @@ fn config_and_epoch_files_are_v1() {
 
 // ---------------------------------------------------------------- local driver log
 
-/// Splits a local driver log into frames, checking each one's length and
-/// CRC by the v1 layout (`len u32 LE | crc32c u32 LE | record`).
-fn frames(log: &[u8]) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut rest = log;
-    while !rest.is_empty() {
-        assert!(rest.len() >= 8, "torn frame header");
-        let len = u32::from_le_bytes(rest[..4].try_into().unwrap()) as usize;
-        let crc = u32::from_le_bytes(rest[4..8].try_into().unwrap());
-        let body = &rest[8..8 + len];
-        assert_eq!(crc32c::crc32c(body), crc, "frame CRC");
-        out.push(rest[..8 + len].to_vec());
-        rest = &rest[8 + len..];
-    }
-    out
-}
-
 /// The incarnation of a record and its offset in the record bytes.
 fn inc_of(rec: &Record) -> (u64, usize) {
     match rec {
@@ -447,15 +297,6 @@ async fn local_scenario(dir: &Path) -> Vec<u8> {
     a.driver().leave().await.unwrap();
     std::fs::read(cluster.join("events.log")).unwrap()
 }
-
-const LOG_KINDS: [&str; 6] = [
-    "join_req_a",
-    "join_req_b",
-    "join_rsp_b",
-    "notify_a",
-    "leave_b",
-    "leave_a",
-];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn local_driver_writes_v1_frames() {
@@ -579,6 +420,46 @@ async fn local_driver_reads_v1_frames() {
         other => panic!("{other:?}"),
     }
     c.leave().await.unwrap();
+}
+
+/// The local driver's own framing (`frame`, `next_frame`) on the golden
+/// frames, and on torn, corrupt and impossible ones.
+#[test]
+fn local_driver_frames_and_parses_v1() {
+    use sheep::cluster::local::{frame, next_frame, Framed};
+    let all = cases("local-log.hex");
+    assert_eq!(all.len(), LOG_KINDS.len());
+    for (case, g) in all {
+        let rec = Record::decode(&g[8..]).expect("record");
+        assert_eq!(hex::encode(frame(&rec)), hex::encode(&g), "{case}");
+        assert_eq!(
+            next_frame(&g),
+            Framed::Record(rec.clone(), g.len()),
+            "{case}"
+        );
+        let mut two = g.clone();
+        two.extend_from_slice(&g);
+        assert_eq!(next_frame(&two), Framed::Record(rec, g.len()), "{case}");
+        assert_eq!(next_frame(&g[..g.len() - 1]), Framed::Partial, "{case}");
+        assert_eq!(next_frame(&g[..7]), Framed::Partial, "{case}");
+        let mut bad = g.clone();
+        bad[10] ^= 0x40;
+        assert_eq!(
+            next_frame(&bad),
+            Framed::Skipped(g.len()),
+            "{case}: bad CRC"
+        );
+    }
+    // A frame whose CRC matches but whose record does not decode.
+    let body = [9u8, 1, 2];
+    let mut f = (body.len() as u32).to_le_bytes().to_vec();
+    f.extend_from_slice(&crc32c::crc32c(&body).to_le_bytes());
+    f.extend_from_slice(&body);
+    assert_eq!(next_frame(&f), Framed::Skipped(f.len()));
+    // A length no writer produces: the log cannot be framed past it.
+    let mut huge = (16u32 << 20).wrapping_add(1).to_le_bytes().to_vec();
+    huge.extend_from_slice(&[0; 4]);
+    assert!(matches!(next_frame(&huge), Framed::Corrupt(_)));
 }
 
 // ---------------------------------------------------------------- a real daemon

@@ -78,7 +78,10 @@ async fn reader(r: usize, s: Arc<Readers>) {
     let mut k = r as u32;
     while !s.stop.load(Ordering::Relaxed) {
         let Ok(c) = Client::connect(&Target::Tcp(s.addr)).await else {
-            tokio::task::yield_now().await;
+            // B is not listening yet: poll its port. A hot retry loop of six
+            // readers would take the CPUs B needs to start on a busy
+            // 2-core machine (the test then crawled for many minutes).
+            tokio::time::sleep(Duration::from_millis(5)).await;
             continue;
         };
         while !s.stop.load(Ordering::Relaxed) {
@@ -200,6 +203,18 @@ async fn reads_racing_a_graceful_restart(mut nodes: Vec<SheepProc>, what: &str) 
     }
 }
 
+/// Runs a scenario with an outer bound, so a stuck step fails the test
+/// with a message instead of hanging the suite (each step has its own,
+/// shorter bound; this one only catches what slips past them).
+async fn within_limit(scenario: impl std::future::Future<Output = ()>) {
+    if tokio::time::timeout(Duration::from_secs(300), scenario)
+        .await
+        .is_err()
+    {
+        panic!("the restart scenario did not finish within 300 s");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn local_reads_racing_a_graceful_restart_see_acknowledged_data() {
     let tmp = tempfile::tempdir().unwrap();
@@ -210,7 +225,7 @@ async fn local_reads_racing_a_graceful_restart_see_acknowledged_data() {
             SheepProc::spawn(&tmp.path().join(format!("s{i}")), &spec, &["-z", &z, "-n"])
         })
         .collect();
-    reads_racing_a_graceful_restart(nodes, "local").await;
+    within_limit(reads_racing_a_graceful_restart(nodes, "local")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -224,7 +239,7 @@ async fn etcd_reads_racing_a_graceful_restart_see_acknowledged_data() {
             SheepProc::spawn(&tmp.path().join(format!("s{i}")), &spec, &["-z", &z, "-n"])
         })
         .collect();
-    reads_racing_a_graceful_restart(nodes, "etcd").await;
+    within_limit(reads_racing_a_graceful_restart(nodes, "etcd")).await;
     drop(etcd);
 }
 

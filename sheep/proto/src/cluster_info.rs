@@ -189,6 +189,9 @@ impl Wire for ClusterInfo {
                 reserved: false,
                 default: None,
                 measures: None,
+                doc: "Cluster state: epoch, status, flags, copies, node count.",
+                layout: Some(ClusterInfoHeader::LAYOUT),
+                count: None,
             },
             FieldLayout {
                 name: "nodes",
@@ -201,11 +204,15 @@ impl Wire for ClusterInfo {
                 reserved: false,
                 default: None,
                 measures: None,
+                doc: "The members; slots beyond `header.nr_nodes` are zero.",
+                layout: Some(SdNode::LAYOUT),
+                count: Some(SD_MAX_NODES),
             },
         ],
         ops: &[],
         tag_size: 0,
         doc: "`cluster_info`: the join message and the CLUSTER_INFO reply.",
+        flags: &[],
     };
 
     fn wire_size(&self, _: Version) -> usize {

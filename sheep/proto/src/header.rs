@@ -51,15 +51,20 @@ pub fn accepts_version(opcode: u8, proto_ver: u8) -> bool {
 macro_rules! flag_set {
     (
         $(#[$m:meta])* $name:ident, $size:literal, $int:ty;
-        $( $(#[$fm:meta])* $flag:ident = $val:expr, $fname:literal; )*
+        $( #[doc = $fdoc:literal] $(#[doc = $fmore:literal])* $flag:ident = $val:expr, $fname:literal; )*
     ) => {
         $(#[$m])*
         #[derive(Wire, Clone, Copy, PartialEq, Eq, Hash, Default)]
-        #[wire(le, size = $size)]
+        #[wire(le, size = $size, flags = $name::FLAG_INFO)]
         pub struct $name(pub $int);
 
         impl $name {
-            $( $(#[$fm])* pub const $flag: $name = $name($val); )*
+            $( #[doc = $fdoc] $(#[doc = $fmore])* pub const $flag: $name = $name($val); )*
+            /// Every named flag for generated views (C headers, dissector,
+            /// spec): name, bits and the first line of its doc comment.
+            pub const FLAG_INFO: &'static [sdwire::FlagInfo] = &[$(
+                sdwire::FlagInfo { name: $fname, bits: $val as u64, doc: $fdoc.trim_ascii() }
+            ),*];
             /// No flag set.
             pub const EMPTY: $name = $name(0);
             /// Every named flag with its name, in bit order.

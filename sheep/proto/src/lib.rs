@@ -19,13 +19,17 @@
 //! * [`oid`]: object ids;
 //! * [`frame`]: the frame codecs (header + `data_length` payload) and the
 //!   payload limit;
-//! * [`time`]: sheepdog's timestamp encodings.
+//! * [`time`]: sheepdog's timestamp encodings;
+//! * [`cluster`]: the cluster protocol (driver records, join message and
+//!   reply, cluster-wide notices), versioned on its own
+//!   ([`CLUSTER_COMPAT`]..=[`CLUSTER_VERSION`]).
 //!
 //! Byte order is little-endian everywhere (what the C sheep writes on x86-64).
 
 #![warn(missing_docs)]
 
 pub mod arms;
+pub mod cluster;
 pub mod cluster_info;
 pub mod frame;
 pub mod header;
@@ -43,6 +47,7 @@ pub use arms::{
     ObjReq, ObjRsp, RawArgs, RefReq, RspArm, RspKind, VdiReq, VdiRsp, VdiStateCheckpointReq,
     VdiStateReq,
 };
+pub use cluster::{CLUSTER_COMPAT, CLUSTER_VERSION};
 pub use cluster_info::{
     ClusterInfo, ClusterInfoHeader, EpochLog, LogLevel, RecoveryState, RecoveryThrottling, SdStat,
     SdStatus, SheepdogConfig, VdiAttr, VdiState,

@@ -44,13 +44,16 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use futures::future::BoxFuture;
 use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::proto::SdNode;
+use crate::proto::cluster::{
+    DriverRecord, JoinReqRecord, JoinRspRecord, NotifyRecord, RecordMember,
+};
+use crate::proto::{SdNode, CLUSTER_VERSION};
 
 /// Maximum size of a join or notify message (`SD_MAX_EVENT_BUF_SIZE`).
 pub const MAX_EVENT_BUF: usize = 128 * 1024;
@@ -173,115 +176,91 @@ pub enum Record {
     },
 }
 
-const T_JOIN_REQ: u8 = 1;
-const T_JOIN_RSP: u8 = 2;
-const T_LEAVE: u8 = 3;
-const T_NOTIFY: u8 = 4;
+impl MemberId {
+    fn to_wire(self) -> RecordMember {
+        RecordMember {
+            addr: self.addr,
+            port: self.port,
+            inc: self.inc,
+        }
+    }
+
+    fn from_wire(m: RecordMember) -> MemberId {
+        MemberId {
+            addr: m.addr,
+            port: m.port,
+            inc: m.inc,
+        }
+    }
+}
 
 impl Record {
-    /// Encodes the record.
-    ///
-    /// # Format
-    /// `type u8`, then `JoinReq`: sd_node (80 B), inc u64, msg_len u32, msg;
-    /// others: addr (16 B), port u16, inc u64, then `JoinRsp`: accepted u8,
-    /// msg_len u32, msg; `Notify`: msg_len u32, msg. Little-endian.
-    pub fn encode(&self) -> Vec<u8> {
-        let mut b = BytesMut::new();
-        let id = |b: &mut BytesMut, id: &MemberId| {
-            b.put_slice(&id.addr);
-            b.put_u16_le(id.port);
-            b.put_u64_le(id.inc);
-        };
+    /// The record as the cluster protocol's [`DriverRecord`].
+    pub fn to_wire(&self) -> DriverRecord {
         match self {
-            Record::JoinReq { node, inc, msg } => {
-                b.put_u8(T_JOIN_REQ);
-                b.put_slice(&sdwire::to_vec(node, 0).expect("sd_node encodes"));
-                b.put_u64_le(*inc);
-                b.put_u32_le(msg.len() as u32);
-                b.put_slice(msg);
-            }
-            Record::JoinRsp {
-                id: i,
-                accepted,
-                msg,
-            } => {
-                b.put_u8(T_JOIN_RSP);
-                id(&mut b, i);
-                b.put_u8(u8::from(*accepted));
-                b.put_u32_le(msg.len() as u32);
-                b.put_slice(msg);
-            }
-            Record::Leave { id: i } => {
-                b.put_u8(T_LEAVE);
-                id(&mut b, i);
-            }
-            Record::Notify { id: i, msg } => {
-                b.put_u8(T_NOTIFY);
-                id(&mut b, i);
-                b.put_u32_le(msg.len() as u32);
-                b.put_slice(msg);
-            }
+            Record::JoinReq { node, inc, msg } => DriverRecord::JoinReq(JoinReqRecord {
+                node: *node,
+                inc: *inc,
+                msg_len: 0,
+                msg: msg.clone(),
+            }),
+            Record::JoinRsp { id, accepted, msg } => DriverRecord::JoinRsp(JoinRspRecord {
+                id: id.to_wire(),
+                accepted: *accepted,
+                msg_len: 0,
+                msg: msg.clone(),
+            }),
+            Record::Leave { id } => DriverRecord::Leave(id.to_wire()),
+            Record::Notify { id, msg } => DriverRecord::Notify(NotifyRecord {
+                id: id.to_wire(),
+                msg_len: 0,
+                msg: msg.clone(),
+            }),
         }
-        b.to_vec()
+    }
+
+    /// The record a [`DriverRecord`] carries.
+    pub fn from_wire(r: DriverRecord) -> Record {
+        match r {
+            DriverRecord::JoinReq(j) => Record::JoinReq {
+                node: j.node,
+                inc: j.inc,
+                msg: j.msg,
+            },
+            DriverRecord::JoinRsp(j) => Record::JoinRsp {
+                id: MemberId::from_wire(j.id),
+                accepted: j.accepted,
+                msg: j.msg,
+            },
+            DriverRecord::Leave(m) => Record::Leave {
+                id: MemberId::from_wire(m),
+            },
+            DriverRecord::Notify(n) => Record::Notify {
+                id: MemberId::from_wire(n.id),
+                msg: n.msg,
+            },
+        }
+    }
+
+    /// Encodes the record: a [`DriverRecord`] at [`CLUSTER_VERSION`].
+    pub fn encode(&self) -> Vec<u8> {
+        // Messages are bounded far below the format's limit: joins and
+        // notifies by MAX_EVENT_BUF, verdict replies by the member count.
+        sdwire::to_vec(&self.to_wire(), CLUSTER_VERSION).expect("a record within MAX_RECORD_MSG")
+    }
+
+    /// Decodes a whole record (trailing bytes are an error).
+    ///
+    /// # Errors
+    ///
+    /// What is wrong with the bytes.
+    pub fn try_decode(b: &[u8]) -> Result<Record, sdwire::DecodeError> {
+        sdwire::from_slice_exact::<DriverRecord>(b, CLUSTER_VERSION).map(Record::from_wire)
     }
 
     /// Decodes a record; `None` if malformed.
-    pub fn decode(mut b: &[u8]) -> Option<Record> {
-        fn need(b: &[u8], n: usize) -> Option<()> {
-            (b.len() >= n).then_some(())
-        }
-        fn id(b: &mut &[u8]) -> Option<MemberId> {
-            need(b, 26)?;
-            let mut addr = [0u8; 16];
-            b.copy_to_slice(&mut addr);
-            Some(MemberId {
-                addr,
-                port: b.get_u16_le(),
-                inc: b.get_u64_le(),
-            })
-        }
-        fn msg(b: &mut &[u8]) -> Option<Bytes> {
-            need(b, 4)?;
-            let n = b.get_u32_le() as usize;
-            need(b, n)?;
-            let m = Bytes::copy_from_slice(&b[..n]);
-            b.advance(n);
-            Some(m)
-        }
-        need(b, 1)?;
-        let r = match b.get_u8() {
-            T_JOIN_REQ => {
-                need(b, SdNode::SIZE + 8)?;
-                let node = sdwire::from_slice::<SdNode>(&b[..SdNode::SIZE], 0).ok()?;
-                b.advance(SdNode::SIZE);
-                let inc = b.get_u64_le();
-                Record::JoinReq {
-                    node,
-                    inc,
-                    msg: msg(&mut b)?,
-                }
-            }
-            T_JOIN_RSP => {
-                let i = id(&mut b)?;
-                need(b, 1)?;
-                let accepted = b.get_u8() != 0;
-                Record::JoinRsp {
-                    id: i,
-                    accepted,
-                    msg: msg(&mut b)?,
-                }
-            }
-            T_LEAVE => Record::Leave { id: id(&mut b)? },
-            T_NOTIFY => {
-                let i = id(&mut b)?;
-                Record::Notify {
-                    id: i,
-                    msg: msg(&mut b)?,
-                }
-            }
-            _ => return None,
-        };
-        b.is_empty().then_some(r)
+    pub fn decode(b: &[u8]) -> Option<Record> {
+        Record::try_decode(b).ok()
     }
 }
 

@@ -195,16 +195,23 @@ impl EtcdBackend {
                 let Some(kv) = ev.kv() else { continue };
                 next = next.max(kv.mod_revision() + 1);
                 let key = String::from_utf8_lossy(kv.key());
+                let decode = |v: &[u8]| match Record::try_decode(v) {
+                    Ok(r) => Some(r),
+                    Err(e) => {
+                        tracing::error!(key = %key, error = %e, "undecodable record in etcd, skipped");
+                        None
+                    }
+                };
                 let rec = if let Some(k) = key.strip_prefix(&nodes) {
                     match ev.event_type() {
                         EventType::Put if kv.create_revision() == kv.mod_revision() => {
-                            Record::decode(kv.value())
+                            decode(kv.value())
                         }
                         EventType::Put => None,
                         EventType::Delete => MemberId::parse_key(k).map(|id| Record::Leave { id }),
                     }
                 } else if key.starts_with(&events) && ev.event_type() == EventType::Put {
-                    Record::decode(kv.value())
+                    decode(kv.value())
                 } else {
                     None
                 };

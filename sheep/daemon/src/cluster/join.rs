@@ -18,7 +18,13 @@
 
 use std::fmt;
 
-use crate::proto::{SD_PROTO_VER, SD_SHEEP_PROTO_VER};
+use bytes::Bytes;
+
+use crate::proto::cluster::{
+    AcceptedReply, JoinReplyMsg, JoinRequestMsg, MemberRangesEntry, MemberRangesTable, ProtoKind,
+    RangePair, RefusalMsg, VersionRanges,
+};
+use crate::proto::{CLUSTER_VERSION, SD_PROTO_VER, SD_SHEEP_PROTO_VER};
 
 /// A supported version range `[compat, version]` (inclusive).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -52,6 +58,21 @@ impl VersionRange {
     }
 }
 
+impl From<RangePair> for VersionRange {
+    fn from(p: RangePair) -> VersionRange {
+        VersionRange::new(p.compat, p.version)
+    }
+}
+
+impl From<VersionRange> for RangePair {
+    fn from(r: VersionRange) -> RangePair {
+        RangePair {
+            compat: r.compat,
+            version: r.version,
+        }
+    }
+}
+
 impl fmt::Display for VersionRange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "[{:#04x}, {:#04x}]", self.compat, self.version)
@@ -67,6 +88,26 @@ pub enum Proto {
     Peer,
     /// Admin protocol (node and cluster ops).
     Admin,
+}
+
+impl From<ProtoKind> for Proto {
+    fn from(k: ProtoKind) -> Proto {
+        match k {
+            ProtoKind::Client => Proto::Client,
+            ProtoKind::Peer => Proto::Peer,
+            ProtoKind::Admin => Proto::Admin,
+        }
+    }
+}
+
+impl From<Proto> for ProtoKind {
+    fn from(p: Proto) -> ProtoKind {
+        match p {
+            Proto::Client => ProtoKind::Client,
+            Proto::Peer => ProtoKind::Peer,
+            Proto::Admin => ProtoKind::Admin,
+        }
+    }
 }
 
 impl fmt::Display for Proto {
@@ -88,6 +129,26 @@ pub struct Versions {
     pub peer: VersionRange,
     /// Admin protocol.
     pub admin: VersionRange,
+}
+
+impl From<VersionRanges> for Versions {
+    fn from(r: VersionRanges) -> Versions {
+        Versions {
+            client: r.client.into(),
+            peer: r.peer.into(),
+            admin: r.admin.into(),
+        }
+    }
+}
+
+impl From<Versions> for VersionRanges {
+    fn from(v: Versions) -> VersionRanges {
+        VersionRanges {
+            client: v.client.into(),
+            peer: v.peer.into(),
+            admin: v.admin.into(),
+        }
+    }
 }
 
 /// Newest peer protocol version this build speaks (0x0b adds payload CRCs).
@@ -141,10 +202,7 @@ impl Versions {
 
 /// The join message (the opaque carried by the cluster driver's join).
 ///
-/// # Format
-/// 24 bytes, little-endian: magic `"SJ"` (2), format version u8 (=1),
-/// reserved u8, ctime u64 at 4, then the client/peer/admin ranges as
-/// `compat u8, version u8` pairs at 12..18, then 6 reserved bytes.
+/// On the wire it is a [`JoinRequestMsg`] (24 bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JoinMessage {
     /// Cluster identity of the joiner's store (0 = never formatted).
@@ -153,45 +211,23 @@ pub struct JoinMessage {
     pub versions: Versions,
 }
 
-const MAGIC: [u8; 2] = *b"SJ";
 /// Encoded size of a [`JoinMessage`].
 pub const JOIN_MESSAGE_SIZE: usize = 24;
 
-fn put_ranges(b: &mut [u8], v: &Versions) {
-    for (i, r) in [v.client, v.peer, v.admin].iter().enumerate() {
-        b[2 * i] = r.compat;
-        b[2 * i + 1] = r.version;
-    }
-}
-
-fn get_ranges(b: &[u8]) -> Versions {
-    let r = |i: usize| VersionRange::new(b[2 * i], b[2 * i + 1]);
-    Versions {
-        client: r(0),
-        peer: r(1),
-        admin: r(2),
-    }
-}
-
 impl JoinMessage {
-    /// Encodes the message.
+    /// Encodes the message: a [`JoinRequestMsg`] at [`CLUSTER_VERSION`].
     pub fn encode(&self) -> Vec<u8> {
-        let mut b = vec![0u8; JOIN_MESSAGE_SIZE];
-        b[0..2].copy_from_slice(&MAGIC);
-        b[2] = 1;
-        b[4..12].copy_from_slice(&self.ctime.to_le_bytes());
-        put_ranges(&mut b[12..18], &self.versions);
-        b
+        let m = JoinRequestMsg::new(self.ctime, self.versions.into());
+        sdwire::to_vec(&m, CLUSTER_VERSION).expect("fixed-size join message")
     }
 
-    /// Decodes; `None` if it is not a join message of this format.
+    /// Decodes; `None` if it is not a join message of this format (bytes
+    /// after the 24 are ignored).
     pub fn decode(b: &[u8]) -> Option<JoinMessage> {
-        if b.len() < JOIN_MESSAGE_SIZE || b[0..2] != MAGIC || b[2] != 1 {
-            return None;
-        }
-        Some(JoinMessage {
-            ctime: u64::from_le_bytes(b[4..12].try_into().ok()?),
-            versions: get_ranges(&b[12..18]),
+        let m = sdwire::from_slice::<JoinRequestMsg>(b, CLUSTER_VERSION).ok()?;
+        m.is_valid().then(|| JoinMessage {
+            ctime: m.ctime,
+            versions: m.ranges.into(),
         })
     }
 }
@@ -258,80 +294,69 @@ pub enum JoinReply {
 }
 
 impl JoinReply {
-    /// Encodes the reply.
-    ///
-    /// # Format
-    /// `u8 status` (1 accepted, 0 refused); accepted: ctime u64, 6 range
-    /// bytes; refused: `u8 reason` (1 ctime, 2 version, 3 bad message),
-    /// then ctime cluster u64, ctime joiner u64 (1) or `u8 proto`, 4 range
-    /// bytes (2).
-    pub fn encode(&self) -> Vec<u8> {
-        let mut b = Vec::with_capacity(32);
+    /// The reply as the cluster protocol's [`JoinReplyMsg`] (no extensions).
+    pub fn to_wire(&self) -> JoinReplyMsg {
         match self {
-            JoinReply::Accepted(w) => {
-                b.push(1);
-                b.extend_from_slice(&w.ctime.to_le_bytes());
-                let mut r = [0u8; 6];
-                put_ranges(&mut r, &w.versions);
-                b.extend_from_slice(&r);
-            }
-            JoinReply::Refused(r) => {
-                b.push(0);
-                match r {
-                    Refusal::CtimeMismatch { cluster, joiner } => {
-                        b.push(1);
-                        b.extend_from_slice(&cluster.to_le_bytes());
-                        b.extend_from_slice(&joiner.to_le_bytes());
-                    }
-                    Refusal::NoCommonVersion {
-                        proto,
-                        cluster,
-                        joiner,
-                    } => {
-                        b.push(2);
-                        b.push(match proto {
-                            Proto::Client => 0,
-                            Proto::Peer => 1,
-                            Proto::Admin => 2,
-                        });
-                        b.extend_from_slice(&[
-                            cluster.compat,
-                            cluster.version,
-                            joiner.compat,
-                            joiner.version,
-                        ]);
-                    }
-                    Refusal::BadMessage => b.push(3),
-                }
-            }
+            JoinReply::Accepted(w) => JoinReplyMsg::Accepted(AcceptedReply {
+                ctime: w.ctime,
+                ranges: w.versions.into(),
+                extensions: Bytes::new(),
+            }),
+            JoinReply::Refused(r) => JoinReplyMsg::Refused(match r {
+                Refusal::CtimeMismatch { cluster, joiner } => RefusalMsg::CtimeMismatch {
+                    cluster: *cluster,
+                    joiner: *joiner,
+                },
+                Refusal::NoCommonVersion {
+                    proto,
+                    cluster,
+                    joiner,
+                } => RefusalMsg::NoCommonVersion {
+                    proto: (*proto).into(),
+                    cluster: (*cluster).into(),
+                    joiner: (*joiner).into(),
+                },
+                Refusal::BadMessage => RefusalMsg::BadMessage,
+            }),
         }
-        b
     }
 
-    /// Decodes a reply.
-    pub fn decode(b: &[u8]) -> Option<JoinReply> {
-        match (b.first()?, b.get(1)) {
-            (1, _) if b.len() >= 15 => Some(JoinReply::Accepted(ClusterWindow {
-                ctime: u64::from_le_bytes(b[1..9].try_into().ok()?),
-                versions: get_ranges(&b[9..15]),
-            })),
-            (0, Some(1)) if b.len() >= 18 => Some(JoinReply::Refused(Refusal::CtimeMismatch {
-                cluster: u64::from_le_bytes(b[2..10].try_into().ok()?),
-                joiner: u64::from_le_bytes(b[10..18].try_into().ok()?),
-            })),
-            (0, Some(2)) if b.len() >= 7 => Some(JoinReply::Refused(Refusal::NoCommonVersion {
-                proto: match b[2] {
-                    0 => Proto::Client,
-                    1 => Proto::Peer,
-                    2 => Proto::Admin,
-                    _ => return None,
+    /// The reply a [`JoinReplyMsg`] carries (its extensions aside).
+    pub fn from_wire(m: JoinReplyMsg) -> JoinReply {
+        match m {
+            JoinReplyMsg::Accepted(a) => JoinReply::Accepted(ClusterWindow {
+                ctime: a.ctime,
+                versions: a.ranges.into(),
+            }),
+            JoinReplyMsg::Refused(r) => JoinReply::Refused(match r {
+                RefusalMsg::CtimeMismatch { cluster, joiner } => {
+                    Refusal::CtimeMismatch { cluster, joiner }
+                }
+                RefusalMsg::NoCommonVersion {
+                    proto,
+                    cluster,
+                    joiner,
+                } => Refusal::NoCommonVersion {
+                    proto: proto.into(),
+                    cluster: cluster.into(),
+                    joiner: joiner.into(),
                 },
-                cluster: VersionRange::new(b[3], b[4]),
-                joiner: VersionRange::new(b[5], b[6]),
-            })),
-            (0, Some(3)) => Some(JoinReply::Refused(Refusal::BadMessage)),
-            _ => None,
+                RefusalMsg::BadMessage => Refusal::BadMessage,
+            }),
         }
+    }
+
+    /// Encodes the reply: a [`JoinReplyMsg`] at [`CLUSTER_VERSION`].
+    pub fn encode(&self) -> Vec<u8> {
+        sdwire::to_vec(&self.to_wire(), CLUSTER_VERSION).expect("a join reply has no long field")
+    }
+
+    /// Decodes a reply (bytes after it, such as the member-ranges table,
+    /// are ignored).
+    pub fn decode(b: &[u8]) -> Option<JoinReply> {
+        sdwire::from_slice::<JoinReplyMsg>(b, CLUSTER_VERSION)
+            .ok()
+            .map(JoinReply::from_wire)
     }
 }
 
@@ -378,11 +403,6 @@ pub fn judge_encoded(cluster: &ClusterWindow, msg: &[u8]) -> (bool, Vec<u8>) {
     (matches!(reply, JoinReply::Accepted(_)), reply.encode())
 }
 
-/// Magic of the member-ranges table a master appends to its accept reply.
-const MEMBERS_MAGIC: [u8; 2] = *b"MV";
-/// Size of one entry of that table: node address (16), port (2), ranges (6).
-const MEMBER_ENTRY_SIZE: usize = 24;
-
 /// The ranges of every current member, keyed by node identity
 /// ([`NodeId::key`](crate::proto::NodeId::key)).
 pub type MemberRanges = Vec<(([u8; 16], u16), Versions)>;
@@ -392,47 +412,40 @@ pub type MemberRanges = Vec<(([u8; 16], u16), Versions)>;
 /// cluster's window) and its links to them speak their highest common
 /// version.
 ///
-/// # Format
-/// After the 15 bytes of an accepted [`JoinReply`]: magic `"MV"`, u16 LE
-/// count, then per member: address (16), port u16 LE, 6 range bytes.
-/// Older decoders ignore the trailing bytes.
+/// The table is a [`MemberRangesTable`] (at most `u16::MAX` members) in the
+/// extensions of the accepted [`JoinReplyMsg`]; older decoders ignore it.
 pub fn append_member_ranges(reply: &mut Vec<u8>, members: &MemberRanges) {
-    let n = u16::try_from(members.len()).unwrap_or(u16::MAX);
-    reply.extend_from_slice(&MEMBERS_MAGIC);
-    reply.extend_from_slice(&n.to_le_bytes());
-    for ((addr, port), v) in members.iter().take(usize::from(n)) {
-        reply.extend_from_slice(addr);
-        reply.extend_from_slice(&port.to_le_bytes());
-        let mut r = [0u8; 6];
-        put_ranges(&mut r, v);
-        reply.extend_from_slice(&r);
-    }
+    let entries = members
+        .iter()
+        .take(usize::from(u16::MAX))
+        .map(|((addr, port), v)| MemberRangesEntry {
+            addr: *addr,
+            port: *port,
+            ranges: (*v).into(),
+        })
+        .collect();
+    let table = MemberRangesTable::new(entries);
+    // At most u16::MAX entries: the count fits.
+    let b = sdwire::to_vec(&table, CLUSTER_VERSION).expect("member table within u16 entries");
+    reply.extend_from_slice(&b);
 }
 
 /// The per-member ranges of an accept reply ([`append_member_ranges`]);
 /// empty when the reply has none (the founder, an older master) or they
 /// do not parse.
 pub fn member_ranges(reply: &[u8]) -> MemberRanges {
-    let Some(t) = reply.get(15..) else {
+    let Ok(JoinReplyMsg::Accepted(a)) = sdwire::from_slice::<JoinReplyMsg>(reply, CLUSTER_VERSION)
+    else {
         return Vec::new();
     };
-    if reply.first() != Some(&1) || t.len() < 4 || t[0..2] != MEMBERS_MAGIC {
-        return Vec::new();
+    match sdwire::from_slice::<MemberRangesTable>(&a.extensions, CLUSTER_VERSION) {
+        Ok(t) if t.magic == MemberRangesTable::MAGIC => t
+            .entries
+            .into_iter()
+            .map(|e| ((e.addr, e.port), e.ranges.into()))
+            .collect(),
+        _ => Vec::new(),
     }
-    let n = usize::from(u16::from_le_bytes([t[2], t[3]]));
-    let body = &t[4..];
-    if body.len() < n * MEMBER_ENTRY_SIZE {
-        return Vec::new();
-    }
-    body.chunks_exact(MEMBER_ENTRY_SIZE)
-        .take(n)
-        .map(|e| {
-            let mut addr = [0u8; 16];
-            addr.copy_from_slice(&e[..16]);
-            let port = u16::from_le_bytes([e[16], e[17]]);
-            ((addr, port), get_ranges(&e[18..24]))
-        })
-        .collect()
 }
 
 /// The version a peer link between two nodes speaks: the highest common peer

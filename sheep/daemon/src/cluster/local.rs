@@ -3,8 +3,8 @@
 //!
 //! # Format
 //!
-//! `DIR/events.log` is an append-only log of [`Record`]s, each framed as
-//! `len u32 LE | crc32c u32 LE | record`. A record is appended with one
+//! `DIR/events.log` is an append-only log of [`Record`]s, each in a
+//! [`LogFrame`] (`len u32 LE | crc32c u32 LE | record`). A record is appended with one
 //! `write(2)` on an `O_APPEND` descriptor while holding an exclusive
 //! `flock(2)` on `DIR/lock`, so records never interleave and the file order
 //! is the cluster's total order. Every node tails the file from the start
@@ -39,10 +39,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
 use futures::future::BoxFuture;
+use sdwire::Wire;
 use tokio::sync::mpsc;
 
 use super::driver::{ClusterDriver, DriverError, LogBackend, LogDriver, MemberId, Record};
+use crate::proto::cluster::LogFrame;
+use crate::proto::CLUSTER_VERSION;
 
 /// Timings of the local driver.
 #[derive(Debug, Clone, Copy)]
@@ -130,12 +134,53 @@ fn write_heartbeat(path: &Path) -> std::io::Result<()> {
     std::fs::rename(tmp, path)
 }
 
+/// The bytes `rec` takes in `events.log`: a [`LogFrame`] around it.
+pub fn frame(rec: &Record) -> Vec<u8> {
+    let f = LogFrame::new(Bytes::from(rec.encode()));
+    // The record is bounded by MAX_RECORD_MSG (see Record::encode).
+    sdwire::to_vec(&f, CLUSTER_VERSION).expect("a record frames")
+}
+
+/// What [`next_frame`] found at the start of a buffer.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Framed {
+    /// A record, and the bytes its frame took.
+    Record(Record, usize),
+    /// A frame whose CRC or record is bad (logged), and the bytes it took.
+    Skipped(usize),
+    /// Not a whole frame yet.
+    Partial,
+    /// A frame header that no writer produces (length above the limit):
+    /// the log cannot be read past it. Says what is wrong.
+    Corrupt(String),
+}
+
+/// Reads the frame at the start of `buf`.
+pub fn next_frame(buf: &[u8]) -> Framed {
+    let mut rest = buf;
+    let f = match LogFrame::decode(&mut rest, CLUSTER_VERSION) {
+        Ok(f) => f,
+        Err(e) if matches!(e.kind(), sdwire::DecodeErrorKind::Truncated { .. }) => {
+            return Framed::Partial
+        }
+        Err(e) => return Framed::Corrupt(e.to_string()),
+    };
+    let used = buf.len() - rest.len();
+    if !f.crc_ok() {
+        tracing::error!("corrupt record in the local cluster log, skipped");
+        return Framed::Skipped(used);
+    }
+    match Record::try_decode(&f.body) {
+        Ok(r) => Framed::Record(r, used),
+        Err(e) => {
+            tracing::error!(error = %e, "undecodable record in the local cluster log");
+            Framed::Skipped(used)
+        }
+    }
+}
+
 fn append_blocking(dir: &Path, rec: &Record) -> std::io::Result<()> {
-    let body = rec.encode();
-    let mut frame = Vec::with_capacity(body.len() + 8);
-    frame.extend_from_slice(&(body.len() as u32).to_le_bytes());
-    frame.extend_from_slice(&crc32c::crc32c(&body).to_le_bytes());
-    frame.extend_from_slice(&body);
+    let frame = frame(rec);
     let lock = OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -241,6 +286,7 @@ impl LogBackend for LocalBackend {
             let mut file: Option<File> = None;
             let mut buf: Vec<u8> = Vec::new();
             let mut off: u64 = 0;
+            let mut stuck = false;
             loop {
                 if file.is_none() {
                     file = File::open(&path).ok();
@@ -256,25 +302,25 @@ impl LogBackend for LocalBackend {
                 }
                 // Parse every complete frame.
                 let mut pos = 0;
-                while buf.len() - pos >= 8 {
-                    let len = u32::from_le_bytes(buf[pos..pos + 4].try_into().unwrap()) as usize;
-                    let crc = u32::from_le_bytes(buf[pos + 4..pos + 8].try_into().unwrap());
-                    if buf.len() - pos - 8 < len {
-                        break;
-                    }
-                    let body = &buf[pos + 8..pos + 8 + len];
-                    pos += 8 + len;
-                    if crc32c::crc32c(body) != crc {
-                        tracing::error!("corrupt record in the local cluster log, skipped");
-                        continue;
-                    }
-                    match Record::decode(body) {
-                        Some(r) => {
+                loop {
+                    match next_frame(&buf[pos..]) {
+                        Framed::Record(r, used) => {
+                            pos += used;
                             if tx.send(r).is_err() {
                                 return;
                             }
                         }
-                        None => tracing::error!("undecodable record in the local cluster log"),
+                        Framed::Skipped(used) => pos += used,
+                        Framed::Partial => break,
+                        Framed::Corrupt(e) => {
+                            // Nothing after it can be framed: say so once,
+                            // and read no further.
+                            if !stuck {
+                                tracing::error!(error = %e, "corrupt frame header in the local cluster log, not reading past it");
+                                stuck = true;
+                            }
+                            break;
+                        }
                     }
                 }
                 buf.drain(..pos);

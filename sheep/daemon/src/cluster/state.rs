@@ -4,8 +4,9 @@
 //! # Format
 //!
 //! `config` is sheepdog's 40-byte `sheepdog_config` (docs/sheepdog-facts.md §11.5);
-//! `epoch/%08u` holds an `epoch_log` record (48 bytes) followed by the
-//! `sd_node`s of that epoch. Both are written with
+//! `epoch/%08u` is an [`EpochFile`]: an `epoch_log` record (48 bytes)
+//! followed by the nodes of that epoch (each an `sd_node` without its 24
+//! pointer bytes). Both are written with
 //! [`crate::store::write_file_atomic`].
 
 use std::io;
@@ -15,10 +16,11 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use sdwire::Wire;
 
+use crate::proto::cluster::{EpochFile, EpochNode, MakeFsNotice};
 use crate::proto::cluster_info::{c_str, padded};
 use crate::proto::{
     ClusterFlags, ClusterInfo, ClusterInfoHeader, EpochLog, SdNode, SdStatus, SheepdogConfig,
-    SD_SHEEP_PROTO_VER,
+    CLUSTER_VERSION, SD_SHEEP_PROTO_VER,
 };
 use crate::store::{read_file_opt, write_file_atomic};
 
@@ -47,12 +49,9 @@ impl NodeInfo {
         }
     }
 
-    /// The identity part of the encoded `sd_node` (without the 24 rb_node
-    /// bytes), as kept in the epoch files.
-    fn epoch_entry(&self) -> Vec<u8> {
-        let mut b = sdwire::to_vec(&self.sd_node(), 0).expect("fixed-size sd_node");
-        b.drain(..24);
-        b
+    /// This node as the epoch files keep it.
+    fn epoch_entry(&self) -> EpochNode {
+        self.sd_node().into()
     }
 }
 
@@ -170,8 +169,8 @@ impl ClusterState {
             // A restart of a one-node cluster is a membership change (sheepdog
             // bumps the epoch too when the node list differs); we keep the
             // epoch when the node is unchanged.
-            let nodes = st.epoch_nodes(st.epoch)?;
-            if nodes.as_deref() != Some(&st.node.epoch_entry()[..]) && st.epoch > 0 {
+            let nodes = st.epoch_file(st.epoch)?.map(|f| f.nodes);
+            if nodes.as_deref() != Some(&[st.node.epoch_entry()][..]) && st.epoch > 0 {
                 let e = st.epoch + 1;
                 st.write_epoch(e)?;
                 st.epoch = e;
@@ -219,9 +218,16 @@ impl ClusterState {
     }
 
     fn write_epoch(&self, epoch: u32) -> io::Result<()> {
+        let f = EpochFile {
+            log: self.epoch_log(epoch, now_secs()),
+            nodes: vec![self.node.epoch_entry()],
+        };
+        self.write_epoch_file(epoch, &f)
+    }
+
+    fn write_epoch_file(&self, epoch: u32, f: &EpochFile) -> io::Result<()> {
         std::fs::create_dir_all(self.dir.join("epoch"))?;
-        let mut b = sdwire::to_vec(&self.epoch_log(epoch, now_secs()), 0).expect("fixed-size log");
-        b.extend_from_slice(&self.node.epoch_entry());
+        let b = sdwire::to_vec(f, CLUSTER_VERSION).expect("an epoch file has no length field");
         write_file_atomic(self.dir.join("epoch").join(format!("{epoch:08}")), &b)
     }
 
@@ -236,16 +242,13 @@ impl ClusterState {
         if epoch == 0 {
             return Ok(());
         }
-        std::fs::create_dir_all(self.dir.join("epoch"))?;
         let mut log = self.epoch_log(epoch, now_secs());
         log.nr_nodes = u32::try_from(nodes.len()).unwrap_or(u32::MAX);
-        let mut b = sdwire::to_vec(&log, 0).expect("fixed-size log");
-        for n in nodes {
-            let mut e = sdwire::to_vec(n, 0).expect("fixed-size sd_node");
-            e.drain(..24);
-            b.extend_from_slice(&e);
-        }
-        write_file_atomic(self.dir.join("epoch").join(format!("{epoch:08}")), &b)?;
+        let f = EpochFile {
+            log,
+            nodes: nodes.iter().map(|&n| n.into()).collect(),
+        };
+        self.write_epoch_file(epoch, &f)?;
         self.epoch = self.epoch.max(epoch);
         Ok(())
     }
@@ -253,18 +256,8 @@ impl ClusterState {
     /// The node list logged for `epoch` (`None` if that epoch is not logged
     /// here or its file is unreadable).
     pub fn nodes_of_epoch(&self, epoch: u32) -> Option<Vec<SdNode>> {
-        let body = self.epoch_nodes(epoch).ok()??;
-        let entry = SdNode::SIZE - 24;
-        if body.is_empty() || body.len() % entry != 0 {
-            return None;
-        }
-        body.chunks(entry)
-            .map(|c| {
-                let mut full = vec![0u8; 24];
-                full.extend_from_slice(c);
-                sdwire::from_slice::<SdNode>(&full, 0).ok()
-            })
-            .collect()
+        let f = self.epoch_file(epoch).ok()??;
+        (!f.nodes.is_empty()).then(|| f.nodes.into_iter().map(SdNode::from).collect())
     }
 
     /// The logged epochs, newest first.
@@ -280,12 +273,11 @@ impl ClusterState {
         v
     }
 
-    /// The identity part (bytes 24..80) of the nodes of `epoch`, if logged.
-    fn epoch_nodes(&self, epoch: u32) -> io::Result<Option<Vec<u8>>> {
+    /// The file of `epoch`, if logged and readable.
+    fn epoch_file(&self, epoch: u32) -> io::Result<Option<EpochFile>> {
         Ok(
             read_file_opt(self.dir.join("epoch").join(format!("{epoch:08}")))?
-                .filter(|b| b.len() >= EpochLog::FIXED_SIZE.unwrap_or(48))
-                .map(|b| b[EpochLog::FIXED_SIZE.unwrap_or(48)..].to_vec()),
+                .and_then(|b| sdwire::from_slice_exact(&b, CLUSTER_VERSION).ok()),
         )
     }
 
@@ -369,32 +361,30 @@ impl ClusterState {
     }
 }
 
-/// Prefix of a MAKE_FS notification.
-const MKFS_MAGIC: &[u8] = b"SHEEP-MKFS-1\0";
-
-/// Encodes a MAKE_FS notification.
+/// Encodes a MAKE_FS notification: a [`MakeFsNotice`].
 pub fn encode_make_fs(f: &Format) -> Bytes {
-    let mut b = MKFS_MAGIC.to_vec();
-    b.extend_from_slice(&f.ctime.to_le_bytes());
-    b.extend_from_slice(&f.flags.to_le_bytes());
-    b.extend_from_slice(&[f.copies, f.copy_policy, f.block_size_shift]);
-    b.extend_from_slice(f.store.as_bytes());
-    Bytes::from(b)
+    let n = MakeFsNotice {
+        magic: MakeFsNotice::MAGIC,
+        ctime: f.ctime,
+        flags: f.flags,
+        copies: f.copies,
+        copy_policy: f.copy_policy,
+        block_size_shift: f.block_size_shift,
+        store: Bytes::from(f.store.clone().into_bytes()),
+    };
+    sdwire::to_bytes(&n, CLUSTER_VERSION).expect("a MAKE_FS notice has no length field")
 }
 
-/// Decodes a MAKE_FS notification.
+/// Decodes a MAKE_FS notification; `None` if `b` is not one.
 pub fn decode_make_fs(b: &[u8]) -> Option<Format> {
-    let b = b.strip_prefix(MKFS_MAGIC)?;
-    if b.len() < 13 {
-        return None;
-    }
-    Some(Format {
-        ctime: u64::from_le_bytes(b[..8].try_into().ok()?),
-        flags: u16::from_le_bytes(b[8..10].try_into().ok()?),
-        copies: b[10],
-        copy_policy: b[11],
-        block_size_shift: b[12],
-        store: String::from_utf8_lossy(&b[13..]).into_owned(),
+    let n = sdwire::from_slice::<MakeFsNotice>(b, CLUSTER_VERSION).ok()?;
+    n.is_valid().then(|| Format {
+        ctime: n.ctime,
+        flags: n.flags,
+        copies: n.copies,
+        copy_policy: n.copy_policy,
+        block_size_shift: n.block_size_shift,
+        store: String::from_utf8_lossy(&n.store).into_owned(),
     })
 }
 

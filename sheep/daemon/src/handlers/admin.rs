@@ -6,11 +6,13 @@ use sdwire::Wire;
 
 use crate::cluster::state::Format;
 use crate::handlers::{Ctx, Reply};
+use crate::proto::cluster::ShutdownNotice;
 use crate::proto::cluster_info::SD_MAX_NODES;
 use crate::proto::oid::DEFAULT_BLOCK_SIZE_SHIFT;
 use crate::proto::payload::{EpochRecord, MakeFsPayload, NodeList, StatClusterReply};
 use crate::proto::{
     ClusterDefaultRsp, ClusterReq, EpochLog, NodeRsp, RecoveryState, RspArm, SdNode, SdResult,
+    CLUSTER_VERSION,
 };
 use crate::sync::lock;
 
@@ -22,12 +24,10 @@ pub fn shutdown(cx: &Ctx) -> Reply {
     Reply::ok()
 }
 
-/// Body of the cluster-wide shutdown notification.
-const SHUTDOWN_MSG: &[u8] = b"SHEEP-SHUTDOWN-1\0";
-
-/// Whether a driver notification is a cluster-wide shutdown.
+/// Whether a driver notification is a cluster-wide shutdown
+/// ([`ShutdownNotice`]).
 pub fn is_shutdown_notify(msg: &[u8]) -> bool {
-    msg == SHUTDOWN_MSG
+    ShutdownNotice::matches(msg)
 }
 
 /// Stops this daemon. The answers in flight still go out, this request's
@@ -47,11 +47,9 @@ pub async fn cluster_shutdown(cx: &Ctx) -> Reply {
         return shutdown(cx);
     };
     tracing::info!("cluster shutdown requested by a client");
-    match m
-        .driver()
-        .notify(bytes::Bytes::from_static(SHUTDOWN_MSG))
-        .await
-    {
+    let notice = sdwire::to_bytes(&ShutdownNotice::new(), CLUSTER_VERSION)
+        .expect("a fixed-size notice encodes");
+    match m.driver().notify(notice).await {
         Ok(()) => Reply::ok(),
         Err(e) => {
             tracing::error!(error = %e, "broadcasting SHUTDOWN failed");

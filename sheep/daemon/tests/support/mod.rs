@@ -1,6 +1,7 @@
 //! Shared helpers for daemon tests: start a sheep on loopback.
 #![allow(dead_code)]
 
+pub mod cluster_v1;
 pub mod procs;
 
 use std::net::SocketAddr;

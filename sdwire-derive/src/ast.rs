@@ -39,7 +39,13 @@ pub struct Field<'a> {
     /// errors point.
     pub name_span: Span,
     pub member: Member,
+    /// The Rust name: the identifier, or the index of a tuple field.
     pub name: String,
+    /// Name in layout tables: `name`, or `#[wire(name = "...")]`.
+    pub wire_name: String,
+    /// Name in error paths: as `wire_name`, but a tuple field without
+    /// `#[wire(name)]` reads `0 (u32)`, not a bare index.
+    pub path_name: String,
     /// Local variable holding the decoded value.
     pub local: Ident,
     pub ty: &'a Type,
@@ -105,6 +111,7 @@ fn fields<'a>(
     fields: &'a Fields,
     default_order: Option<Order>,
     owner: &str,
+    variant: Option<&Ident>,
 ) -> (Vec<Field<'a>>, Style) {
     let style = match fields {
         Fields::Named(_) => Style::Named,
@@ -121,6 +128,19 @@ fn fields<'a>(
             };
             let what = format!("field `{name}` of `{owner}`");
             let attrs = attr::field(cx, &f.attrs, &what);
+            let (wire_name, path_name) = match (&attrs.name, &f.ident) {
+                (Some(n), _) => (n.v.clone(), n.v.clone()),
+                (None, Some(_)) => (name.clone(), name.clone()),
+                (None, None) => (
+                    name.clone(),
+                    format!("{name} ({})", crate::ty::pretty(&f.ty)),
+                ),
+            };
+            // A variant's fields name the variant too: `Op.Read.offset`.
+            let path_name = match variant {
+                Some(v) => format!("{v}.{path_name}"),
+                None => path_name,
+            };
             let order = order_of(cx, attrs.le, attrs.be, &what).or(default_order);
             Field {
                 index: i,
@@ -129,6 +149,8 @@ fn fields<'a>(
                 member,
                 local: format_ident!("__f{}", i),
                 name,
+                wire_name,
+                path_name,
                 ty: &f.ty,
                 kind: classify(&f.ty),
                 attrs,
@@ -233,7 +255,7 @@ impl<'a> Container<'a> {
         };
         let data = match &input.data {
             SynData::Struct(s) => {
-                Data::Struct(fields(cx, &s.fields, order, &input.ident.to_string()).0)
+                Data::Struct(fields(cx, &s.fields, order, &input.ident.to_string(), None).0)
             }
             SynData::Enum(e) => {
                 let variants = e
@@ -242,7 +264,7 @@ impl<'a> Container<'a> {
                     .map(|v| {
                         let owner = format!("{}::{}", input.ident, v.ident);
                         let va = attr::variant(cx, &v.attrs, &format!("variant `{owner}`"));
-                        let (fs, style) = fields(cx, &v.fields, order, &owner);
+                        let (fs, style) = fields(cx, &v.fields, order, &owner, Some(&v.ident));
                         Variant {
                             ident: &v.ident,
                             attrs: va,

@@ -31,6 +31,8 @@ pub struct ContainerAttrs {
     pub range: Option<Sp<(u64, u64)>>,
     pub handler: Option<Ident>,
     pub no_handler: Option<Span>,
+    /// `handler_ctx`: the handler trait takes a per-call context.
+    pub handler_ctx: Option<Span>,
     /// An attribute of the container failed to parse: checks that depend on
     /// which attributes are present stay quiet to avoid cascades.
     pub had_errors: bool,
@@ -51,6 +53,14 @@ pub struct FieldAttrs {
     pub count: Option<Sp<Ident>>,
     pub max: Option<Sp<u64>>,
     pub rest: Option<Span>,
+    /// `magic = N`: a constant written on encode and checked on decode.
+    pub magic: Option<Sp<u64>>,
+    /// `name = "..."`: the field's name in error paths and layout tables.
+    pub name: Option<Sp<String>>,
+    /// `optional`: an `Option<T>` tail, on the wire when `Some`.
+    pub optional: Option<Span>,
+    /// `payload_len`: the length field of a frame header.
+    pub payload_len: Option<Span>,
     /// See [`ContainerAttrs::had_errors`].
     pub had_errors: bool,
 }
@@ -76,6 +86,7 @@ const ENUM_KEYS: &[&str] = &[
     "range",
     "handler",
     "no_handler",
+    "handler_ctx",
 ];
 const FIELD_KEYS: &[&str] = &[
     "le",
@@ -90,6 +101,10 @@ const FIELD_KEYS: &[&str] = &[
     "count",
     "max",
     "rest",
+    "magic",
+    "name",
+    "optional",
+    "payload_len",
 ];
 const VARIANT_KEYS: &[&str] = &["opcode", "since", "until", "other"];
 
@@ -475,12 +490,13 @@ pub fn container(cx: &Ctxt, attrs: &[Attribute], place: Place, what: &str) -> Co
             return;
         }
         match key {
-            "le" | "be" | "packed" | "no_handler" => {
+            "le" | "be" | "packed" | "no_handler" | "handler_ctx" => {
                 if flag(&r, meta, key, span) {
                     let slot = match key {
                         "le" => &mut out.le,
                         "be" => &mut out.be,
                         "packed" => &mut out.packed,
+                        "handler_ctx" => &mut out.handler_ctx,
                         _ => &mut out.no_handler,
                     };
                     set(&r, slot, span, key, span);
@@ -632,23 +648,26 @@ pub fn field(cx: &Ctxt, attrs: &[Attribute], what: &str) -> FieldAttrs {
             return;
         }
         match key {
-            "le" | "be" | "ignorable" | "reserved" | "rest" => {
+            "le" | "be" | "ignorable" | "reserved" | "rest" | "optional" | "payload_len" => {
                 if flag(&r, meta, key, span) {
                     let slot = match key {
                         "le" => &mut out.le,
                         "be" => &mut out.be,
                         "ignorable" => &mut out.ignorable,
                         "reserved" => &mut out.reserved,
+                        "optional" => &mut out.optional,
+                        "payload_len" => &mut out.payload_len,
                         _ => &mut out.rest,
                     };
                     set(&r, slot, span, key, span);
                 }
             }
-            "since" | "until" | "max" => {
+            "since" | "until" | "max" | "magic" => {
                 if let Some(v) = int(&r, meta, key, span) {
                     let slot = match key {
                         "since" => &mut out.since,
                         "until" => &mut out.until,
+                        "magic" => &mut out.magic,
                         _ => &mut out.max,
                     };
                     set(&r, slot, v, key, span);
@@ -683,6 +702,35 @@ pub fn field(cx: &Ctxt, attrs: &[Attribute], what: &str) -> FieldAttrs {
                     .map(|e| e.to_token_stream().to_string())
                     .unwrap_or_default();
                 set(&r, &mut out.default, Sp { v: e, span, text }, key, span);
+            }
+            "name" => {
+                let takes = "the field's name for error messages and layout tables, as a string, like `name = \"cookie\"`";
+                let Some(e) = value(&r, meta, key, span, takes) else {
+                    return;
+                };
+                match &e {
+                    Expr::Lit(syn::ExprLit {
+                        lit: Lit::Str(s), ..
+                    }) if !s.value().trim().is_empty() => set(
+                        &r,
+                        &mut out.name,
+                        Sp {
+                            v: s.value(),
+                            span: s.span(),
+                            text: s.value(),
+                        },
+                        key,
+                        span,
+                    ),
+                    _ => r.spanned(
+                        &e,
+                        format!(
+                            "`name` on {} takes {takes}, not {}",
+                            r.what,
+                            describe_expr(&e)
+                        ),
+                    ),
+                }
             }
             "len" | "count" => {
                 if let Some(id) = ident(&r, meta, key, span, "the name of an earlier integer field")

@@ -19,6 +19,7 @@ pub fn check(cx: &Ctxt, c: &Container) {
     match &c.data {
         Data::Struct(fields) => {
             check_fields(cx, c, None, fields);
+            crate::check_extra::check_fields(cx, c, None, fields);
             check_struct_layout(cx, c, fields);
         }
         Data::Enum(variants) => {
@@ -27,7 +28,9 @@ pub fn check(cx: &Ctxt, c: &Container) {
             // (check_enum checks its type).
             for v in variants.iter().filter(|v| v.attrs.other.is_none()) {
                 check_fields(cx, c, Some(v), &v.fields);
+                crate::check_extra::check_fields(cx, c, Some(v), &v.fields);
             }
+            crate::check_extra::check_enum(cx, c);
         }
     }
 }
@@ -192,6 +195,11 @@ fn check_field_versions(cx: &Ctxt, c: &Container, f: &Field) {
 
 fn is_payload(f: &Field) -> bool {
     matches!(f.kind, TyKind::Bytes | TyKind::VecU8 | TyKind::Vec(_))
+}
+
+/// A field whose size varies with its value (a payload or an optional tail).
+fn is_variable(f: &Field) -> bool {
+    is_payload(f) || matches!(f.kind, TyKind::Optional(_))
 }
 
 fn check_fields(cx: &Ctxt, c: &Container, variant: Option<&Variant>, fields: &[Field]) {
@@ -513,7 +521,7 @@ fn check_struct_layout(cx: &Ctxt, c: &Container, fields: &[Field]) {
     } else {
         " (with the padding reported above made explicit)".to_string()
     };
-    let payload = fields.iter().find(|f| is_payload(f));
+    let payload = fields.iter().find(|f| is_variable(f));
     if let (Some(end), Some(align), None) = (cl.end, align, payload) {
         if align > 1 && end % align != 0 {
             let gap = align - end % align;

@@ -9,8 +9,31 @@ pub fn stub(c: &Container, errors: TokenStream) -> TokenStream {
     let ident = c.ident;
     let k = &c.krate;
     let (ig, tg, wc) = c.input.generics.split_for_impl();
+    let unversioned = crate::marker::unversioned_impl(c);
+    // A header with a `payload_len` field keeps its frame traits, so its
+    // users are not reported too.
+    let has_len = match &c.data {
+        crate::ast::Data::Struct(fs) => fs.iter().any(|f| f.attrs.payload_len.is_some()),
+        crate::ast::Data::Enum(_) => false,
+    };
+    let frame = if has_len {
+        quote! {
+            #[allow(unused_variables, clippy::all)]
+            impl #ig #k::codec::FrameHeader for #ident #tg #wc {
+                fn payload_len(&self) -> u64 { ::core::unreachable!() }
+            }
+            #[allow(unused_variables, clippy::all)]
+            impl #ig #k::codec::FillPayloadLen for #ident #tg #wc {
+                fn set_payload_len(&mut self, len: usize) -> ::core::result::Result<(), #k::EncodeError> { ::core::unreachable!() }
+            }
+        }
+    } else {
+        quote!()
+    };
     quote! {
         #errors
+        #unversioned
+        #frame
         #[allow(unused_variables, unreachable_code, clippy::all)]
         impl #ig #k::Wire for #ident #tg #wc {
             const FIXED_SIZE: ::core::option::Option<usize> = ::core::option::Option::None;

@@ -13,10 +13,12 @@
 mod ast;
 mod attr;
 mod check;
+mod check_extra;
 mod ctxt;
 mod expand;
 mod fallback;
 mod layout;
+mod marker;
 mod ty;
 
 use proc_macro::TokenStream;

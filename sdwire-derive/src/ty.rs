@@ -36,6 +36,8 @@ pub enum TyKind {
     VecU8,
     /// `Vec<T>` of nested values.
     Vec(Type),
+    /// `Option<T>`: an optional tail (`#[wire(optional)]`).
+    Optional(Type),
     /// Any other type implementing `Wire`; `known` = (size, align) when the
     /// macro can tell from syntax (`Le<u32>`, `()`).
     Nested { known: Option<(usize, usize)> },
@@ -218,6 +220,9 @@ pub fn classify(ty: &Type) -> TyKind {
                     "`Box` is supported only around arrays of numbers, like `Box<[u32; 1024]>`; store the value itself"
                         .into(),
                 );
+            }
+            if let Some(inner) = generic_arg(ty, "Option") {
+                return TyKind::Optional(inner);
             }
             if let Some(inner) = generic_arg(ty, "Vec") {
                 let elem = single_ident(&inner).and_then(|n| prim(&n));

@@ -20,6 +20,8 @@ mod ast;
 mod attr;
 #[path = "../src/check.rs"]
 mod check;
+#[path = "../src/check_extra.rs"]
+mod check_extra;
 #[path = "../src/ctxt.rs"]
 mod ctxt;
 #[path = "../src/expand/mod.rs"]
@@ -28,6 +30,8 @@ mod expand;
 mod fallback;
 #[path = "../src/layout.rs"]
 mod layout;
+#[path = "../src/marker.rs"]
+mod marker;
 #[path = "../src/ty.rs"]
 mod ty;
 

@@ -294,6 +294,20 @@ pub fn take_vec<B: Buf + ?Sized>(buf: &mut B, n: usize) -> Result<Vec<u8>, Decod
     Ok(v)
 }
 
+/// Checks a `#[wire(magic = N)]` field against its constant.
+#[inline(always)]
+pub fn check_magic<T: WireInt>(got: T, expected: T) -> Result<T, DecodeError> {
+    if got != expected {
+        return Err(magic_mismatch(expected.to_u64(), got.to_u64()));
+    }
+    Ok(got)
+}
+
+#[cold]
+fn magic_mismatch(expected: u64, got: u64) -> DecodeError {
+    DecodeError::new(DecodeErrorKind::BadMagic { expected, got })
+}
+
 /// Static names for array indices in error paths.
 pub fn index_name(i: usize) -> &'static str {
     const NAMES: [&str; 16] = [

@@ -41,9 +41,33 @@ use core::marker::PhantomData;
 use tokio_util::codec::{Decoder, Encoder};
 
 /// A fixed-size header that announces the length of the payload after it.
+///
+/// Derived for a struct with a `#[wire(payload_len)]` field (together with
+/// [`FillPayloadLen`]); write it by hand when the length depends on more
+/// than one field (NBD: only a WRITE request carries its `length` bytes).
 pub trait FrameHeader: Wire {
     /// Payload bytes that follow this header on the wire.
     fn payload_len(&self) -> u64;
+}
+
+/// The empty header: no bytes, no payload. It is the header type of
+/// [`FrameWriter::untyped`], which writes frames of other header types.
+impl FrameHeader for () {
+    fn payload_len(&self) -> u64 {
+        0
+    }
+}
+
+/// A header whose length field can be set from the payload, so a sender
+/// never computes it by hand: [`Frame::filled`],
+/// [`FrameWriter::send_filled`]. Derived with `#[wire(payload_len)]`.
+pub trait FillPayloadLen: FrameHeader {
+    /// Sets the length field to `len`.
+    ///
+    /// # Errors
+    /// [`EncodeErrorKind::LengthOverflow`](crate::EncodeErrorKind::LengthOverflow)
+    /// when `len` does not fit the field.
+    fn set_payload_len(&mut self, len: usize) -> Result<(), EncodeError>;
 }
 
 /// One frame: a header and its payload.
@@ -62,6 +86,37 @@ impl<H> Frame<H> {
             header,
             payload: payload.into(),
         }
+    }
+
+    /// A frame whose header's length field is set from the payload.
+    ///
+    /// ```
+    /// use sdwire::codec::{FrameHeader, Frame};
+    /// use sdwire::Wire;
+    ///
+    /// #[derive(Wire, Debug, Clone, PartialEq)]
+    /// #[wire(be)]
+    /// struct OptHeader {
+    ///     #[wire(magic = 0x49484156454F5054)]
+    ///     magic: u64,
+    ///     option: u32,
+    ///     #[wire(payload_len)]   // derives FrameHeader + FillPayloadLen
+    ///     length: u32,
+    /// }
+    ///
+    /// let f = Frame::filled(OptHeader { magic: 0, option: 7, length: 0 }, &b"disk"[..]).unwrap();
+    /// assert_eq!((f.header.length, f.header.payload_len()), (4, 4));
+    /// ```
+    ///
+    /// # Errors
+    /// The payload's length does not fit the header's length field.
+    pub fn filled(mut header: H, payload: impl Into<Bytes>) -> Result<Self, EncodeError>
+    where
+        H: FillPayloadLen,
+    {
+        let payload = payload.into();
+        header.set_payload_len(payload.len())?;
+        Ok(Frame { header, payload })
     }
 }
 
@@ -235,12 +290,21 @@ impl<H: FrameHeader> Encoder<Frame<H>> for FrameCodec<H> {
 /// # });
 /// ```
 #[derive(Debug)]
-pub struct FrameWriter<W, H> {
+pub struct FrameWriter<W, H = ()> {
     io: W,
     buf: BytesMut,
     version: Version,
     copy_limit: usize,
     _h: PhantomData<fn(H)>,
+}
+
+impl<W: tokio::io::AsyncWrite + Unpin> FrameWriter<W, ()> {
+    /// A writer with no main header type, for protocols that send several
+    /// (use [`send_frame`](Self::send_frame), [`send_filled`](Self::send_filled),
+    /// [`send_message`](Self::send_message), [`send_with_payload`](Self::send_with_payload)).
+    pub fn untyped(io: W, version: Version) -> Self {
+        FrameWriter::new(io, version)
+    }
 }
 
 impl<W, H> FrameWriter<W, H>
@@ -304,8 +368,21 @@ where
     /// [`FrameError::LengthMismatch`] if the header does not announce the
     /// payload's length, an encode error of the header, or an I/O error.
     pub async fn send(&mut self, frame: Frame<H>) -> Result<(), FrameError> {
-        use bytes::Buf as _;
-        use tokio::io::AsyncWriteExt as _;
+        self.send_frame(frame).await
+    }
+
+    /// [`send`](Self::send) for a frame of any header type, on the same
+    /// stream: a protocol whose phases or directions use different headers
+    /// (a handshake, then requests; requests in, replies out) needs one
+    /// writer, not one per header type.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send).
+    pub async fn send_frame<H2: FrameHeader>(
+        &mut self,
+        frame: Frame<H2>,
+    ) -> Result<(), FrameError> {
         let announced = frame.header.payload_len();
         if announced != frame.payload.len() as u64 {
             return Err(FrameError::LengthMismatch {
@@ -313,18 +390,90 @@ where
                 actual: frame.payload.len(),
             });
         }
+        self.write_parts(&frame.header, frame.payload).await
+    }
+
+    /// Sets `header`'s length field from `payload` ([`FillPayloadLen`]) and
+    /// queues the frame, so the length is never computed by hand.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use sdwire::codec::FrameWriter;
+    /// use sdwire::Wire;
+    ///
+    /// #[derive(Wire, Debug)]
+    /// #[wire(be, packed)]
+    /// struct OptReply {
+    ///     #[wire(magic = 0x3e889045565a9)]
+    ///     magic: u64,
+    ///     option: u32,
+    ///     reply: u32,
+    ///     #[wire(payload_len)]
+    ///     length: u32,
+    /// }
+    ///
+    /// let mut w = FrameWriter::untyped(Vec::new(), 0);
+    /// w.send_filled(OptReply { magic: 0, option: 3, reply: 2, length: 0 }, &b"disk"[..]).await.unwrap();
+    /// w.flush().await.unwrap();
+    /// let out = w.into_inner();
+    /// assert_eq!(&out[12..20], &[0, 0, 0, 2, 0, 0, 0, 4]); // reply type, then the length filled in
+    /// assert_eq!(&out[20..], b"disk");
+    /// # });
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The payload does not fit the length field, an encode error of the
+    /// header, or an I/O error.
+    pub async fn send_filled<H2: FillPayloadLen>(
+        &mut self,
+        header: H2,
+        payload: impl Into<Bytes>,
+    ) -> Result<(), FrameError> {
+        let frame = Frame::filled(header, payload)?;
+        self.send_frame(frame).await
+    }
+
+    /// Queues any `Wire` value (a greeting, a reply without payload).
+    ///
+    /// # Errors
+    ///
+    /// An encode error of the value, or an I/O error.
+    pub async fn send_message<M: Wire>(&mut self, msg: &M) -> Result<(), FrameError> {
+        self.write_parts(msg, Bytes::new()).await
+    }
+
+    /// Queues any `Wire` value followed by `payload`, whose length the
+    /// value does not carry because the peer knows it from elsewhere (NBD's
+    /// READ reply: as many bytes as the request asked for). A large payload
+    /// is not copied, as with [`send`](Self::send).
+    ///
+    /// # Errors
+    ///
+    /// An encode error of the value, or an I/O error.
+    pub async fn send_with_payload<M: Wire>(
+        &mut self,
+        head: &M,
+        payload: Bytes,
+    ) -> Result<(), FrameError> {
+        self.write_parts(head, payload).await
+    }
+
+    async fn write_parts<M: Wire>(&mut self, head: &M, payload: Bytes) -> Result<(), FrameError> {
+        use bytes::Buf as _;
+        use tokio::io::AsyncWriteExt as _;
         let mark = self.buf.len();
-        self.buf.reserve(Self::HEADER_SIZE);
-        if let Err(e) = frame.header.encode(&mut self.buf, self.version) {
+        self.buf.reserve(head.wire_size(self.version));
+        if let Err(e) = head.encode(&mut self.buf, self.version) {
             self.buf.truncate(mark);
             return Err(e.into());
         }
-        if frame.payload.len() >= self.copy_limit {
-            let mut out = (&mut self.buf).chain(frame.payload);
+        if payload.len() >= self.copy_limit {
+            let mut out = (&mut self.buf).chain(payload);
             self.io.write_all_buf(&mut out).await?;
             self.buf.clear();
         } else {
-            self.buf.extend_from_slice(&frame.payload);
+            self.buf.extend_from_slice(&payload);
             if self.buf.len() >= self.copy_limit {
                 self.io.write_all_buf(&mut self.buf).await?;
                 self.buf.clear();
@@ -391,5 +540,98 @@ where
             self.buf.clear();
         }
         self.io.flush().await
+    }
+}
+
+/// Decoder of one fixed-size `Wire` message type `T` with no length field
+/// (a greeting, a flags word), and encoder of any `Wire` value.
+///
+/// Protocols often change framing between phases: NBD's handshake is fixed
+/// messages, then option frames with a length, then transmission requests.
+/// Keep one [`Framed`](tokio_util::codec::Framed) (or `FramedRead`) and
+/// swap its codec at the phase boundary with `map_codec` (`map_decoder`):
+/// bytes the peer already sent for the next phase stay in the read buffer
+/// and are decoded by the new codec.
+///
+/// ```
+/// use futures::{SinkExt, StreamExt};
+/// use sdwire::codec::{FrameCodec, MessageCodec};
+/// use sdwire::Wire;
+/// use tokio_util::codec::Framed;
+///
+/// #[derive(Wire, Debug, Clone, PartialEq)]
+/// #[wire(be)]
+/// struct ClientFlags { flags: u32 }
+///
+/// #[derive(Wire, Debug, Clone, PartialEq)]
+/// #[wire(be)]
+/// struct OptHeader { option: u32, #[wire(payload_len)] length: u32 }
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let (client, server) = tokio::io::duplex(256);
+/// let mut client = Framed::new(client, MessageCodec::<ClientFlags>::new(0));
+/// // The client sends its flags and, at once, an option frame.
+/// client.send(ClientFlags { flags: 1 }).await.unwrap();
+/// client.send(OptHeader { option: 1, length: 4 }).await.unwrap();
+/// client.send(*b"disk").await.unwrap();
+///
+/// let mut server = Framed::new(server, MessageCodec::<ClientFlags>::new(0));
+/// assert_eq!(server.next().await.unwrap().unwrap(), ClientFlags { flags: 1 });
+/// // Phase switch: the option frame's bytes are already buffered.
+/// let mut server = server.map_codec(|_| FrameCodec::<OptHeader>::new(0, 4096));
+/// let opt = server.next().await.unwrap().unwrap();
+/// assert_eq!((opt.header.option, &opt.payload[..]), (1, &b"disk"[..]));
+/// # });
+/// ```
+#[derive(Debug)]
+pub struct MessageCodec<T> {
+    version: Version,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T: Wire> MessageCodec<T> {
+    const SIZE: usize = match T::FIXED_SIZE {
+        Some(n) => n,
+        None => panic!("MessageCodec decodes a type with a fixed size"),
+    };
+
+    /// A codec speaking `version`.
+    pub fn new(version: Version) -> Self {
+        let _ = Self::SIZE;
+        MessageCodec {
+            version,
+            _t: PhantomData,
+        }
+    }
+
+    /// The version used.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+}
+
+impl<T: Wire> Decoder for MessageCodec<T> {
+    type Item = T;
+    type Error = FrameError;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<T>, FrameError> {
+        let n = Self::SIZE;
+        if src.len() < n {
+            src.reserve(n - src.len());
+            return Ok(None);
+        }
+        let v = T::decode(&mut &src[..n], self.version)?;
+        src.advance(n);
+        Ok(Some(v))
+    }
+}
+
+impl<T: Wire, M: Wire> Encoder<M> for MessageCodec<T> {
+    type Error = FrameError;
+
+    fn encode(&mut self, msg: M, dst: &mut BytesMut) -> Result<(), FrameError> {
+        dst.reserve(msg.wire_size(self.version));
+        msg.encode(dst, self.version)?;
+        Ok(())
     }
 }

@@ -48,6 +48,13 @@ pub enum DecodeErrorKind {
         /// The maximum allowed.
         max: u64,
     },
+    /// A `#[wire(magic = N)]` field did not hold its constant.
+    BadMagic {
+        /// The constant the field must hold.
+        expected: u64,
+        /// What the input held.
+        got: u64,
+    },
     /// A custom check in a hand-written `Wire` impl failed.
     Custom(&'static str),
 }
@@ -122,6 +129,17 @@ impl DecodeError {
         self.0.version = version;
         self
     }
+    /// Moves a field's error `n` bytes later (an opcode table's body
+    /// starts after its tag); errors of the value itself (its tag, its
+    /// version) stay at its start.
+    #[cold]
+    #[doc(hidden)]
+    pub fn shifted(mut self, n: usize) -> Self {
+        if !self.0.path.is_empty() {
+            self.0.offset += n;
+        }
+        self
+    }
     /// What went wrong.
     pub fn kind(&self) -> &DecodeErrorKind {
         &self.0.kind
@@ -160,6 +178,9 @@ impl fmt::Display for DecodeErrorKind {
             ),
             DecodeErrorKind::LengthTooLarge { len, max } => {
                 write!(f, "length {len} exceeds the maximum {max}")
+            }
+            DecodeErrorKind::BadMagic { expected, got } => {
+                write!(f, "bad magic: expected {expected:#x}, got {got:#x}")
             }
             DecodeErrorKind::Custom(msg) => f.write_str(msg),
         }

@@ -32,9 +32,11 @@
 pub mod attributes;
 pub mod codec;
 mod error;
+pub mod flags;
 mod int;
 mod layout;
 mod table;
+mod unversioned;
 
 #[doc(hidden)]
 pub mod __private;
@@ -44,9 +46,16 @@ pub use int::{Be, Le, WireInt};
 pub use layout::{FieldLayout, Layout, LayoutKind, OpInfo, Order};
 pub use sdwire_derive::Wire;
 pub use table::OpTable;
+pub use unversioned::{
+    decode_with_len, from_slice_unversioned, to_bytes_unversioned, to_vec_unversioned, Unversioned,
+    Zeros, NO_VERSION,
+};
 
 /// Re-export of the `bytes` crate used in the [`Wire`] signatures.
 pub use bytes;
+
+/// Re-export of the `bitflags` crate, for flag words (see [`wire_flags!`]).
+pub use bitflags;
 
 use bytes::{Buf, BufMut, Bytes};
 

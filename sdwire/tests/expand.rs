@@ -17,6 +17,10 @@ mod payload {
 mod opcode_enum {
     include!("../../sdwire-derive/tests/expand/opcode_enum.rs");
 }
+mod nbd_attrs {
+    use sdwire::Wire;
+    include!("../../sdwire-derive/tests/expand/nbd_attrs.rs");
+}
 
 fn round_trip<T: Wire + PartialEq + std::fmt::Debug>(v: &T, version: sdwire::Version) -> Vec<u8> {
     let b = sdwire::to_vec(v, version).unwrap();
@@ -147,4 +151,54 @@ fn opcode_enum() {
     assert!(sdwire::to_vec(&ClientOp::GetClusterDefault, 1).is_err());
     assert_eq!(ClientOp::OPS.len(), 3);
     assert_eq!(ClientOp::op_info(0x18).unwrap().name, "GetClusterDefault");
+}
+
+#[test]
+fn nbd_attrs() {
+    use nbd_attrs::{Cmd, CmdHandler, ExportInfo, OptHeader, Request};
+    use sdwire::codec::FrameHeader;
+    let r = Request {
+        cookie: 3,
+        ..Default::default()
+    };
+    let b = sdwire::to_vec(&r, 0).unwrap();
+    assert_eq!(&b[..4], &[0x25, 0x60, 0x95, 0x13]);
+    let back = sdwire::from_slice_exact::<Request>(&b, 0).unwrap();
+    assert_eq!((back.magic, back.cookie), (0x25609513, 3));
+    let h = sdwire::codec::Frame::filled(
+        OptHeader {
+            magic: 0,
+            option: 1,
+            length: 0,
+        },
+        &b"ab"[..],
+    )
+    .unwrap();
+    assert_eq!(h.header.payload_len(), 2);
+    let e = ExportInfo {
+        size: 1,
+        flags: 2,
+        zeroes: None,
+    };
+    assert_eq!(round_trip(&e, 0).len(), 10);
+    let read = Cmd::Read(back.clone());
+    round_trip(&read, 0);
+    struct Count;
+    impl CmdHandler<u32> for Count {
+        type Output = u32;
+        async fn read(&self, ctx: u32, range: Request) -> u32 {
+            ctx + range.length
+        }
+        async fn disc(&self, ctx: u32) -> u32 {
+            ctx
+        }
+    }
+    assert_eq!(
+        futures::executor::block_on(Cmd::Disc.dispatch_with(&Count, 5)),
+        5
+    );
+    assert_eq!(
+        futures::executor::block_on(read.dispatch_with(&Count, 5)),
+        5
+    );
 }

@@ -22,6 +22,7 @@ const FAIL_DIRS: &[&str] = &[
     "attrs",
     "types",
     "multi",
+    "protocol",
 ];
 
 #[test]

@@ -276,6 +276,7 @@ pub fn expand(c: &Container, variants: &[Variant]) -> TokenStream {
             .handler
             .clone()
             .unwrap_or_else(|| format_ident!("{}Handler", ident));
+        let with_ctx = c.attrs.handler_ctx.is_some();
         let mut methods = Vec::new();
         let mut arms = Vec::new();
         for v in variants {
@@ -291,9 +292,13 @@ pub fn expand(c: &Container, variants: &[Variant]) -> TokenStream {
                     syn::Member::Named(n) => n.clone(),
                     // Tuple fields are named after their type (`ObjReq` -> `obj_req`),
                     // so the generated trait documents itself.
-                    syn::Member::Unnamed(_) => {
-                        param_name(f.ty, v.fields.len(), f.index).unwrap_or_else(|| b.clone())
-                    }
+                    syn::Member::Unnamed(_) => f
+                        .attrs
+                        .name
+                        .as_ref()
+                        .and_then(|n| syn::parse_str::<Ident>(&n.v).ok())
+                        .or_else(|| param_name(f.ty, v.fields.len(), f.index))
+                        .unwrap_or_else(|| b.clone()),
                 };
                 quote!(#pname: #ty)
             });
@@ -307,29 +312,57 @@ pub fn expand(c: &Container, variants: &[Variant]) -> TokenStream {
             } else {
                 v.doc.clone()
             };
+            let ctx_param = if with_ctx {
+                quote!(ctx: Ctx,)
+            } else {
+                quote!()
+            };
+            let ctx_arg = if with_ctx { quote!(__ctx,) } else { quote!() };
             methods.push(quote! {
                 #[doc = #doc]
-                fn #m(&self, #(#params),*) -> impl ::core::future::Future<Output = Self::Output> + ::core::marker::Send;
+                fn #m(&self, #ctx_param #(#params),*) -> impl ::core::future::Future<Output = Self::Output> + ::core::marker::Send;
             });
             let pat = pattern(v, &binds);
-            arms.push(quote!(#pat => __h.#m(#(#binds),*).await));
+            arms.push(quote!(#pat => __h.#m(#ctx_arg #(#binds),*).await));
         }
-        let tdoc = format!(
-            "One method per operation of [`{ident}`]; a server implements it, and [`{ident}::dispatch`] calls the right one."
-        );
-        quote! {
-            #[doc = #tdoc]
-            #vis trait #hname {
-                /// What every operation produces (typically a response).
-                type Output;
-                #(#methods)*
-            }
+        if with_ctx {
+            let tdoc = format!(
+                "One method per operation of [`{ident}`], each given the caller's per-call context `Ctx` (a connection, a session, a negotiated state); a server implements it, and [`{ident}::dispatch_with`] calls the right one."
+            );
+            quote! {
+                #[doc = #tdoc]
+                #vis trait #hname<Ctx> {
+                    /// What every operation produces (typically a response).
+                    type Output;
+                    #(#methods)*
+                }
 
-            #[automatically_derived]
-            impl #ident {
-                /// Calls the handler method for this operation.
-                pub async fn dispatch<__H: #hname + ?::core::marker::Sized>(self, __h: &__H) -> __H::Output {
-                    match self { #(#arms,)* }
+                #[automatically_derived]
+                impl #ident {
+                    /// Calls the handler method for this operation, passing it `ctx`.
+                    pub async fn dispatch_with<__Ctx, __H: #hname<__Ctx> + ?::core::marker::Sized>(self, __h: &__H, __ctx: __Ctx) -> __H::Output {
+                        match self { #(#arms,)* }
+                    }
+                }
+            }
+        } else {
+            let tdoc = format!(
+                "One method per operation of [`{ident}`]; a server implements it, and [`{ident}::dispatch`] calls the right one."
+            );
+            quote! {
+                #[doc = #tdoc]
+                #vis trait #hname {
+                    /// What every operation produces (typically a response).
+                    type Output;
+                    #(#methods)*
+                }
+
+                #[automatically_derived]
+                impl #ident {
+                    /// Calls the handler method for this operation.
+                    pub async fn dispatch<__H: #hname + ?::core::marker::Sized>(self, __h: &__H) -> __H::Output {
+                        match self { #(#arms,)* }
+                    }
                 }
             }
         }
@@ -353,7 +386,11 @@ pub fn expand(c: &Container, variants: &[Variant]) -> TokenStream {
         None => (quote!(), quote!()),
     };
 
+    let unversioned = crate::marker::unversioned_impl(c);
+
     quote! {
+        #unversioned
+
         #[automatically_derived]
         #[allow(unreachable_patterns, unused_comparisons, clippy::identity_op)]
         impl #ig #k::OpTable for #ident #tg #wc {
@@ -429,7 +466,8 @@ pub fn expand(c: &Container, variants: &[Variant]) -> TokenStream {
                 -> ::core::result::Result<Self, #k::DecodeError>
             {
                 let __tag: #tag_ty = #read_tag;
-                <Self as #k::OpTable>::decode_body(__tag, __buf, __v)
+                // Body offsets count from the start of the value, tag included.
+                <Self as #k::OpTable>::decode_body(__tag, __buf, __v).map_err(|__e| __e.shifted(#tag_size))
             }
         }
 

@@ -118,6 +118,19 @@ fn fixed_size_expr(k: &TokenStream, f: &Field) -> TokenStream {
     }
 }
 
+/// The `magic = N` constant of a field as a literal of the field's type.
+pub fn magic_lit(f: &Field) -> Option<TokenStream> {
+    let m = f.attrs.magic.as_ref()?;
+    let prim = match &f.kind {
+        TyKind::Byte(p) | TyKind::Int(p) => p.name,
+        _ => return None,
+    };
+    // Spanned at the macro call, not at the user's literal: lints that read
+    // the source text under a literal's span would see the user's spelling.
+    let lit = syn::LitInt::new(&format!("{}{prim}", m.v), Span::call_site());
+    Some(quote!(#lit))
+}
+
 /// Runtime condition "this field exists at version `__v`".
 pub fn present_cond(since: Option<u64>, until: Option<u64>) -> Option<TokenStream> {
     match (since.map(ver), until.map(ver)) {
@@ -149,7 +162,7 @@ pub fn default_expr(f: &Field) -> TokenStream {
 pub fn decode_stmt(k: &TokenStream, ty_name: &str, f: &Field, all: &[Field]) -> TokenStream {
     let ty = f.ty;
     let local = &f.local;
-    let name = &f.name;
+    let name = &f.path_name;
     let pad = f.pad();
     let pad_stmt = if pad > 0 {
         quote!(#k::__private::skip(__buf, #pad).map_err(|__e| __e.in_field(#ty_name, #name, __start - __buf.remaining(), __v))?;)
@@ -160,8 +173,27 @@ pub fn decode_stmt(k: &TokenStream, ty_name: &str, f: &Field, all: &[Field]) -> 
         let sz = fixed_size_expr(k, f);
         let d = default_expr(f);
         quote!(#k::__private::skip(__buf, #sz).map(|()| #d))
+    } else if let Some(m) = magic_lit(f) {
+        let read = match &f.kind {
+            TyKind::Int(_) => {
+                let h = helper(k, "dec", f);
+                quote!(#h::<#ty, _>(__buf))
+            }
+            _ => quote!(<#ty as #k::Wire>::decode(__buf, __v)),
+        };
+        quote!(#read.and_then(|__x| #k::__private::check_magic(__x, #m)))
     } else {
         match &f.kind {
+            TyKind::Optional(t) => {
+                let w = wire_of(k, t);
+                quote! {
+                    if #k::bytes::Buf::has_remaining(__buf) {
+                        #w::decode(__buf, __v).map(::core::option::Option::Some)
+                    } else {
+                        ::core::result::Result::Ok(::core::option::Option::None)
+                    }
+                }
+            }
             TyKind::Byte(_) | TyKind::Nested { .. } => {
                 let w = wire_of(k, ty);
                 quote!(#w::decode(__buf, __v))
@@ -227,7 +259,7 @@ pub fn encode_stmt(
     off: TokenStream,
 ) -> TokenStream {
     let ty = f.ty;
-    let name = &f.name;
+    let name = &f.path_name;
     let a = acc(f);
     let pad = f.pad();
     let pad_stmt = if pad > 0 {
@@ -238,6 +270,14 @@ pub fn encode_stmt(
     let expr = if f.reserved() {
         let sz = fixed_size_expr(k, f);
         quote!(#k::__private::enc_zeros(__buf, #sz))
+    } else if let Some(m) = magic_lit(f) {
+        match &f.kind {
+            TyKind::Int(_) => {
+                let h = helper(k, "enc", f);
+                quote!(#h::<#ty, _>(__buf, #m))
+            }
+            _ => quote!(<#ty as #k::Wire>::encode(&#m, __buf, __v)),
+        }
     } else if let Some(j) = f.measures {
         let p = acc(&all[j]);
         let max = all[j].attrs.max.as_ref().map_or(u64::MAX, |m| m.v);
@@ -264,6 +304,15 @@ pub fn encode_stmt(
                 quote!(#h(__buf, &#a[..]))
             }
             TyKind::Bytes | TyKind::VecU8 => quote!(#k::__private::enc_bytes(__buf, &#a[..])),
+            TyKind::Optional(t) => {
+                let w = wire_of(k, t);
+                quote! {
+                    match &#a {
+                        ::core::option::Option::Some(__x) => #w::encode(__x, __buf, __v),
+                        ::core::option::Option::None => ::core::result::Result::Ok(()),
+                    }
+                }
+            }
             TyKind::Vec(t) => {
                 let h = private_fn_of(k, "enc_vec", t);
                 quote!(#h(__buf, &#a[..], __v))
@@ -314,6 +363,13 @@ pub fn size_expr(k: &TokenStream, f: &Field, acc: &dyn Fn(&Field) -> TokenStream
                 quote!((#n * (#len)))
             }
             TyKind::Bytes | TyKind::VecU8 => quote!(#a.len()),
+            TyKind::Optional(t) => {
+                let w = wire_of(k, t);
+                quote!(match &#a {
+                    ::core::option::Option::Some(__x) => #w::wire_size(__x, __v),
+                    ::core::option::Option::None => 0usize,
+                })
+            }
             TyKind::Vec(t) => {
                 let w = wire_of(k, t);
                 quote!(::core::iter::Iterator::sum::<usize>(::core::iter::Iterator::map(
@@ -342,7 +398,7 @@ pub fn layout_entry(
     offset: TokenStream,
     size: TokenStream,
 ) -> TokenStream {
-    let name = &f.name;
+    let name = &f.wire_name;
     let ty = f.ty.to_token_stream().to_string();
     let order = match (&f.kind, f.order) {
         (TyKind::Int(p) | TyKind::IntArray { elem: p, .. }, Some(Order::Le)) if p.size > 1 => {
@@ -375,7 +431,7 @@ pub fn layout_entry(
     };
     let measures = match f.measures {
         Some(j) => {
-            let n = &all[j].name;
+            let n = &all[j].wire_name;
             quote!(::core::option::Option::Some(#n))
         }
         None => quote!(::core::option::Option::None),

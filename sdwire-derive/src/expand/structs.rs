@@ -23,13 +23,23 @@ fn versions_tokens(c: &Container) -> TokenStream {
 
 fn fixed_read(k: &TokenStream, ty_name: &str, f: &Field, i: usize) -> TokenStream {
     let ty = f.ty;
-    let name = &f.name;
+    let name = &f.path_name;
     if f.reserved() {
         return default_expr(f);
     }
     let o = quote!(__O[#i]);
     let s = quote!(__S[#i]);
     let sfx = fields::order_suffix(f);
+    if let Some(m) = fields::magic_lit(f) {
+        let read = match &f.kind {
+            TyKind::Int(_) => {
+                let h = quote::format_ident!("read_{}", sfx);
+                quote!(#k::__private::#h::<#ty>(__c, #o))
+            }
+            _ => quote!(__c[#o]),
+        };
+        return quote!(#k::__private::check_magic(#read, #m).map_err(|__e| __e.in_field(#ty_name, #name, #o, __v))?);
+    }
     match &f.kind {
         TyKind::Byte(p) => match p.name {
             "u8" => quote!(__c[#o]),
@@ -66,7 +76,7 @@ fn fixed_read(k: &TokenStream, ty_name: &str, f: &Field, i: usize) -> TokenStrea
 
 fn fixed_write(k: &TokenStream, ty_name: &str, f: &Field, i: usize) -> TokenStream {
     let m = &f.member;
-    let name = &f.name;
+    let name = &f.path_name;
     let o = quote!(__O[#i]);
     let s = quote!(__S[#i]);
     let pad = f.pad();
@@ -78,6 +88,14 @@ fn fixed_write(k: &TokenStream, ty_name: &str, f: &Field, i: usize) -> TokenStre
     let sfx = fields::order_suffix(f);
     let w = if f.reserved() {
         quote!(__c[#o..#o + #s].fill(0);)
+    } else if let Some(m) = fields::magic_lit(f) {
+        match &f.kind {
+            TyKind::Int(_) => {
+                let h = quote::format_ident!("write_{}", sfx);
+                quote!(#k::__private::#h(__c, #o, #m);)
+            }
+            _ => quote!(__c[#o] = #m;),
+        }
     } else {
         match &f.kind {
             TyKind::Byte(p) => match p.name {
@@ -121,9 +139,12 @@ pub fn expand(c: &Container, fields: &[Field]) -> TokenStream {
         .iter()
         .map(|f| layout::present_at_current(f, c.versions))
         .collect();
-    let has_payload = fields
-        .iter()
-        .any(|f| matches!(f.kind, TyKind::Bytes | TyKind::VecU8 | TyKind::Vec(_)));
+    let has_payload = fields.iter().any(|f| {
+        matches!(
+            f.kind,
+            TyKind::Bytes | TyKind::VecU8 | TyKind::Vec(_) | TyKind::Optional(_)
+        )
+    });
     let versioned_fields = fields.iter().any(|f| f.is_versioned());
     let fixed_capable = !has_payload && !versioned_fields && !generic;
     let st = layout::compute(fields, c.versions, packed);
@@ -229,7 +250,7 @@ pub fn expand(c: &Container, fields: &[Field]) -> TokenStream {
     };
     let sum = quote!(0usize #(+ #size_terms)*);
 
-    let names: Vec<&String> = fields.iter().map(|f| &f.name).collect();
+    let names: Vec<&String> = fields.iter().map(|f| &f.path_name).collect();
     let n_const = quote!(#k::__private::size_or(#ident::__SDWIRE_OFFSETS.1, 0));
 
     let (decode_body, encode_body, size_body, fixed_fns) = if fixed_capable {
@@ -311,7 +332,7 @@ pub fn expand(c: &Container, fields: &[Field]) -> TokenStream {
         // box and nested values recurse, so large tables decode without allocating.
         let in_place = fields.iter().map(|f| {
             let m = &f.member;
-            let name = &f.name;
+            let name = &f.path_name;
             let ty = f.ty;
             let pad = f.pad();
             let pad_stmt = if pad > 0 {
@@ -400,7 +421,13 @@ pub fn expand(c: &Container, fields: &[Field]) -> TokenStream {
         layout_const_checks(c, fields, &st, has_payload, &aligns, &pads, &present)
     };
 
+    let unversioned = crate::marker::unversioned_impl(c);
+    let frame_header = frame_header_impl(c, fields);
+
     quote! {
+        #unversioned
+        #frame_header
+
         #[automatically_derived]
         impl #ig #ident #tg #wc {
             #[doc(hidden)]
@@ -453,6 +480,38 @@ pub fn expand(c: &Container, fields: &[Field]) -> TokenStream {
             }
 
             #fixed_fns
+        }
+    }
+}
+
+/// `FrameHeader` + `FillPayloadLen` for a header with a `payload_len` field.
+fn frame_header_impl(c: &Container, fields: &[Field]) -> TokenStream {
+    let Some(f) = fields.iter().find(|f| f.attrs.payload_len.is_some()) else {
+        return quote!();
+    };
+    let k = &c.krate;
+    let ident = c.ident;
+    let (ig, tg, wc) = c.input.generics.split_for_impl();
+    let m = &f.member;
+    let ty = f.ty;
+    let ty_name = ident.to_string();
+    let name = &f.path_name;
+    quote! {
+        #[automatically_derived]
+        impl #ig #k::codec::FrameHeader for #ident #tg #wc {
+            #[inline]
+            fn payload_len(&self) -> u64 {
+                #k::WireInt::to_u64(self.#m)
+            }
+        }
+        #[automatically_derived]
+        impl #ig #k::codec::FillPayloadLen for #ident #tg #wc {
+            #[inline]
+            fn set_payload_len(&mut self, __len: usize) -> ::core::result::Result<(), #k::EncodeError> {
+                self.#m = #k::__private::len_to_field::<#ty>(__len, ::core::primitive::u64::MAX)
+                    .map_err(|__e| __e.in_field(#ty_name, #name, 0, 0))?;
+                ::core::result::Result::Ok(())
+            }
         }
     }
 }

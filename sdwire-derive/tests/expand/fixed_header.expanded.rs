@@ -2,6 +2,8 @@
 // Re-bless with SDWIRE_BLESS=1.
 
 #[automatically_derived]
+impl ::sdwire::Unversioned for ReqHeader {}
+#[automatically_derived]
 impl ReqHeader {
     #[doc(hidden)]
     pub const __SDWIRE_FIELD_SIZES: [::core::option::Option<usize>; 8usize] = [

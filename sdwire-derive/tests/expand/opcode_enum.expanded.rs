@@ -2,6 +2,8 @@
 // Re-bless with SDWIRE_BLESS=1.
 
 #[automatically_derived]
+impl ::sdwire::Unversioned for ObjReq {}
+#[automatically_derived]
 impl ObjReq {
     #[doc(hidden)]
     pub const __SDWIRE_FIELD_SIZES: [::core::option::Option<usize>; 3usize] = [
@@ -189,6 +191,8 @@ impl ::sdwire::Wire for ObjReq {
     }
 }
 #[automatically_derived]
+impl ::sdwire::Unversioned for ClientOp {}
+#[automatically_derived]
 #[allow(unreachable_patterns, unused_comparisons, clippy::identity_op)]
 impl ::sdwire::OpTable for ClientOp {
     type Tag = u16;
@@ -274,7 +278,13 @@ impl ::sdwire::OpTable for ClientOp {
                     let __before = ::sdwire::bytes::Buf::remaining(__buf);
                     <ObjReq as ::sdwire::Wire>::decode(__buf, __v)
                         .map_err(|__e| {
-                            __e.in_field("ClientOp", "0", __start - __before, __v)
+                            __e
+                                .in_field(
+                                    "ClientOp",
+                                    "CreateAndWriteObj.0 (ObjReq)",
+                                    __start - __before,
+                                    __v,
+                                )
                         })?
                 };
                 ::core::result::Result::Ok(Self::CreateAndWriteObj(__f0))
@@ -286,14 +296,26 @@ impl ::sdwire::OpTable for ClientOp {
                     let __before = ::sdwire::bytes::Buf::remaining(__buf);
                     <ObjReq as ::sdwire::Wire>::decode(__buf, __v)
                         .map_err(|__e| {
-                            __e.in_field("ClientOp", "req", __start - __before, __v)
+                            __e
+                                .in_field(
+                                    "ClientOp",
+                                    "ReadObj.req",
+                                    __start - __before,
+                                    __v,
+                                )
                         })?
                 };
                 let __f1: bool = {
                     let __before = ::sdwire::bytes::Buf::remaining(__buf);
                     <bool as ::sdwire::Wire>::decode(__buf, __v)
                         .map_err(|__e| {
-                            __e.in_field("ClientOp", "direct", __start - __before, __v)
+                            __e
+                                .in_field(
+                                    "ClientOp",
+                                    "ReadObj.direct",
+                                    __start - __before,
+                                    __v,
+                                )
                         })?
                 };
                 ::core::result::Result::Ok(Self::ReadObj {
@@ -319,18 +341,28 @@ impl ::sdwire::OpTable for ClientOp {
         match self {
             Self::CreateAndWriteObj(__b0) => {
                 <ObjReq as ::sdwire::Wire>::encode(&(*__b0), __buf, __v)
-                    .map_err(|__e| __e.in_field("ClientOp", "0", 0usize, __v))?;
+                    .map_err(|__e| {
+                        __e
+                            .in_field(
+                                "ClientOp",
+                                "CreateAndWriteObj.0 (ObjReq)",
+                                0usize,
+                                __v,
+                            )
+                    })?;
                 ::core::result::Result::Ok(())
             }
             Self::ReadObj { req: __b0, direct: __b1 } => {
                 <ObjReq as ::sdwire::Wire>::encode(&(*__b0), __buf, __v)
-                    .map_err(|__e| __e.in_field("ClientOp", "req", 0usize, __v))?;
+                    .map_err(|__e| {
+                        __e.in_field("ClientOp", "ReadObj.req", 0usize, __v)
+                    })?;
                 <bool as ::sdwire::Wire>::encode(&(*__b1), __buf, __v)
                     .map_err(|__e| {
                         __e
                             .in_field(
                                 "ClientOp",
-                                "direct",
+                                "ReadObj.direct",
                                 0usize
                                     + (0usize
                                         + <ObjReq as ::sdwire::Wire>::wire_size(&(*__b0), __v)),
@@ -403,6 +435,7 @@ impl ::sdwire::Wire for ClientOp {
     ) -> ::core::result::Result<Self, ::sdwire::DecodeError> {
         let __tag: u16 = ::sdwire::__private::dec_le::<u16, _>(__buf)?;
         <Self as ::sdwire::OpTable>::decode_body(__tag, __buf, __v)
+            .map_err(|__e| __e.shifted(2usize))
     }
 }
 ///One method per operation of [`ClientOp`]; a server implements it, and [`ClientOp::dispatch`] calls the right one.

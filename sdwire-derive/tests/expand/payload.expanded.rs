@@ -2,6 +2,8 @@
 // Re-bless with SDWIRE_BLESS=1.
 
 #[automatically_derived]
+impl ::sdwire::Unversioned for Entry {}
+#[automatically_derived]
 impl Entry {
     #[doc(hidden)]
     pub const __SDWIRE_FIELD_SIZES: [::core::option::Option<usize>; 2usize] = [
@@ -169,6 +171,8 @@ impl ::sdwire::Wire for Entry {
         ::core::result::Result::Ok(())
     }
 }
+#[automatically_derived]
+impl ::sdwire::Unversioned for Batch {}
 #[automatically_derived]
 impl Batch {
     #[doc(hidden)]

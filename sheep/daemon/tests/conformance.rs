@@ -8,7 +8,7 @@
 //!   (0x7E and 0xEE, probed on purpose) must be reported unknown;
 //! * the response union decodes into the arm of its opcode ([`RspArm`]) and
 //!   re-encodes byte-identical;
-//! * the proto_ver rules (fact sheet §8) agree with what the server answered;
+//! * the proto_ver rules (docs/sheepdog-facts.md §8) agree with what the server answered;
 //! * every complete payload decodes into its typed value by opcode and
 //!   re-encodes byte-identical, modulo the don't-care bytes listed in
 //!   [`DONT_CARE`]; truncated payloads (the trace keeps 64 KiB) are checked
@@ -45,11 +45,11 @@ const EXPECTED_UNKNOWN: &[(u8, &str)] = &[
 const DONT_CARE: &[(&str, &str)] = &[
     (
         "sd_node[0..24]",
-        "rb_node: three host pointers of the sender's red-black tree (fact sheet §11.2)",
+        "rb_node: three host pointers of the sender's red-black tree (docs/sheepdog-facts.md §11.2)",
     ),
     (
         "sd_node[66..68]",
-        "implicit C padding after nr_vnodes (fact sheet §11.2)",
+        "implicit C padding after nr_vnodes (docs/sheepdog-facts.md §11.2)",
     ),
 ];
 
@@ -412,7 +412,7 @@ fn every_exchange_decodes_and_re_encodes() {
     );
 }
 
-/// The version probes of raw-probes: exactly the values the fact sheet lists.
+/// The version probes of raw-probes: exactly the values docs/sheepdog-facts.md §8 lists.
 #[test]
 fn raw_probe_versions() {
     let t = sheep_testkit::trace::Trace::load_scenario("raw-probes").expect("raw-probes loads");

@@ -178,7 +178,7 @@ fn auto_vnodes_reproduce_recorded_counts() {
         let recorded: Vec<u16> = nodes.iter().map(|w| w.node.nr_vnodes).collect();
         assert_eq!(auto_vnodes(&spaces), recorded, "epoch {epoch}");
     }
-    // The README/fact sheet: the 4th node got 127.
+    // The traces README and docs/sheepdog-facts.md §13: the 4th node got 127.
     assert!(lists
         .values()
         .any(|v| v.len() == 4 && v[3].node.nr_vnodes == 127));

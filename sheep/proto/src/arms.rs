@@ -1,4 +1,4 @@
-//! The per-opcode arms of the header unions (fact sheet §3).
+//! The per-opcode arms of the header unions (docs/sheepdog-facts.md §3).
 //!
 //! Request arms are the 32 bytes at offset 16 of [`ReqHeader`](super::ReqHeader)
 //! (`size = 32`); response arms are the 28 bytes at offset 20 of
@@ -485,7 +485,7 @@ pub enum RspArm {
 }
 
 impl RspKind {
-    /// The response arm the answer to `opcode` uses (fact sheet §3.2).
+    /// The response arm the answer to `opcode` uses (docs/sheepdog-facts.md §3.2).
     pub fn for_opcode(opcode: u8) -> RspKind {
         match opcode {
             0x01..=0x05 | 0x16 | 0xA1..=0xA6 | 0xC1 | 0xC2 | 0xBD => RspKind::Obj,

@@ -1,6 +1,6 @@
 //! Cluster-wide structures: `cluster_info`, `epoch_log`, `vdi_state`,
 //! `sheepdog_vdi_attr`, `recovery_state`, `sd_stat` and the on-disk
-//! `sheepdog_config` (fact sheet §6, §11.3-§11.5).
+//! `sheepdog_config` (docs/sheepdog-facts.md §6, §11.3-§11.5).
 
 use super::header::ClusterFlags;
 use super::node::{NodeId, SdNode};
@@ -19,7 +19,7 @@ pub const SD_MAX_VDI_LEN: usize = 256;
 /// `SD_MAX_VDI_ATTR_VALUE_LEN`.
 pub const SD_MAX_VDI_ATTR_VALUE_LEN: usize = 65_536;
 
-/// Cluster status `sd_status` (fact sheet §6).
+/// Cluster status `sd_status` (docs/sheepdog-facts.md §6).
 ///
 /// # Format
 /// One byte (`cluster_info.status`, offset 20).
@@ -321,7 +321,7 @@ pub struct RecoveryState {
 }
 
 /// `sd_stat`, the STAT reply: request counters (not traced; layout from
-/// sheepdog's `struct sd_stat`, 15 u64 counters = 120 B as in the fact sheet).
+/// sheepdog's `struct sd_stat`, 15 u64 counters = 120 B as in docs/sheepdog-facts.md §11).
 ///
 /// # Format
 /// 15 little-endian u64 at offsets 0, 8, ... 112, in field order.

@@ -1,4 +1,4 @@
-//! The common 48-byte request and response headers (fact sheet §2, §3.2, §5, §8).
+//! The common 48-byte request and response headers (docs/sheepdog-facts.md §2, §3.2, §5, §8).
 //!
 //! Both headers carry their opcode-specific arguments in a union; here the
 //! union is kept as raw bytes (`body`) and decoded into a typed arm by the
@@ -31,7 +31,7 @@ pub const fn proto_ver_for(opcode: u8) -> u8 {
 }
 
 /// Whether a request with `opcode` and `proto_ver` passes the server's version
-/// check (fact sheet §8): public opcodes accept 0 ("unversioned") and any
+/// check (docs/sheepdog-facts.md §8): public opcodes accept 0 ("unversioned") and any
 /// value up to [`SD_PROTO_VER`]; internal opcodes need exactly
 /// [`SD_SHEEP_PROTO_VER`], except the peer protocol's, which also accept
 /// peer protocol 0x0b (payload CRCs, see
@@ -136,7 +136,7 @@ macro_rules! flag_set {
 }
 
 flag_set! {
-    /// `hdr.flags` of a request (fact sheet §5.1, §5.2).
+    /// `hdr.flags` of a request (docs/sheepdog-facts.md §5.1, §5.2).
     ///
     /// # Format
     /// A little-endian u16 at offset 2 of the request header. Responses carry 0.
@@ -175,7 +175,7 @@ impl ReqFlags {
 }
 
 flag_set! {
-    /// Cluster flags `SD_CLUSTER_FLAG_*` (fact sheet §5.3).
+    /// Cluster flags `SD_CLUSTER_FLAG_*` (docs/sheepdog-facts.md §5.3).
     ///
     /// # Format
     /// A little-endian u16 in `cluster.flags` (request offset 34),

@@ -1,4 +1,4 @@
-//! The VDI inode object `sd_inode` (fact sheet §11.1).
+//! The VDI inode object `sd_inode` (docs/sheepdog-facts.md §11.1).
 //!
 //! A full inode is 12,587,576 bytes: a 4,664-byte header, `data_vdi_id[2^20]`
 //! (u32 each) and `gref[2^20]` ({i32 generation, i32 count} each). Clients

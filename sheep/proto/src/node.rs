@@ -1,4 +1,4 @@
-//! Node identities: `node_id` (40 B) and `sd_node` (80 B) (fact sheet §11.2).
+//! Node identities: `node_id` (40 B) and `sd_node` (80 B) (docs/sheepdog-facts.md §11.2).
 
 use sdwire::Wire;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};

@@ -1,4 +1,4 @@
-//! Sheepdog object ids (protocol fact sheet §10).
+//! Sheepdog object ids (docs/sheepdog-facts.md §10).
 //!
 //! An oid is a 64-bit value: the top five bits say what kind of object it is,
 //! bits 32..56 hold the VDI id and bits 0..32 an index whose meaning depends on

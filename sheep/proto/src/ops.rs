@@ -1,4 +1,4 @@
-//! The three opcode tables: client, peer and admin (fact sheet §4).
+//! The three opcode tables: client, peer and admin (docs/sheepdog-facts.md §4).
 //!
 //! All three protocols share one framing ([`ReqHeader`]); the opcode alone says
 //! which protocol a request belongs to. Public opcodes (< 0x80) form the
@@ -45,7 +45,7 @@ pub const ADMIN_VERSION: Version = SD_SHEEP_PROTO_VER as Version;
 /// Oldest admin protocol version accepted.
 pub const ADMIN_COMPAT: Version = SD_SHEEP_PROTO_VER as Version;
 
-/// Public (client) operations: QEMU, tgt, libsheepdog and dog (fact sheet §4.1).
+/// Public (client) operations: QEMU, tgt, libsheepdog and dog (docs/sheepdog-facts.md §4.1).
 ///
 /// # Format
 /// Tag = `hdr.opcode` (byte 1), range 0x00..=0x7f; body = the 32-byte union at offset 16.
@@ -93,7 +93,7 @@ pub enum ClientOp {
     GetClusterDefault(NoArgs),
 }
 
-/// Sheep -> sheep operations (fact sheet §4.2.2 and the sheep-to-sheep local ops of §4.2.1).
+/// Sheep -> sheep operations (docs/sheepdog-facts.md §4.2.2 and the sheep-to-sheep local ops of §4.2.1).
 ///
 /// # Format
 /// Tag = `hdr.opcode`, range 0x80..=0xff; body = the 32-byte union at offset 16.
@@ -144,7 +144,7 @@ pub enum PeerOp {
     VdiStateCheckpointCtl(VdiStateCheckpointReq),
 }
 
-/// Dog (admin client) -> sheep operations (fact sheet §4.2.1).
+/// Dog (admin client) -> sheep operations (docs/sheepdog-facts.md §4.2.1).
 ///
 /// # Format
 /// Tag = `hdr.opcode`, range 0x80..=0xff; body = the 32-byte union at offset 16.
@@ -301,7 +301,7 @@ pub enum AdminOp {
 }
 
 /// Opcodes sheepdog 1.0 defines but has no handler for: they decode, and a
-/// server answers them `INVALID_PARMS` (fact sheet §4.2.1).
+/// server answers them `INVALID_PARMS` (docs/sheepdog-facts.md §4.2.1).
 pub const OPCODES_WITHOUT_HANDLER: &[u8] = &[0x91, 0x92, 0x93, 0xAD, 0xAE, 0xB6, 0xB7, 0xC3, 0xC4];
 
 /// Whether the C server has a handler for `opcode` (false for unknown opcodes
@@ -448,7 +448,7 @@ pub enum RequestError {
 }
 
 /// Decodes a request as the C server would judge it: version check first
-/// (fact sheet §8, with the peer window `0x0a..=0x0b`), then the opcode lookup.
+/// (docs/sheepdog-facts.md §8, with the peer window `0x0a..=0x0b`), then the opcode lookup.
 ///
 /// # Errors
 /// [`RequestError::VersionMismatch`], [`RequestError::UnknownOpcode`] or a union decode error.
@@ -607,7 +607,7 @@ mod tests {
         sorted.sort_unstable();
         sorted.dedup();
         assert_eq!(sorted.len(), all.len(), "an opcode is in two tables");
-        // Fact sheet §4: 13 public + 63 internal opcodes.
+        // docs/sheepdog-facts.md §4: 13 public + 63 internal opcodes.
         assert_eq!(ClientOp::OPS.len(), 13);
         assert_eq!(PeerOp::OPS.len() + AdminOp::OPS.len(), 63);
         for op in OPCODES_WITHOUT_HANDLER {

@@ -1,4 +1,4 @@
-//! Typed request and response payloads, selected by opcode (fact sheet §4).
+//! Typed request and response payloads, selected by opcode (docs/sheepdog-facts.md §4).
 //!
 //! [`decode_req_payload`] and [`decode_rsp_payload`] turn the bytes after a
 //! header into one typed value; [`ReqPayload::encode`] / [`RspPayload::encode`]

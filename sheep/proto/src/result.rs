@@ -1,10 +1,10 @@
-//! Result codes `SD_RES_*` carried in `rsp.result` (fact sheet §7).
+//! Result codes `SD_RES_*` carried in `rsp.result` (docs/sheepdog-facts.md §7).
 
 use sdwire::Wire;
 
 macro_rules! results {
     ($( $(#[$m:meta])* $code:literal => $var:ident, $name:literal, $desc:literal; )*) => {
-        /// A response's result code (`rsp.result`, fact sheet §7).
+        /// A response's result code (`rsp.result`, docs/sheepdog-facts.md §7).
         ///
         /// # Format
         /// A little-endian u32 at offset 16 of the response header. Public codes

@@ -1588,3 +1588,7 @@ impl Dog<'_> {
         self.out(&s).await
     }
 }
+
+#[cfg(test)]
+#[path = "verbs_tests.rs"]
+mod tests;

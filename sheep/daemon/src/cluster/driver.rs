@@ -1,4 +1,4 @@
-//! The cluster driver layer (fact sheet §12): membership and one total order
+//! The cluster driver layer (docs/sheepdog-facts.md §12): membership and one total order
 //! of cluster events, delivered identically to every member.
 //!
 //! # Model
@@ -347,7 +347,7 @@ pub enum JoinOutcome {
 }
 
 /// A cluster driver: membership with liveness detection and a total order of
-/// join, leave and notify events (fact sheet §12).
+/// join, leave and notify events (docs/sheepdog-facts.md §12).
 ///
 /// Dropping a driver without [`leave`](Self::leave) behaves like a crash:
 /// its background tasks stop, and the other members see it leave when its

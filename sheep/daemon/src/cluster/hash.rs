@@ -1,4 +1,4 @@
-//! The hash functions of sheepdog's consistent hashing (fact sheet §13).
+//! The hash functions of sheepdog's consistent hashing (docs/sheepdog-facts.md §13).
 //!
 //! Everything is 64-bit FNV-1a. Integers are hashed as their 8 little-endian
 //! bytes (the C code hashes the in-memory `uint64_t` on x86-64). The

@@ -1,4 +1,4 @@
-//! Join with version negotiation (design §3, fact sheet §8).
+//! Join with version negotiation (design §3, docs/sheepdog-facts.md §8).
 //!
 //! A joining sheep sends a [`JoinMessage`]: per protocol (client, peer,
 //! admin) the `[compat, version]` range it speaks, and the cluster identity

@@ -1,5 +1,5 @@
 //! Object placement: the vnode ring and the object -> replica walk
-//! (fact sheet §13).
+//! (docs/sheepdog-facts.md §13).
 //!
 //! Every node owns `nr_vnodes` positions on a 64-bit ring. The positions
 //! are a hash chain seeded with the node's address and port. An object

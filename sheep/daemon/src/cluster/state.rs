@@ -3,7 +3,7 @@
 //!
 //! # Format
 //!
-//! `config` is sheepdog's 40-byte `sheepdog_config` (fact sheet §11.5);
+//! `config` is sheepdog's 40-byte `sheepdog_config` (docs/sheepdog-facts.md §11.5);
 //! `epoch/%08u` holds an `epoch_log` record (48 bytes) followed by the
 //! `sd_node`s of that epoch. Both are written with
 //! [`crate::store::write_file_atomic`].

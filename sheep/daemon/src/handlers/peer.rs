@@ -1,6 +1,6 @@
 //! Peer ops (CREATE_AND_WRITE/READ/WRITE/REMOVE_PEER, GET_OBJ_LIST,
-//! GET_EPOCH): act on the local store only, under the epoch rules of fact
-//! sheet §9.
+//! GET_EPOCH): act on the local store only, under the epoch rules of
+//! docs/sheepdog-facts.md §9.
 
 use crate::handlers::gateway::{self, cow_source, Via};
 use crate::handlers::{Ctx, Reply};

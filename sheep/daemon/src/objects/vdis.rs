@@ -1,5 +1,5 @@
 //! VDIs: the in-memory table of inode headers, vid allocation (FNV-1a plus
-//! in-use bitmap probing, fact sheet §10), lookups by name/tag/snapid, and
+//! in-use bitmap probing, docs/sheepdog-facts.md §10), lookups by name/tag/snapid, and
 //! the VDI op handlers (`handlers::vdi`).
 //!
 //! The table is a cache of the inode objects in the store: it is rebuilt

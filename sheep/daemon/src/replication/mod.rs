@@ -191,3 +191,103 @@ impl Node {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+    use std::net::SocketAddr;
+    use std::sync::atomic::Ordering;
+
+    use super::recovery::holders;
+    use super::replicas::ClusterView;
+    use super::*;
+    use crate::objects::VdiMeta;
+    use crate::proto::oid::Oid;
+
+    fn node(port: u16, zone: u32) -> SdNode {
+        let mut n = SdNode::new(SocketAddr::from(([127, 0, 0, 1], port)), 128, 1 << 30);
+        n.zone = zone;
+        n
+    }
+
+    fn node_at(dir: &std::path::Path, me: SdNode, default_copies: u8) -> Arc<Node> {
+        let mut cfg = Config::new(dir, me.socket_addr());
+        cfg.sync = false;
+        let n = Node::open(cfg).unwrap();
+        n.replicas
+            .fan
+            .default_copies
+            .store(default_copies, Ordering::Relaxed);
+        n
+    }
+
+    #[test]
+    fn vdi_metadata_is_held_by_every_member_data_by_the_ring() {
+        let dir = tempfile::tempdir().unwrap();
+        let members = [node(7000, 1), node(7001, 2), node(7002, 3), node(7003, 4)];
+        let st = node_at(dir.path(), members[0], 2);
+        let v = ClusterView::new(&members, 1, members[0].socket_addr());
+        let all: Vec<usize> = (0..members.len()).collect();
+        assert_eq!(holders(&st, &v, Oid::inode(0x7c2b25).0, 0), all);
+        assert_eq!(holders(&st, &v, Oid::attr(0x7c2b25, 3).0, 1), all);
+        for idx in 0..64 {
+            let oid = Oid::data(0x7c2b25, idx).0;
+            let h = holders(&st, &v, oid, 0);
+            // The cluster default (2) decides, in the ring's order.
+            assert_eq!(h, v.replicas(oid, 2), "{oid:#x}");
+            let zones: HashSet<u32> = h.iter().map(|&i| v.nodes[i].zone).collect();
+            assert_eq!(zones.len(), 2, "one copy per zone");
+            // A request's own copies win over the default.
+            assert_eq!(holders(&st, &v, oid, 3).len(), 3);
+        }
+    }
+
+    #[test]
+    fn copies_come_from_the_request_then_the_vdi_then_the_cluster() {
+        let dir = tempfile::tempdir().unwrap();
+        let me = node(7000, 1);
+        let st = node_at(dir.path(), me, 2);
+        let oid = Oid::data(0x42, 0).0;
+        assert_eq!(st.replicas.copies_of(oid, 0), 2);
+        assert_eq!(st.replicas.copies_of(oid, 3), 3);
+        crate::sync::write(&st.vdis).vdis.insert(
+            0x42,
+            VdiMeta {
+                copies: 1,
+                ..VdiMeta::default()
+            },
+        );
+        assert_eq!(st.replicas.copies_of(oid, 0), 1, "the VDI's own count");
+        assert_eq!(st.replicas.copies_of(Oid::data(0x43, 0).0, 0), 2);
+    }
+
+    #[test]
+    fn copies_are_capped_by_the_number_of_zones() {
+        let dir = tempfile::tempdir().unwrap();
+        // Four nodes, two zones: at most two distinct-zone copies.
+        let members = [node(7000, 1), node(7001, 1), node(7002, 2), node(7003, 2)];
+        let st = node_at(dir.path(), members[0], 3);
+        let v = ClusterView::new(&members, 1, members[0].socket_addr());
+        for idx in 0..32 {
+            let h = holders(&st, &v, Oid::data(9, idx).0, 0);
+            assert_eq!(h.len(), 2);
+            assert_ne!(v.nodes[h[0]].zone, v.nodes[h[1]].zone);
+        }
+    }
+
+    #[test]
+    fn a_node_that_is_not_a_member_holds_nothing_here() {
+        let dir = tempfile::tempdir().unwrap();
+        let me = node(7009, 9);
+        let members = [node(7000, 1), node(7001, 2)];
+        let st = node_at(dir.path(), me, 2);
+        let v = ClusterView::new(&members, 1, me.socket_addr());
+        assert_eq!(v.me, None);
+        // Every holder is a member; this node is none of them.
+        let h = holders(&st, &v, Oid::data(5, 0).0, 0);
+        assert_eq!(h.len(), 2);
+        assert!(h
+            .iter()
+            .all(|&i| v.nodes[i].socket_addr() != me.socket_addr()));
+    }
+}

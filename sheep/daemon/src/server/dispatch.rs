@@ -2,7 +2,7 @@
 //! lookup of [`proto::decode_request`], then the generated `dispatch` of the
 //! op table into the handler traits implemented here on [`Ctx`] (one method
 //! per opcode, so the compiler refuses a forgotten one), and the response
-//! rules (fact sheet §1, §8).
+//! rules (docs/sheepdog-facts.md §1, §8).
 //!
 //! Every method routes to the handler family ([`gateway`], [`peer`],
 //! [`admin`], [`vdi`]); the ones wrapped in [`Ctx::formatted`] answer

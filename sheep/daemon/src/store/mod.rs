@@ -1,8 +1,8 @@
 //! The local object store.
 //!
 //! Every sheep keeps the objects it is responsible for in a local
-//! [`ObjectStore`]. Objects are named by their 64-bit oid (see the protocol
-//! fact sheet, §10) and have a fixed size chosen by the caller when the object
+//! [`ObjectStore`]. Objects are named by their 64-bit oid (see
+//! docs/sheepdog-facts.md §10) and have a fixed size chosen by the caller when the object
 //! is created (4 MiB for data objects by default, 12,587,576 bytes for inodes,
 //! and so on). The store itself does not interpret oids.
 //!

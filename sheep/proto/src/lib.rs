@@ -19,9 +19,11 @@
 //! * [`oid`]: object ids;
 //! * [`frame`]: the frame codecs (header + `data_length` payload) and the
 //!   payload limit;
-//! * [`time`]: sheepdog's timestamp encodings.
+//! * [`time`]: sheepdog's timestamp encodings;
+//! * [`nbd`]: the NBD protocol sheep serves with `--nbd` (big-endian).
 //!
-//! Byte order is little-endian everywhere (what the C sheep writes on x86-64).
+//! Byte order is little-endian everywhere (what the C sheep writes on
+//! x86-64), except [`nbd`], which is big-endian like NBD itself.
 
 #![warn(missing_docs)]
 
@@ -30,6 +32,7 @@ pub mod cluster_info;
 pub mod frame;
 pub mod header;
 pub mod inode;
+pub mod nbd;
 pub mod node;
 pub mod oid;
 pub mod ops;

@@ -104,6 +104,10 @@ pub fn layouts() -> Vec<(&'static str, Vec<&'static Layout>)> {
                 VdiBitmap::LAYOUT,
             ],
         ),
+        (
+            "NBD (big-endian; served with `--nbd`)",
+            super::nbd::layouts(),
+        ),
     ]
 }
 

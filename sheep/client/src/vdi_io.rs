@@ -12,7 +12,7 @@
 //!
 //! ```
 //! use sheep_client::vdi_io::{pieces, WritePlan};
-//! let p: Vec<_> = pieces(4 << 20 - 512, 1024, 4 << 20).collect();
+//! let p: Vec<_> = pieces((4 << 20) - 512, 1024, 4 << 20).collect();
 //! assert_eq!(p.len(), 2);
 //! assert_eq!((p[0].idx, p[0].offset, p[0].len, p[0].at), (0, (4 << 20) - 512, 512, 0));
 //! assert_eq!((p[1].idx, p[1].offset, p[1].len, p[1].at), (1, 0, 512, 512));

@@ -47,9 +47,9 @@ async fn peer_answering(result: SdResult) -> SocketAddr {
     addr
 }
 
-/// A formatted gateway (copies = 2) whose view is itself and `peer`, and a
-/// client connected to it.
-async fn gateway_with(peer: SocketAddr) -> (tempfile::TempDir, Arc<State>, Client) {
+/// A gateway formatted with `copies` whose view is itself and `peer`, and
+/// a client connected to it.
+async fn gateway_with(peer: SocketAddr, copies: u8) -> (tempfile::TempDir, Arc<State>, Client) {
     let dir = tempfile::tempdir().unwrap();
     let l = Listeners::bind("127.0.0.1:0".parse().unwrap(), dir.path())
         .await
@@ -60,7 +60,7 @@ async fn gateway_with(peer: SocketAddr) -> (tempfile::TempDir, Arc<State>, Clien
     let st = State::open(cfg).unwrap();
     tokio::spawn(server::serve(st.clone(), l, std::future::pending()));
     let c = Client::connect(&Target::Tcp(me)).await.unwrap();
-    c.make_fs(2, 22).await.unwrap();
+    c.make_fs(copies, 22).await.unwrap();
     let node = |a: SocketAddr, zone: u32| {
         let mut n = SdNode::new(a, 128, 1 << 30);
         n.zone = zone;
@@ -75,7 +75,7 @@ async fn gateway_with(peer: SocketAddr) -> (tempfile::TempDir, Arc<State>, Clien
 async fn a_replicas_result_reaches_the_client_as_that_result() {
     for want in [SdResult::NoSpace, SdResult::Halt, SdResult::Readonly] {
         let peer = peer_answering(want).await;
-        let (_dir, _st, c) = gateway_with(peer).await;
+        let (_dir, _st, c) = gateway_with(peer, 2).await;
         let oid = Oid::data(0x42, 0).0;
         let err = c
             .create_and_write_obj(oid, None, 0, vec![7u8; 512])
@@ -88,22 +88,19 @@ async fn a_replicas_result_reaches_the_client_as_that_result() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_from_a_failing_replica_answers_its_result() {
     let peer = peer_answering(SdResult::Halt).await;
-    let (_dir, st, c) = gateway_with(peer).await;
-    // An object the gateway is no replica of: with only the fake peer left
-    // in the view, every read goes to it.
-    let alone = ClusterView::new(
-        &[{
-            let mut n = SdNode::new(peer, 128, 1 << 30);
-            n.zone = 2;
-            n
-        }],
-        st.epoch(),
-        "127.0.0.1:1".parse().unwrap(),
-    );
-    st.replicas.set_view(alone);
+    // One copy: an object placed on the fake peer is read from it alone.
+    let (_dir, st, c) = gateway_with(peer, 1).await;
+    let view = st.replicas.view().expect("a view is installed");
+    let on_peer = (0..)
+        .map(|idx| Oid::data(0x42, idx).0)
+        .find(|&oid| {
+            let r = view.replicas(oid, 1);
+            r.len() == 1 && view.nodes[r[0]].socket_addr() == peer
+        })
+        .expect("some object lands on the peer");
     let err = c
-        .read_obj(Oid::data(0x42, 1).0, 0, 512)
+        .read_obj(on_peer, 0, 512)
         .await
-        .expect_err("the only replica answers HALT");
+        .expect_err("its only replica answers HALT");
     assert_eq!(err.sd_result(), Some(SdResult::Halt), "{err}");
 }

@@ -498,7 +498,8 @@ fn tgtd_over_three_node_cluster() {
     let rt = runtime();
     let nodes = spawn_local_cluster(tmp.path(), 3, &["-n"]);
     let gws: Vec<Client> = nodes.iter().map(|n| rt.block_on(n.client())).collect();
-    rt.block_on(wait_members(&gws, 3, Duration::from_secs(20)));
+    // A deadline for a condition, generous for a loaded 2-core machine.
+    rt.block_on(wait_members(&gws, 3, Duration::from_secs(60)));
     rt.block_on(gws[1].make_fs(2, 22)).unwrap();
     let vid = rt.block_on(gws[2].new_vdi("clustervol", 64 << 20)).unwrap();
     let (tgtd, url) = tgtd_for(&CLUSTER, &nodes[0].store.join("sock"), "clustervol", &work);

@@ -12,6 +12,9 @@ use std::fmt;
 
 /// Client protocol version (`SD_PROTO_VER`), stamped on opcodes below 0x80.
 pub const SD_PROTO_VER: u8 = 0x02;
+
+/// The TCP port a sheep listens on by default (`SD_LISTEN_PORT`).
+pub const SD_LISTEN_PORT: u16 = 7000;
 /// Internal protocol version (`SD_SHEEP_PROTO_VER`), stamped on opcodes 0x80 and up
 /// and carried in `cluster_info.proto_ver` at join.
 pub const SD_SHEEP_PROTO_VER: u8 = 0x0a;

@@ -51,8 +51,8 @@ pub use cluster_info::{
     VdiAttr, VdiState,
 };
 pub use header::{
-    accepts_version, proto_ver_for, ClusterFlags, ReqFlags, ReqHeader, RspHeader, SD_PROTO_VER,
-    SD_SHEEP_PROTO_VER,
+    accepts_version, proto_ver_for, ClusterFlags, ReqFlags, ReqHeader, RspHeader, SD_LISTEN_PORT,
+    SD_PROTO_VER, SD_SHEEP_PROTO_VER,
 };
 pub use inode::{Inode, InodeHeader};
 pub use node::{NodeId, SdNode};

@@ -14,6 +14,9 @@ pub const SD_INODE_HEADER_SIZE: usize = 4664;
 pub const SD_ATTR_OBJ_SIZE: usize = 66_320;
 /// Number of VDI ids (24 bits); vid 0 is never used.
 pub const SD_NR_VDIS: u32 = 1 << 24;
+
+/// Bytes of a vid bitmap (READ_VDIS, READ_DEL_VDIS): one bit per vid.
+pub const VDI_BITMAP_SIZE: usize = (SD_NR_VDIS / 8) as usize;
 /// Number of entries in an inode's `data_vdi_id[]` and `gref[]` arrays.
 pub const SD_INODE_DATA_INDEX: u32 = 1 << 20;
 /// Default `block_size_shift` (4 MiB data objects).

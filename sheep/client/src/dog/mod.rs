@@ -123,7 +123,7 @@ struct Common {
     )]
     address: String,
     /// sheep port
-    #[arg(short = 'p', long, global = true, default_value_t = 7000)]
+    #[arg(short = 'p', long, global = true, default_value_t = crate::proto::SD_LISTEN_PORT)]
     port: u16,
     /// machine-readable JSON output
     #[arg(long, global = true)]

@@ -22,7 +22,7 @@ use sheep_proto::SdNode;
 #[command(name = "sheep", version)]
 struct Args {
     /// TCP port to listen on (tgtd keeps only 4 digits: use <= 9999 for it).
-    #[arg(short = 'p', long, default_value_t = 7000)]
+    #[arg(short = 'p', long, default_value_t = sheep::proto::SD_LISTEN_PORT)]
     port: u16,
     /// Address to bind and announce.
     #[arg(short = 'b', long = "bindaddr", default_value = "0.0.0.0")]
@@ -202,6 +202,7 @@ async fn join_cluster(
             tracing::info!(
                 driver = %m.driver().name(),
                 members = v.members.len(),
+                epoch = v.epoch,
                 peer = %versions.peer,
                 "joined the cluster"
             );

@@ -98,10 +98,15 @@ impl Membership {
     /// store's ctime (read at judging time, so a format done after the join
     /// counts) and the current window.
     ///
+    /// Returns once this node's own Join is folded: [`Membership::view`]
+    /// is then the membership this node joined (itself included, with the
+    /// cluster's current epoch), never the empty view before it.
+    ///
     /// # Errors
     ///
     /// [`JoinError::Refused`] when the cluster refused this node (the caller
-    /// logs it and exits non-zero), driver errors.
+    /// logs it and exits non-zero), driver errors (the event stream ended
+    /// before this node's Join: [`DriverError::NotMember`]).
     pub async fn join(
         driver: Arc<dyn ClusterDriver>,
         me: SdNode,
@@ -162,6 +167,23 @@ impl Membership {
             }
         };
         let (fwd_tx, fwd_rx) = mpsc::unbounded_channel();
+        // The stream starts with this node's own Join: fold it (and
+        // anything before it) here, so that the view handed out is the
+        // current membership with this node in it. Handing out the empty
+        // initial view let a restarted sheep serve client I/O from no view
+        // at all: its stale local copies and absences answered reads.
+        loop {
+            let Some(ev) = events.recv().await else {
+                return Err(JoinError::Driver(DriverError::NotMember));
+            };
+            view_tx.send_modify(|v| fold(v, &ev, base, &known));
+            let mine =
+                matches!(&ev, ClusterEvent::Join { node, .. } if node.nid.key() == me.nid.key());
+            let _ = fwd_tx.send(ev);
+            if mine {
+                break;
+            }
+        }
         let m = Arc::new(Membership {
             driver,
             view: view_tx,

@@ -21,7 +21,7 @@ pub const SD_DEFAULT_VNODES: u16 = 128;
 
 /// Maximum redundancy (`SD_MAX_COPIES`). The C code also stops counting
 /// zones at this value.
-pub const SD_MAX_COPIES: usize = 31;
+pub use crate::proto::cluster_info::SD_MAX_COPIES;
 
 /// The part of an `sd_node` that placement depends on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -15,8 +15,7 @@ use crate::proto::oid::{vdi_name_hash, Oid, SD_NR_VDIS};
 use crate::proto::{InodeHeader, SdResult};
 use crate::store::ObjectStore;
 
-/// Size of the in-use / deleted bitmaps (2^24 bits).
-pub const BITMAP_SIZE: usize = (SD_NR_VDIS / 8) as usize;
+pub use crate::proto::oid::VDI_BITMAP_SIZE as BITMAP_SIZE;
 
 /// What the daemon remembers of one inode.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -25,6 +25,7 @@ use replicas::Replicas;
 pub mod error;
 pub mod recovery;
 pub mod replicas;
+pub mod view;
 
 pub use error::ReplicaError;
 

@@ -1,6 +1,11 @@
 //! Object recovery after a membership change (sheepdog's `recovery.c`,
 //! re-designed).
 //!
+//! (Longer than 800 lines on purpose: the authority rules described here
+//! and the code that keeps them, the view change, the on-demand guard, the
+//! per-epoch task and the answer to a recovering peer, are one algorithm
+//! whose invariants a reader has to check together.)
+//!
 //! Every membership change installs a new view (epoch + vnode ring, see
 //! `server::members`) and starts a recovery task for that epoch on
 //! every member; a newer change supersedes a running task (each step checks

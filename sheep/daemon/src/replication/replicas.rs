@@ -42,13 +42,15 @@ use bytes::Bytes;
 
 use super::{Node, ReplicaError};
 use crate::client::{Client, ClientError, Target};
-use crate::cluster::join::Versions;
-use crate::cluster::membership::View;
-use crate::cluster::placement::{auto_vnodes, PlacementNode, VnodeRing};
 use crate::objects::VdiTable;
 use crate::proto::oid::{Oid, OidKind};
 use crate::proto::{ObjReq, PeerOp, ReqFlags, Request, RspArm, SdNode, SdResult, PEER_COMPAT};
 use crate::store::{FileRange, ObjectStore, StoreError};
+
+pub use super::view::ClusterView;
+
+/// The local-store face of [`Replicas`] (what the peer ops use).
+mod local;
 
 /// Object bytes read for an answer.
 #[derive(Debug)]
@@ -57,85 +59,6 @@ pub enum ObjData {
     Mem(Bytes),
     /// A range of a local object file, sent with `sendfile(2)`.
     File(FileRange),
-}
-
-/// One membership as the gateway sees it.
-#[derive(Debug, Clone, Default)]
-pub struct ClusterView {
-    /// Members, oldest first (with the vnode counts placement uses).
-    pub nodes: Vec<SdNode>,
-    /// Their ring.
-    pub ring: VnodeRing,
-    /// Membership epoch.
-    pub epoch: u32,
-    /// Index of this node in `nodes`.
-    pub me: Option<usize>,
-    /// Per member (same order as `nodes`): the peer protocol version this
-    /// node speaks with it; [`PEER_COMPAT`] until the daemon's link-version
-    /// function ([`Replicas::set_link_versions`]) or
-    /// [`ClusterView::with_links`] knows better.
-    pub links: Vec<u8>,
-}
-
-impl ClusterView {
-    /// Builds the view of `members` (auto vnodes from their space) for the
-    /// node announced as `me`.
-    pub fn new(members: &[SdNode], epoch: u32, me: SocketAddr) -> ClusterView {
-        let spaces: Vec<u64> = members.iter().map(|n| n.space).collect();
-        let vn = auto_vnodes(&spaces);
-        let nodes: Vec<SdNode> = members
-            .iter()
-            .zip(vn)
-            .map(|(n, v)| SdNode { nr_vnodes: v, ..*n })
-            .collect();
-        let pn: Vec<PlacementNode> = nodes
-            .iter()
-            .map(|n| PlacementNode {
-                addr: n.nid.addr,
-                port: n.nid.port,
-                zone: n.zone,
-                nr_vnodes: n.nr_vnodes,
-            })
-            .collect();
-        let me = nodes.iter().position(|n| n.socket_addr() == me);
-        ClusterView {
-            ring: VnodeRing::new(&pn),
-            links: vec![PEER_COMPAT as u8; nodes.len()],
-            nodes,
-            epoch,
-            me,
-        }
-    }
-
-    /// The view with every link's peer version: the highest both this
-    /// node (`ours`) and the member know, from the membership `m`
-    /// ([`View::peer_version_with`]); the oldest version for a member the
-    /// membership has no ranges of.
-    #[must_use]
-    pub fn with_links(mut self, m: &View, ours: &Versions) -> ClusterView {
-        self.links = self
-            .nodes
-            .iter()
-            .map(|n| m.peer_version_with(ours, n).unwrap_or(ours.peer.compat))
-            .collect();
-        self
-    }
-
-    /// The peer version of the link to `addr` ([`PEER_COMPAT`] for a node
-    /// that is not a member).
-    pub fn link_version(&self, addr: SocketAddr) -> u8 {
-        self.nodes
-            .iter()
-            .position(|n| n.socket_addr() == addr)
-            .and_then(|i| self.links.get(i).copied())
-            .unwrap_or(PEER_COMPAT as u8)
-    }
-
-    /// The replica holders of `oid` (indices into `nodes`), `copies` capped
-    /// at the number of zones.
-    pub fn replicas(&self, oid: u64, copies: usize) -> Vec<usize> {
-        self.ring.replicas(oid, copies.max(1))
-    }
 }
 
 /// The membership-dependent part of [`Replicas`].
@@ -266,7 +189,9 @@ impl Replicas {
     }
 
     /// Sets how the peer version of each link is found (the daemon uses
-    /// the membership's [`View::peer_version_with`]); every view installed
+    /// the membership's
+    /// [`View::peer_version_with`](crate::cluster::membership::View::peer_version_with));
+    /// every view installed
     /// afterwards gets its [`ClusterView::links`] from it.
     pub fn set_link_versions(&self, f: LinkVersions) {
         *crate::sync::write(&self.fan.link_versions) = Some(f);
@@ -307,8 +232,9 @@ impl Replicas {
     /// `None` when not clustered. Metadata objects go to every member.
     fn targets(&self, oid: u64, copies: u8) -> Option<(ClusterView, Vec<usize>)> {
         let v = self.view()?;
-        if v.nodes.is_empty() {
-            return None;
+        if v.me.is_none() {
+            // Not a member of this view (not joined yet): no placement.
+            return Some((v, Vec::new()));
         }
         let all = matches!(Oid(oid).kind(), OidKind::Inode | OidKind::Attr);
         // Keep in line with crate::replication::recovery::holders.
@@ -445,6 +371,36 @@ impl Replicas {
         .await;
     }
 
+    /// Holds an op while this node is not a member of view `v` (a daemon
+    /// answers only after it joined, so this is a safety net): `true` once
+    /// the view changed, `false` when `deadline` passed (the op then fails
+    /// with WAIT_FOR_JOIN, which the client gets as that result).
+    ///
+    /// Never answered from the local store instead: a node that is not a
+    /// member does not know the placement, and what it stores may be stale
+    /// (a restarted node's copies) or missing. Holding rather than a
+    /// "retry" result because real clients retry no result code of a
+    /// data read: tgtd's sheepdog backend takes any failure as a medium
+    /// error and only retries a broken connection, and the C dog reports
+    /// the failure.
+    async fn hold_until_member(&self, v: &ClusterView, deadline: std::time::Instant) -> bool {
+        let now = std::time::Instant::now();
+        if now >= deadline {
+            tracing::error!(
+                epoch = v.epoch,
+                "not a member of the cluster view, I/O refused"
+            );
+            return false;
+        }
+        tracing::warn!(
+            epoch = v.epoch,
+            "not a member of the cluster view yet, I/O held"
+        );
+        self.await_view_change_for(v.epoch, (deadline - now).min(Duration::from_secs(2)))
+            .await;
+        true
+    }
+
     /// Runs a mutating op on every target of `oid`, in parallel; succeeds
     /// only when every replica succeeded. `Ok(false)` = not clustered.
     #[allow(clippy::too_many_arguments)] // one op's whole description
@@ -476,6 +432,12 @@ impl Replicas {
             let Some((v, targets)) = self.targets(oid, copies) else {
                 return Ok(false);
             };
+            if v.me.is_none() {
+                if self.hold_until_member(&v, deadline).await {
+                    continue;
+                }
+                return Err(ReplicaError::Remote(SdResult::WaitForJoin));
+            }
             if targets.is_empty() {
                 return Err(ReplicaError::Remote(SdResult::Halt));
             }
@@ -800,6 +762,12 @@ impl Replicas {
             let Some((v, targets)) = self.targets(oid, copies) else {
                 return Ok(local(oid, offset, len).await?);
             };
+            if v.me.is_none() {
+                if self.hold_until_member(&v, deadline).await {
+                    continue;
+                }
+                return Err(ReplicaError::Remote(SdResult::WaitForJoin));
+            }
             let mut stale = false;
             let mut unreachable = false;
             if v.me.is_some_and(|m| targets.contains(&m)) {
@@ -869,151 +837,5 @@ impl Replicas {
                 self.await_view_change(v.epoch).await;
             }
         }
-    }
-
-    /// Creates `oid` on the local store only.
-    ///
-    /// A COW source (`cow_from`) is placed independently of `oid`, so in a
-    /// cluster this node often holds no copy of it: then, like sheepdog's
-    /// `read_copy_from_replica`, the source is read from its replicas and
-    /// the object is created from that copy with `data` laid over it.
-    ///
-    /// # Errors
-    ///
-    /// As [`ObjectStore::create_and_write`].
-    pub async fn local_create_and_write(
-        &self,
-        owner: &Node,
-        oid: u64,
-        full_size: usize,
-        offset: u64,
-        data: Bytes,
-        cow_from: Option<u64>,
-    ) -> Result<(), ReplicaError> {
-        let s = self.store.clone();
-        let d = data.clone();
-        let r = blocking(move || s.create_and_write(oid, full_size, offset, &d, cow_from)).await;
-        match (r, cow_from) {
-            (Err(StoreError::NoObj(missing)), Some(src))
-                if missing == src && self.view().is_some() =>
-            {
-                let mut full = self.read(owner, src, 0, full_size).await?;
-                full.resize(full_size, 0);
-                let at = usize::try_from(offset).unwrap_or(usize::MAX);
-                let end = at.saturating_add(data.len());
-                if end > full_size {
-                    return Err(StoreError::OutOfRange {
-                        oid,
-                        offset,
-                        len: data.len() as u64,
-                        size: full_size as u64,
-                    }
-                    .into());
-                }
-                full[at..end].copy_from_slice(&data);
-                let s = self.store.clone();
-                Ok(blocking(move || s.create_and_write(oid, full_size, 0, &full, None)).await?)
-            }
-            (r, _) => Ok(r?),
-        }
-    }
-
-    /// Writes into an existing object of the local store.
-    ///
-    /// # Errors
-    ///
-    /// As [`ObjectStore::write`].
-    pub async fn local_write(&self, oid: u64, offset: u64, data: Bytes) -> Result<(), StoreError> {
-        let s = self.store.clone();
-        blocking(move || s.write(oid, offset, &data)).await
-    }
-
-    /// Reads from the local store.
-    ///
-    /// # Errors
-    ///
-    /// As [`ObjectStore::read`].
-    pub async fn local_read(
-        &self,
-        oid: u64,
-        offset: u64,
-        len: usize,
-    ) -> Result<Vec<u8>, StoreError> {
-        let s = self.store.clone();
-        blocking(move || s.read(oid, offset, len)).await
-    }
-
-    /// Reads from the local store: with `file_range`, as a range of the
-    /// object file where the store keeps one, else into memory.
-    ///
-    /// # Errors
-    ///
-    /// As [`ObjectStore::read`].
-    pub async fn local_read_data(
-        &self,
-        oid: u64,
-        offset: u64,
-        len: usize,
-        file_range: bool,
-    ) -> Result<ObjData, StoreError> {
-        if file_range {
-            if let Some(r) = self.local_read_range(oid, offset, len).await? {
-                return Ok(ObjData::File(r));
-            }
-        }
-        Ok(ObjData::Mem(
-            self.local_read(oid, offset, len).await?.into(),
-        ))
-    }
-
-    /// A range of the local object file (see [`ObjectStore::read_range`]).
-    ///
-    /// # Errors
-    ///
-    /// As [`ObjectStore::read_range`].
-    pub async fn local_read_range(
-        &self,
-        oid: u64,
-        offset: u64,
-        len: usize,
-    ) -> Result<Option<FileRange>, StoreError> {
-        let s = self.store.clone();
-        blocking(move || s.read_range(oid, offset, len)).await
-    }
-
-    /// Removes an object from the local store.
-    ///
-    /// # Errors
-    ///
-    /// As [`ObjectStore::remove`].
-    pub async fn local_remove(&self, oid: u64) -> Result<(), StoreError> {
-        let s = self.store.clone();
-        blocking(move || s.remove(oid)).await
-    }
-
-    /// Whether the object exists.
-    pub async fn exists(&self, oid: u64) -> bool {
-        let s = self.store.clone();
-        blocking(move || Ok(s.exists(oid))).await.unwrap_or(false)
-    }
-
-    /// SHA-1 of an object.
-    ///
-    /// # Errors
-    ///
-    /// As [`ObjectStore::sha1`].
-    pub async fn sha1(&self, oid: u64) -> Result<[u8; 20], StoreError> {
-        let s = self.store.clone();
-        blocking(move || s.sha1(oid)).await
-    }
-
-    /// Makes everything durable.
-    ///
-    /// # Errors
-    ///
-    /// As [`ObjectStore::flush`].
-    pub async fn flush(&self) -> Result<(), StoreError> {
-        let s = self.store.clone();
-        blocking(move || s.flush()).await
     }
 }

@@ -81,9 +81,14 @@ pub struct Export {
     pub read_only: bool,
     obj_size: u64,
     view: RwLock<View>,
-    /// Held while an object is created and its index entry updated.
-    alloc: tokio::sync::Mutex<()>,
+    /// Held while an object is created and its index entry updated: one
+    /// lock per object index modulo [`ALLOC_LOCKS`], so creations of
+    /// different objects run in parallel.
+    alloc: Vec<tokio::sync::Mutex<()>>,
 }
+
+/// Object creation locks per export.
+const ALLOC_LOCKS: usize = 64;
 
 /// A clear message for a lookup failure.
 fn lookup_message(sel: &Selector, e: SdResult) -> String {
@@ -166,7 +171,9 @@ impl Export {
                 vid,
                 index: Vec::new(),
             }),
-            alloc: tokio::sync::Mutex::new(()),
+            alloc: (0..ALLOC_LOCKS)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
         };
         let index = e
             .load_index(vid)
@@ -291,10 +298,14 @@ impl Export {
         if let WritePlan::InPlace { oid } = WritePlan::new(vid, p.idx, owner) {
             return self.write_in_place(oid, p.offset, data).await;
         }
-        let _g = self.alloc.lock().await;
+        let g = self.alloc[p.idx as usize % ALLOC_LOCKS].lock().await;
         let (vid, owner) = self.entry(p.idx);
         match WritePlan::new(vid, p.idx, owner) {
-            WritePlan::InPlace { oid } => self.write_in_place(oid, p.offset, data).await,
+            WritePlan::InPlace { oid } => {
+                // Created meanwhile by another request.
+                drop(g);
+                self.write_in_place(oid, p.offset, data).await
+            }
             WritePlan::Create { oid, cow } => {
                 if gateway::readonly(&self.st, Oid(oid)) {
                     return Err(SdResult::Readonly);

@@ -159,6 +159,66 @@ mod hygienic {
             ::core::convert::From::from(b0)
         }
     }
+
+    ::sdwire::bitflags::bitflags! {
+        #[derive(
+            ::core::fmt::Debug,
+            ::core::clone::Clone,
+            ::core::marker::Copy,
+            ::core::cmp::PartialEq,
+            ::core::cmp::Eq,
+        )]
+        pub struct Flags: u16 {
+            const A = 1;
+            const B = 2;
+        }
+    }
+    ::sdwire::wire_flags!(Flags, be, unknown = reject);
+
+    /// Magic numbers on both paths, a flags word, a frame header's length.
+    #[derive(::sdwire::Wire, ::core::fmt::Debug, ::core::cmp::PartialEq, ::core::clone::Clone)]
+    #[wire(be, size = 16)]
+    pub struct MagicHeader {
+        #[wire(magic = 0x25609513)]
+        pub magic: u32,
+        pub flags: Flags,
+        #[wire(magic = 7)]
+        pub marker: u8,
+        pub kind: u8,
+        pub cookie: u32,
+        #[wire(payload_len)]
+        pub length: u32,
+    }
+
+    /// An optional tail and a named tuple field on the sequential path.
+    #[derive(::sdwire::Wire, ::core::fmt::Debug, ::core::cmp::PartialEq, ::core::clone::Clone)]
+    #[wire(be, packed)]
+    pub struct Tail(
+        #[wire(magic = 0x4e42)] pub u16,
+        #[wire(name = "size")] pub u64,
+        #[wire(optional)] pub ::core::option::Option<::sdwire::Zeros<4>>,
+    );
+
+    /// A handler with a per-call context.
+    #[derive(::sdwire::Wire, ::core::fmt::Debug, ::core::cmp::PartialEq)]
+    #[wire(tag = u16, be, handler_ctx)]
+    pub enum CtxOp {
+        #[wire(opcode = 0)]
+        Read { offset: u64 },
+        #[wire(other)]
+        Unknown(u16),
+    }
+
+    pub struct CtxServer;
+    impl CtxOpHandler<u64> for CtxServer {
+        type Output = u64;
+        async fn read(&self, ctx: u64, offset: u64) -> u64 {
+            ctx + offset
+        }
+        async fn unknown_op(&self, ctx: u64, tag: u16) -> u64 {
+            ctx + <u64 as ::core::convert::From<u16>>::from(tag)
+        }
+    }
 }
 
 mod reexport {
@@ -340,4 +400,33 @@ async fn dispatch() {
     );
     assert_eq!(Op::Pair(5, true).dispatch(&Handler).await, 5);
     assert_eq!(Op::Unknown(8).dispatch(&Handler).await, 8);
+}
+
+#[test]
+fn protocol_attributes() {
+    use sdwire::codec::{FillPayloadLen, FrameHeader};
+    use sdwire::Unversioned;
+    let mut h = MagicHeader {
+        magic: 0,
+        flags: Flags::A | Flags::B,
+        marker: 0,
+        kind: 1,
+        cookie: 2,
+        length: 0,
+    };
+    h.set_payload_len(9).unwrap();
+    assert_eq!(h.payload_len(), 9);
+    let b = sdwire::to_vec_unversioned(&h).unwrap();
+    assert_eq!(&b[..8], &[0x25, 0x60, 0x95, 0x13, 0, 3, 7, 1]);
+    let d = MagicHeader::decode_unversioned(&mut &b[..]).unwrap();
+    assert_eq!((d.magic, d.marker, d.length), (0x25609513, 7, 9));
+    let t = Tail(0x4e42, 5, Some(sdwire::Zeros));
+    assert_eq!(round_trip(&t, 0).len(), 14);
+    assert_eq!(round_trip(&Tail(0x4e42, 5, None), 0).len(), 10);
+    let op = CtxOp::Read { offset: 4 };
+    round_trip(&op, 0);
+    assert_eq!(
+        futures::executor::block_on(op.dispatch_with(&CtxServer, 10)),
+        14
+    );
 }

@@ -31,7 +31,7 @@ pub fn object_size(st: &Services, oid: Oid) -> usize {
 }
 
 /// Whether writes to `oid` must be refused because its VDI is a snapshot.
-fn readonly(st: &Services, oid: Oid) -> bool {
+pub fn readonly(st: &Services, oid: Oid) -> bool {
     matches!(
         oid.kind(),
         OidKind::Data | OidKind::Inode | OidKind::Vmstate
@@ -250,7 +250,7 @@ pub async fn remove(st: &Services, oid: Oid, via: Via) -> Reply {
 }
 
 /// Discards a data object: unmaps it from its VDI's index and removes it.
-async fn discard(st: &Services, oid: Oid) -> Reply {
+pub async fn discard(st: &Services, oid: Oid) -> Reply {
     if !oid.is_data() {
         return Reply::code(SdResult::InvalidParms);
     }

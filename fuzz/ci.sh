@@ -7,7 +7,7 @@ set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here"
 secs="${CI_FUZZ_SECONDS:-25}"
-targets=(headers inode node_list cluster_info payload frame_codec sheep_conn cluster_record cluster_join cluster_notice cluster_state)
+targets=(headers inode node_list cluster_info payload frame_codec sheep_conn nbd_conn cluster_record cluster_join cluster_notice cluster_state)
 cargo afl build --release --quiet || exit 2
 export FUZZ_OUT="${FUZZ_OUT:-$(mktemp -d -t sdwire-fuzz-ci.XXXXXX)}"
 export FUZZ_SKIP_BUILD=1

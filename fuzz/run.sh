@@ -3,7 +3,7 @@
 #
 #   fuzz/run.sh TARGET SECONDS        e.g. fuzz/run.sh headers 3600
 #
-# Targets: headers inode node_list cluster_info payload frame_codec sheep_conn
+# Targets: headers inode node_list cluster_info payload frame_codec sheep_conn nbd_conn
 #          cluster_record cluster_join cluster_notice cluster_state
 # Findings go to fuzz/out/TARGET/NAME/{crashes,hangs}; a run in an existing
 # output directory resumes it (AFL_AUTORESUME). Env: FUZZ_OUT (output root,
@@ -33,7 +33,7 @@ bin="$here/target/release/$target"
 [[ -d "$here/seeds/$target" ]] || "$here/target/release/seeds" "$here/seeds" >/dev/null
 
 case "$target" in
-  sheep_conn) tmo=20000 ;;   # the harness itself gives the sheep 10 s
+  sheep_conn|nbd_conn) tmo=20000 ;;   # the harness itself gives the sheep 10 s
   cluster_info|inode) tmo=2000 ;;
   *) tmo=1000 ;;
 esac

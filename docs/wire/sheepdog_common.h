@@ -886,4 +886,163 @@ _Static_assert(offsetof(struct sd_epoch_node, space) == 48, "sd_epoch_node.space
 /*   log (EpochLog): The epoch, its time and the cluster's format */
 /*   nodes (Vec<EpochNode>): The members of the epoch, as many as the file holds */
 
+/* Greeting: S: the first message of the handshake (`NBDMAGIC`, `IHAVEOPT`, flags) */
+struct sd_greeting {
+	__be64 nbdmagic; /* `NBDMAGIC` */
+	__be64 ihaveopt; /* `IHAVEOPT` */
+	__be16 flags; /* What the server supports */
+} __attribute__((packed));
+_Static_assert(sizeof(struct sd_greeting) == 18, "struct sd_greeting is 18 bytes");
+_Static_assert(offsetof(struct sd_greeting, nbdmagic) == 0, "sd_greeting.nbdmagic at offset 0");
+_Static_assert(offsetof(struct sd_greeting, ihaveopt) == 8, "sd_greeting.ihaveopt at offset 8");
+_Static_assert(offsetof(struct sd_greeting, flags) == 16, "sd_greeting.flags at offset 16");
+
+/* OptionHeader: C: the header of an option; its data follows */
+struct sd_option_header {
+	__be64 magic; /* `IHAVEOPT` */
+	__be32 option; /* The option code ([`NbdOption`]) */
+	__be32 length; /* Bytes of option data after the header */
+};
+_Static_assert(sizeof(struct sd_option_header) == 16, "struct sd_option_header is 16 bytes");
+_Static_assert(offsetof(struct sd_option_header, magic) == 0, "sd_option_header.magic at offset 0");
+_Static_assert(offsetof(struct sd_option_header, option) == 8, "sd_option_header.option at offset 8");
+_Static_assert(offsetof(struct sd_option_header, length) == 12, "sd_option_header.length at offset 12");
+
+/* InfoRequest: The data of `NBD_OPT_INFO` / `NBD_OPT_GO`: an export name and the information items the client asks for */
+/* struct sd_info_request: variable size, no C struct; fields in order: */
+/*   name_len (u32): Bytes of the name */
+/*   name (Bytes): The export name (empty: the default export) */
+/*   n_requests (u16): Number of information items asked for */
+/*   requests (Vec<Be<u16>>): The information item codes */
+
+/* NbdOption: The options, by their code: the option header's `option` selects the variant, its data is the body (4-byte tag, big-endian) */
+#define SD_NBD_OPTION_EXPORT_NAME 0x00000001 /* NBD_OPT_EXPORT_NAME: the old way to pick an export; there is no error reply, an unknown name closes the connection */
+#define SD_NBD_OPTION_ABORT 0x00000002 /* NBD_OPT_ABORT: the client gives up */
+#define SD_NBD_OPTION_LIST 0x00000003 /* NBD_OPT_LIST: list the exports */
+#define SD_NBD_OPTION_INFO 0x00000006 /* NBD_OPT_INFO: describe an export; arm: struct sd_info_request */
+#define SD_NBD_OPTION_GO 0x00000007 /* NBD_OPT_GO: describe an export and start transmission on it; arm: struct sd_info_request */
+#define SD_NBD_OPTION_STRUCTURED_REPLY 0x00000008 /* NBD_OPT_STRUCTURED_REPLY: answer READs with structured replies */
+
+/* OptionReply: S: the header of an option reply; its data follows */
+struct sd_option_reply {
+	__be64 magic; /* [`REPLY_MAGIC`] */
+	__be32 option; /* The option answered */
+	__be32 reply; /* The kind of reply ([`rep`]) */
+	__be32 length; /* Bytes of reply data after the header */
+} __attribute__((packed));
+_Static_assert(sizeof(struct sd_option_reply) == 20, "struct sd_option_reply is 20 bytes");
+_Static_assert(offsetof(struct sd_option_reply, magic) == 0, "sd_option_reply.magic at offset 0");
+_Static_assert(offsetof(struct sd_option_reply, option) == 8, "sd_option_reply.option at offset 8");
+_Static_assert(offsetof(struct sd_option_reply, reply) == 12, "sd_option_reply.reply at offset 12");
+_Static_assert(offsetof(struct sd_option_reply, length) == 16, "sd_option_reply.length at offset 16");
+
+/* ServerEntry: The data of an `NBD_REP_SERVER` reply: one export name */
+/* struct sd_server_entry: variable size, no C struct; fields in order: */
+/*   name_len (u32): Bytes of the name */
+/*   name (Bytes): The export name */
+
+/* InfoExport: `NBD_INFO_EXPORT`: the export's size and flags */
+struct sd_info_export {
+	__be16 info; /* Information item code 0 */
+	__be64 size; /* Export size in bytes */
+	__be16 flags; /* What the export supports */
+} __attribute__((packed));
+_Static_assert(sizeof(struct sd_info_export) == 12, "struct sd_info_export is 12 bytes");
+_Static_assert(offsetof(struct sd_info_export, info) == 0, "sd_info_export.info at offset 0");
+_Static_assert(offsetof(struct sd_info_export, size) == 2, "sd_info_export.size at offset 2");
+_Static_assert(offsetof(struct sd_info_export, flags) == 10, "sd_info_export.flags at offset 10");
+
+/* InfoBlockSize: `NBD_INFO_BLOCK_SIZE`: the I/O sizes the server prefers */
+struct sd_info_block_size {
+	__be16 info; /* Information item code 3 */
+	__be32 minimum; /* Smallest alignment the server accepts */
+	__be32 preferred; /* Alignment that avoids read-modify-write */
+	__be32 maximum; /* Largest READ or WRITE */
+} __attribute__((packed));
+_Static_assert(sizeof(struct sd_info_block_size) == 14, "struct sd_info_block_size is 14 bytes");
+_Static_assert(offsetof(struct sd_info_block_size, info) == 0, "sd_info_block_size.info at offset 0");
+_Static_assert(offsetof(struct sd_info_block_size, minimum) == 2, "sd_info_block_size.minimum at offset 2");
+_Static_assert(offsetof(struct sd_info_block_size, preferred) == 6, "sd_info_block_size.preferred at offset 6");
+_Static_assert(offsetof(struct sd_info_block_size, maximum) == 10, "sd_info_block_size.maximum at offset 10");
+
+/* ExportNameReply: S: the answer to `NBD_OPT_EXPORT_NAME`. The 124 zero bytes are left out when the client set `NO_ZEROES` */
+/* struct sd_export_name_reply: variable size, no C struct; fields in order: */
+/*   size (u64): Export size in bytes */
+/*   flags (TransmissionFlags): What the export supports */
+/*   zeroes (Option<Zeros<124>>): The legacy padding */
+
+/* Request: C: one transmission request; a WRITE's data follows it */
+struct sd_request {
+	__be32 magic; /* The request magic */
+	__be16 flags; /* Command flags */
+	__be16 kind; /* The command ([`Command`]) */
+	__be64 cookie; /* Echoed in the reply */
+	__be64 offset; /* Byte offset in the export */
+	__be32 length; /* Bytes the command acts on */
+} __attribute__((packed));
+_Static_assert(sizeof(struct sd_request) == 28, "struct sd_request is 28 bytes");
+_Static_assert(offsetof(struct sd_request, magic) == 0, "sd_request.magic at offset 0");
+_Static_assert(offsetof(struct sd_request, flags) == 4, "sd_request.flags at offset 4");
+_Static_assert(offsetof(struct sd_request, kind) == 6, "sd_request.kind at offset 6");
+_Static_assert(offsetof(struct sd_request, cookie) == 8, "sd_request.cookie at offset 8");
+_Static_assert(offsetof(struct sd_request, offset) == 16, "sd_request.offset at offset 16");
+_Static_assert(offsetof(struct sd_request, length) == 24, "sd_request.length at offset 24");
+
+/* Command: The commands, by the request's `kind`; a WRITE's data is its body (2-byte tag, big-endian) */
+#define SD_COMMAND_READ 0x0000 /* NBD_CMD_READ */
+#define SD_COMMAND_WRITE 0x0001 /* NBD_CMD_WRITE */
+#define SD_COMMAND_DISC 0x0002 /* NBD_CMD_DISC: disconnect, no reply */
+#define SD_COMMAND_FLUSH 0x0003 /* NBD_CMD_FLUSH */
+#define SD_COMMAND_TRIM 0x0004 /* NBD_CMD_TRIM */
+#define SD_COMMAND_WRITE_ZEROES 0x0006 /* NBD_CMD_WRITE_ZEROES */
+
+/* SimpleReply: S: the reply to a request; a successful READ's data follows */
+struct sd_simple_reply {
+	__be32 magic; /* [`SIMPLE_REPLY_MAGIC`] */
+	__be32 error; /* 0 or an [`errno`] value */
+	__be64 cookie; /* The request's cookie */
+};
+_Static_assert(sizeof(struct sd_simple_reply) == 16, "struct sd_simple_reply is 16 bytes");
+_Static_assert(offsetof(struct sd_simple_reply, magic) == 0, "sd_simple_reply.magic at offset 0");
+_Static_assert(offsetof(struct sd_simple_reply, error) == 4, "sd_simple_reply.error at offset 4");
+_Static_assert(offsetof(struct sd_simple_reply, cookie) == 8, "sd_simple_reply.cookie at offset 8");
+
+/* StructuredReplyHeader: S: the header of a structured reply chunk; its data follows */
+struct sd_structured_reply_header {
+	__be32 magic; /* [`STRUCTURED_REPLY_MAGIC`] */
+	__be16 flags; /* Chunk flags */
+	__be16 kind; /* The chunk type ([`reply_type`]) */
+	__be64 cookie; /* The request's cookie */
+	__be32 length; /* Bytes of chunk data after the header */
+} __attribute__((packed));
+_Static_assert(sizeof(struct sd_structured_reply_header) == 20, "struct sd_structured_reply_header is 20 bytes");
+_Static_assert(offsetof(struct sd_structured_reply_header, magic) == 0, "sd_structured_reply_header.magic at offset 0");
+_Static_assert(offsetof(struct sd_structured_reply_header, flags) == 4, "sd_structured_reply_header.flags at offset 4");
+_Static_assert(offsetof(struct sd_structured_reply_header, kind) == 6, "sd_structured_reply_header.kind at offset 6");
+_Static_assert(offsetof(struct sd_structured_reply_header, cookie) == 8, "sd_structured_reply_header.cookie at offset 8");
+_Static_assert(offsetof(struct sd_structured_reply_header, length) == 16, "sd_structured_reply_header.length at offset 16");
+
+/* ReadChunkHeader: S: an `NBD_REPLY_TYPE_OFFSET_DATA` chunk's header with its offset field; `length` counts the offset's 8 bytes plus the data after it, so the data is sent without being copied into the chunk */
+struct sd_read_chunk_header {
+	__be32 magic; /* [`STRUCTURED_REPLY_MAGIC`] */
+	__be16 flags; /* Chunk flags */
+	__be16 kind; /* Chunk type [`reply_type::OFFSET_DATA`] */
+	__be64 cookie; /* The request's cookie */
+	__be32 length; /* 8 + bytes of data */
+	__be64 offset; /* Export offset of the data */
+} __attribute__((packed));
+_Static_assert(sizeof(struct sd_read_chunk_header) == 28, "struct sd_read_chunk_header is 28 bytes");
+_Static_assert(offsetof(struct sd_read_chunk_header, magic) == 0, "sd_read_chunk_header.magic at offset 0");
+_Static_assert(offsetof(struct sd_read_chunk_header, flags) == 4, "sd_read_chunk_header.flags at offset 4");
+_Static_assert(offsetof(struct sd_read_chunk_header, kind) == 6, "sd_read_chunk_header.kind at offset 6");
+_Static_assert(offsetof(struct sd_read_chunk_header, cookie) == 8, "sd_read_chunk_header.cookie at offset 8");
+_Static_assert(offsetof(struct sd_read_chunk_header, length) == 16, "sd_read_chunk_header.length at offset 16");
+_Static_assert(offsetof(struct sd_read_chunk_header, offset) == 20, "sd_read_chunk_header.offset at offset 20");
+
+/* ErrorChunk: The data of an `NBD_REPLY_TYPE_ERROR` chunk */
+/* struct sd_error_chunk: variable size, no C struct; fields in order: */
+/*   error (u32): An [`errno`] value */
+/*   message_len (u16): Bytes of the message */
+/*   message (Bytes): A human-readable message */
+
 #endif /* SHEEPDOG_COMMON_H */

@@ -138,6 +138,9 @@ fn main() {
         }
     }
     cluster_seeds(&mut o);
+    for seed in nbd_sessions() {
+        o.add("nbd_conn", seed);
+    }
     let _ = std::fs::remove_dir_all(&dir);
     for (target, set) in &o.sets {
         let d = dir.join(target);
@@ -149,11 +152,11 @@ fn main() {
     }
 }
 
-/// The cases of a golden file of `sheep/tests/data/cluster-v1/` (`#`
+/// The cases of a golden file of `sheep/daemon/tests/data/cluster-v1/` (`#`
 /// comments, `<case> <hex>` lines), in file order.
 fn golden(file: &str) -> Vec<Vec<u8>> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../sheep/tests/data/cluster-v1")
+        .join("../sheep/daemon/tests/data/cluster-v1")
         .join(file);
     let text = std::fs::read_to_string(&path).expect("golden file");
     text.lines()
@@ -203,4 +206,77 @@ fn cluster_seeds(o: &mut Out) {
     {
         o.add("cluster_state", s);
     }
+}
+
+/// Client halves of NBD sessions for `nbd_conn`: every option and command
+/// the server knows, built from the protocol types.
+fn nbd_sessions() -> Vec<Vec<u8>> {
+    use bytes::Bytes;
+    use sdwire::codec::Frame;
+    use sheep_proto::nbd::{ClientFlags, ClientHello, CommandFlags, InfoRequest, OptionHeader, Request};
+
+    fn hello(out: &mut Vec<u8>) {
+        let flags = ClientFlags::FIXED_NEWSTYLE | ClientFlags::NO_ZEROES;
+        out.extend(sdwire::to_vec_unversioned(&ClientHello { flags }).unwrap());
+    }
+    fn option(out: &mut Vec<u8>, option: u32, data: Bytes) {
+        let h = OptionHeader { magic: 0, option, length: 0 };
+        let f = Frame::filled(h, data).unwrap();
+        out.extend(sdwire::to_vec_unversioned(&f.header).unwrap());
+        out.extend_from_slice(&f.payload);
+    }
+    fn info(name: &str) -> Bytes {
+        let r = InfoRequest {
+            name_len: name.len() as u32,
+            name: Bytes::copy_from_slice(name.as_bytes()),
+            n_requests: 1,
+            requests: vec![sdwire::Be::new(3)],
+        };
+        sdwire::to_bytes_unversioned(&r).unwrap()
+    }
+    fn cmd(out: &mut Vec<u8>, kind: u16, offset: u64, length: u32) {
+        let r = Request {
+            magic: 0,
+            flags: CommandFlags::FUA,
+            kind,
+            cookie: u64::from(kind) + 1,
+            offset,
+            length,
+        };
+        out.extend(sdwire::to_vec_unversioned(&r).unwrap());
+        if kind == 1 {
+            out.extend(std::iter::repeat_n(0xa5u8, length as usize));
+        }
+    }
+    let mut seeds = Vec::new();
+    let mut s = Vec::new();
+    hello(&mut s);
+    option(&mut s, 3, Bytes::new());
+    option(&mut s, 6, info("f@1"));
+    option(&mut s, 7, info("nope"));
+    option(&mut s, 2, Bytes::new());
+    seeds.push(s);
+    for structured in [false, true] {
+        let mut s = Vec::new();
+        hello(&mut s);
+        if structured {
+            option(&mut s, 8, Bytes::new());
+        }
+        option(&mut s, 7, info("f"));
+        cmd(&mut s, 1, 4 << 20, 4096);
+        cmd(&mut s, 0, (4 << 20) - 512, 1024);
+        cmd(&mut s, 3, 0, 0);
+        cmd(&mut s, 4, 0, 1 << 22);
+        cmd(&mut s, 6, 4096, 8192);
+        cmd(&mut s, 9, 0, 0);
+        cmd(&mut s, 2, 0, 0);
+        seeds.push(s);
+    }
+    let mut s = Vec::new();
+    hello(&mut s);
+    option(&mut s, 1, Bytes::from_static(b"f"));
+    cmd(&mut s, 0, 0, 512);
+    cmd(&mut s, 2, 0, 0);
+    seeds.push(s);
+    seeds
 }

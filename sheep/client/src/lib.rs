@@ -31,6 +31,7 @@ pub mod dog;
 pub mod payload;
 pub mod sendfile;
 pub mod sync;
+pub mod vdi_io;
 
 /// The protocol crate, under the name this crate's modules use.
 pub(crate) use sheep_proto as proto;
@@ -594,27 +595,20 @@ impl Client {
     /// As [`call`](Self::call).
     pub async fn vdi_write(&self, vid: u32, offset: u64, data: &[u8]) -> Result<(), ClientError> {
         let shift = self.vdi_shift(vid).await?;
-        let osz = 1u64 << shift;
-        let mut done = 0usize;
-        while done < data.len() {
-            let pos = offset + done as u64;
-            let idx = (pos / osz) as u32;
-            let inoff = pos % osz;
-            let n = ((osz - inoff) as usize).min(data.len() - done);
-            let chunk = Bytes::copy_from_slice(&data[done..done + n]);
-            let owner = self.index_entry(vid, idx).await?;
-            let oid = Oid::data(vid, idx).0;
-            if owner == vid {
-                self.write_obj(oid, inoff as u32, chunk).await?;
-            } else {
-                let cow = (owner != 0).then(|| Oid::data(owner, idx).0);
-                self.create_and_write_obj(oid, cow, inoff as u32, chunk)
-                    .await?;
-                let ioff = data_vdi_id_offset(idx) as u32;
-                self.write_obj(Oid::inode(vid).0, ioff, vid.to_le_bytes().to_vec())
-                    .await?;
+        for p in vdi_io::pieces(offset, data.len() as u64, 1u64 << shift) {
+            let at = p.at as usize;
+            let chunk = Bytes::copy_from_slice(&data[at..at + p.len as usize]);
+            let owner = self.index_entry(vid, p.idx).await?;
+            match vdi_io::WritePlan::new(vid, p.idx, owner) {
+                vdi_io::WritePlan::InPlace { oid } => self.write_obj(oid, p.offset, chunk).await?,
+                vdi_io::WritePlan::Create { oid, cow } => {
+                    self.create_and_write_obj(oid, cow, p.offset, chunk).await?;
+                    let ioff = data_vdi_id_offset(p.idx) as u32;
+                    let run = sdwire::to_bytes(&crate::proto::inode::IndexRun::new(vec![vid]), 0)
+                        .map_err(|e| ClientError::Io(std::io::Error::other(e)))?;
+                    self.write_obj(Oid::inode(vid).0, ioff, run).await?;
+                }
             }
-            done += n;
         }
         Ok(())
     }
@@ -631,21 +625,12 @@ impl Client {
         len: usize,
     ) -> Result<Vec<u8>, ClientError> {
         let shift = self.vdi_shift(vid).await?;
-        let osz = 1u64 << shift;
         let mut out = Vec::with_capacity(len);
-        while out.len() < len {
-            let pos = offset + out.len() as u64;
-            let idx = (pos / osz) as u32;
-            let inoff = pos % osz;
-            let n = ((osz - inoff) as usize).min(len - out.len());
-            let owner = self.index_entry(vid, idx).await?;
-            if owner == 0 {
-                out.resize(out.len() + n, 0);
-            } else {
-                let b = self
-                    .read_obj(Oid::data(owner, idx).0, inoff as u32, n as u32)
-                    .await?;
-                out.extend_from_slice(&b);
+        for p in vdi_io::pieces(offset, len as u64, 1u64 << shift) {
+            let owner = self.index_entry(vid, p.idx).await?;
+            match vdi_io::read_source(p.idx, owner) {
+                None => out.resize(out.len() + p.len as usize, 0),
+                Some(oid) => out.extend_from_slice(&self.read_obj(oid, p.offset, p.len).await?),
             }
         }
         Ok(out)
@@ -673,9 +658,9 @@ impl Client {
     pub async fn index_entry(&self, vid: u32, idx: u32) -> Result<u32, ClientError> {
         let off = data_vdi_id_offset(idx) as u32;
         let b = self.read_obj(Oid::inode(vid).0, off, 4).await?;
-        Ok(u32::from_le_bytes(
-            b[..4].try_into().map_err(|_| ClientError::Closed)?,
-        ))
+        let e: crate::proto::inode::IndexEntry =
+            sdwire::from_slice(&b, 0).map_err(|e| ClientError::Io(std::io::Error::other(e)))?;
+        Ok(e.0)
     }
 
     /// SHUTDOWN.

@@ -3,7 +3,9 @@
 //! libiscsi's `iscsi-test-cu` and a tiny libiscsi initiator compiled from
 //! `tests/support/iscsi-rw.c`. Two variants share the checks: one
 //! in-process sheep, and node 0 of a cluster of three sheep processes
-//! (copies=2) with every node checked as a gateway.
+//! (copies=2) with every node checked as a gateway. A third test shares
+//! one VDI between tgtd and the sheep's NBD server (`--nbd`, read and
+//! written with qemu-io from qemu-utils).
 //!
 //! Needs the Debian packages `tgt`, `libiscsi-bin`, `libiscsi-dev` and `gcc`
 //! (installed by `.ci/run`); the test fails, not skips, without them. It
@@ -17,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use sheep_client::Client;
 use sheep_proto::oid::Oid;
-use support::procs::{cluster_info, holds, spawn_local_cluster, wait_members};
+use support::procs::{cluster_info, holds, spawn_local_cluster, wait_members, SheepProc};
 use support::Daemon;
 
 const TGTD: &str = "/usr/sbin/tgtd";
@@ -238,7 +240,7 @@ fn run_suite(url: &str, suite: &str, log: &Path) {
 /// One tgtd variant: its own control port and target name, so that the
 /// variants can run in parallel (one test binary = one pid).
 struct Variant {
-    /// 0 or 1: picks the control port.
+    /// 0, 1 or 2: picks the control port.
     slot: u32,
     /// Target name.
     iqn: &'static str,
@@ -251,6 +253,10 @@ const SINGLE: Variant = Variant {
 const CLUSTER: Variant = Variant {
     slot: 1,
     iqn: "iqn.2024-01.sheep.test:e2e-cluster",
+};
+const NBD: Variant = Variant {
+    slot: 2,
+    iqn: "iqn.2024-01.sheep.test:e2e-nbd",
 };
 
 fn tools_present() {
@@ -274,8 +280,8 @@ fn runtime() -> tokio::runtime::Runtime {
 /// unix socket `sock`, open to every initiator; returns it and the LUN's URL.
 fn tgtd_for(v: &Variant, sock: &Path, vdi: &str, work: &Path) -> (Tgtd, String) {
     // tgtd refuses control ports above 32767 ("-C argument value out of
-    // range"): 10000 + 2 * (pid % 10000) + slot <= 29999.
-    let ctl = 10_000 + 2 * (std::process::id() % 10_000) + v.slot;
+    // range"): 10000 + 3 * (pid % 6000) + slot <= 28001.
+    let ctl = 10_000 + 3 * (std::process::id() % 6_000) + v.slot;
     let portal = free_port();
     let tgtd = Tgtd::start(ctl, portal, &work.join("tgtd.log"));
     tgtd.adm(&[
@@ -516,4 +522,106 @@ fn tgtd_over_three_node_cluster() {
     }
     drop(gws);
     drop(nodes);
+}
+
+/// qemu-io against an NBD URL; every pattern it checks must match.
+fn qemu_io(url: &str, cmds: &[&str]) {
+    let mut c = Command::new("qemu-io");
+    c.args(["-f", "raw", url]);
+    for cmd in cmds {
+        c.args(["-c", cmd]);
+    }
+    let out = c
+        .output()
+        .expect("qemu-io must be installed (apt-get install qemu-utils)");
+    let t = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "qemu-io {cmds:?}: {t}");
+    assert!(
+        !t.contains("Pattern verification failed"),
+        "qemu-io {cmds:?}: {t}"
+    );
+}
+
+/// tgtd and the sheep's NBD server on one VDI (sheep port 7426, NBD 7427):
+/// what tgtd writes reads back through NBD, and the other way round,
+/// including objects one side creates and the other then overwrites.
+#[test]
+fn tgtd_and_nbd_share_a_vdi() {
+    tools_present();
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let helper = build_helper(&work);
+    let rt = runtime();
+    let spec = format!("local:{}", tmp.path().join("cluster").display());
+    let node = SheepProc::spawn_on(
+        7426,
+        &tmp.path().join("s"),
+        &spec,
+        &["--nbd", "127.0.0.1:7427"],
+    );
+    let c = rt.block_on(node.client());
+    rt.block_on(c.make_fs(1, 22)).unwrap();
+    rt.block_on(c.new_vdi("shared", 16 << 20)).unwrap();
+    let (mut tgtd, url) = tgtd_for(&NBD, &node.store.join("sock"), "shared", &work);
+    let rw = Rw {
+        bin: helper.clone(),
+        url,
+        dir: work.clone(),
+    };
+    let nbd = "nbd://127.0.0.1:7427/shared";
+    // tgtd creates objects 0 and 1 (a write across their boundary);
+    // NBD reads them back, then overwrites part of object 1.
+    let a = vec![0x3cu8; 2 << 20];
+    rw.write((3 << 20) / 512, &a);
+    rw.sync();
+    qemu_io(
+        nbd,
+        &[
+            "read -P 0 0 3M",
+            "read -P 0x3c 3M 2M",
+            "write -P 0x5d 4M 512K",
+            "write -P 0x6e 12M 1M",
+            "flush",
+        ],
+    );
+    // tgtd reads what NBD wrote, in an object NBD created (3) and in
+    // one tgtd created (1). tgtd reads a VDI's index when it opens it (an
+    // object created by another client meanwhile stays a hole to it, as
+    // with dog), so it opens the VDI again.
+    tgtd.stop();
+    drop(tgtd);
+    let (mut tgtd, url) = tgtd_for(&NBD, &node.store.join("sock"), "shared", &work);
+    let rw = Rw {
+        bin: helper,
+        url,
+        dir: work.clone(),
+    };
+    assert!(rw
+        .read((4 << 20) / 512, 512 << 10)
+        .iter()
+        .all(|&b| b == 0x5d));
+    assert!(rw
+        .read((12 << 20) / 512, 1 << 20)
+        .iter()
+        .all(|&b| b == 0x6e));
+    assert!(rw.read((3 << 20) / 512, 1 << 20).iter().all(|&b| b == 0x3c));
+    // tgtd overwrites inside NBD's object; NBD sees it.
+    rw.write((12 << 20) / 512 + 8, &[0x7fu8; 4096]);
+    rw.sync();
+    qemu_io(
+        nbd,
+        &[
+            "read -P 0x6e 12M 4096",
+            "read -P 0x7f 12587008 4096",
+            "read -P 0x6e 12591104 1040384",
+        ],
+    );
+    tgtd.stop();
+    drop(c);
+    drop(node);
 }

@@ -413,3 +413,32 @@ mod tests {
         assert_eq!(sdwire::from_slice::<Inode>(&all, 0).unwrap(), ino);
     }
 }
+
+/// One `data_vdi_id` entry: the vid owning an object (0: unallocated).
+#[derive(Wire, Clone, Copy, PartialEq, Eq, Default, Debug)]
+#[wire(le, size = 4)]
+pub struct IndexEntry(pub u32);
+
+/// A run of `data_vdi_id` entries (a slice of [`Inode`]'s index, as read
+/// from or written at [`data_vdi_id_offset`]).
+#[derive(Wire, Clone, PartialEq, Eq, Default, Debug)]
+#[wire(le)]
+pub struct IndexRun {
+    /// The vids, one per object.
+    #[wire(rest)]
+    pub entries: Vec<IndexEntry>,
+}
+
+impl IndexRun {
+    /// A run of `vids`.
+    pub fn new(vids: Vec<u32>) -> IndexRun {
+        IndexRun {
+            entries: vids.into_iter().map(IndexEntry).collect(),
+        }
+    }
+
+    /// The vids.
+    pub fn vids(self) -> Vec<u32> {
+        self.entries.into_iter().map(|e| e.0).collect()
+    }
+}

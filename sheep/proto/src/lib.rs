@@ -23,8 +23,10 @@
 //! * [`cluster`]: the cluster protocol (driver records, join message and
 //!   reply, cluster-wide notices), versioned on its own
 //!   ([`CLUSTER_COMPAT`]..=[`CLUSTER_VERSION`]).
+//! * [`nbd`]: the NBD protocol sheep serves with `--nbd` (big-endian).
 //!
-//! Byte order is little-endian everywhere (what the C sheep writes on x86-64).
+//! Byte order is little-endian everywhere (what the C sheep writes on
+//! x86-64), except [`nbd`], which is big-endian like NBD itself.
 
 #![warn(missing_docs)]
 
@@ -34,6 +36,7 @@ pub mod cluster_info;
 pub mod frame;
 pub mod header;
 pub mod inode;
+pub mod nbd;
 pub mod node;
 pub mod oid;
 pub mod ops;

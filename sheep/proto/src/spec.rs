@@ -140,6 +140,10 @@ pub fn layouts() -> Vec<(&'static str, Vec<&'static Layout>)> {
                 EpochNode::LAYOUT,
             ],
         ),
+        (
+            "NBD (big-endian; served with `--nbd`)",
+            super::nbd::layouts(),
+        ),
     ]
 }
 

@@ -27,6 +27,7 @@ use crate::proto::{
     InodeHeader, NoArgs, ObjReq, RecoveryState, ReqFlags, ReqHeader, RspHeader, SdNode, SdResult,
     VdiAttr, VdiReq,
 };
+use crate::vdi_io::WritePlan;
 use crate::Client;
 
 const WRITE: ReqFlags = ReqFlags::WRITE;
@@ -283,21 +284,20 @@ async fn write_piece_data(
     off: u32,
     data: Payload,
 ) -> Result<bool, DogError> {
-    let owner = ino.owner(idx);
-    let oid = data_oid(ino.vid, idx);
     let (cp, pol) = (ino.copies, ino.copy_policy);
-    if owner == ino.vid {
-        write_obj(c, ClientOp::WriteObj, oid, 0, off, data, NONE, cp, pol).await?;
-        return Ok(false);
+    match WritePlan::new(ino.vid, idx, ino.owner(idx)) {
+        WritePlan::InPlace { oid } => {
+            write_obj(c, ClientOp::WriteObj, oid, 0, off, data, NONE, cp, pol).await?;
+            Ok(false)
+        }
+        WritePlan::Create { oid, cow } => {
+            let fl = if cow.is_some() { COW } else { NONE };
+            let create = ClientOp::CreateAndWriteObj;
+            let cow = cow.unwrap_or(0);
+            write_obj(c, create, oid, cow, off, data, fl, cp, pol).await?;
+            Ok(true)
+        }
     }
-    let (fl, cow) = if owner != 0 {
-        (COW, data_oid(owner, idx))
-    } else {
-        (NONE, 0)
-    };
-    let create = ClientOp::CreateAndWriteObj;
-    write_obj(c, create, oid, cow, off, data, fl, cp, pol).await?;
-    Ok(true)
 }
 
 /// Points the index entries `idxs` (ascending) at the VDI: one WRITE_OBJ
@@ -311,7 +311,7 @@ async fn write_index_runs(c: &Client, ino: &Inode, idxs: &[u32]) -> Result<(), D
             j += 1;
         }
         let ioff = data_vdi_id_offset(idxs[i]) as u32;
-        let v = IndexRun::bytes(vec![ino.vid; j - i]);
+        let v = wire::index_run_bytes(vec![ino.vid; j - i]);
         let (cp, pol) = (ino.copies, ino.copy_policy);
         let iw = ClientOp::WriteObj;
         write_obj(c, iw, inode_oid(ino.vid), 0, ioff, v, NONE, cp, pol).await?;

@@ -58,32 +58,11 @@ pub(crate) fn decode<T: Wire>(b: &[u8], what: &str) -> Result<T, DogError> {
     sdwire::from_slice(b, 0).map_err(|e| DogError::Other(format!("{what}: bad reply: {e}")))
 }
 
-/// One `data_vdi_id` entry: the vid owning an object.
-#[derive(Wire, Clone, Copy, PartialEq, Eq, Default, Debug)]
-#[wire(le, size = 4)]
-pub(crate) struct IndexEntry(pub u32);
+pub(crate) use crate::proto::inode::IndexRun;
 
-/// A run of `data_vdi_id` entries (a slice of [`crate::proto::Inode`]'s
-/// index, as read from [`crate::proto::inode::data_vdi_id_offset`]).
-#[derive(Wire, Clone, PartialEq, Eq, Default, Debug)]
-#[wire(le)]
-pub(crate) struct IndexRun {
-    /// The vids, one per object.
-    #[wire(rest)]
-    pub entries: Vec<IndexEntry>,
-}
-
-impl IndexRun {
-    /// The wire bytes of `vids`.
-    pub(crate) fn bytes(vids: Vec<u32>) -> Bytes {
-        encode(&IndexRun {
-            entries: vids.into_iter().map(IndexEntry).collect(),
-        })
-    }
-    /// The vids.
-    pub(crate) fn vids(self) -> Vec<u32> {
-        self.entries.into_iter().map(|e| e.0).collect()
-    }
+/// The wire bytes of an index run of `vids`.
+pub(crate) fn index_run_bytes(vids: Vec<u32>) -> Bytes {
+    encode(&IndexRun::new(vids))
 }
 
 /// Sends one request (WRITE and data_length are filled from a non-empty

@@ -42,6 +42,10 @@ struct Args {
     /// Zone of this node (default: derived from the address, like sheepdog).
     #[arg(short = 'z', long)]
     zone: Option<u32>,
+    /// Also serve every VDI over NBD (fixed newstyle) on this address,
+    /// e.g. 127.0.0.1:10809. Off by default.
+    #[arg(long = "nbd", value_name = "ADDR")]
+    nbd: Option<SocketAddr>,
     /// Stay in the foreground (the daemon never forks; accepted for
     /// compatibility with sheepdog's command line).
     #[arg(short = 'f', long)]
@@ -85,17 +89,24 @@ async fn main() -> ExitCode {
     cfg.clustered = true;
     cfg.frame_timeout = std::time::Duration::from_secs(a.frame_timeout);
     cfg.versions = versions_of(&a);
-    let listeners = match Listeners::bind(addr, &a.store_dir).await {
+    let bound = match Listeners::bind(addr, &a.store_dir).await {
+        Ok(l) => match a.nbd {
+            Some(n) => l.with_nbd(n).await.map_err(|e| (n, e)),
+            None => Ok(l),
+        },
+        Err(e) => Err((addr, e)),
+    };
+    let listeners = match bound {
         Ok(l) => l,
-        Err(e) => {
+        Err((at, e)) => {
             eprintln!(
-                "sheep: cannot listen on {addr} / {}/sock: {e}",
+                "sheep: cannot listen on {at} / {}/sock: {e}",
                 a.store_dir.display()
             );
             return ExitCode::FAILURE;
         }
     };
-    tracing::info!(%addr, dir = %a.store_dir.display(), sync = cfg.sync, "sheep listening");
+    tracing::info!(%addr, dir = %a.store_dir.display(), sync = cfg.sync, nbd = ?a.nbd, "sheep listening");
     let membership = match join_cluster(&a, &spec, addr).await {
         Ok(m) => m,
         Err(code) => return code,

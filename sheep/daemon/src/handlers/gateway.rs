@@ -36,7 +36,7 @@ pub fn object_size(st: &Services, oid: Oid) -> usize {
 /// inode, VM state and attributes stay writable. The C dog relies on it:
 /// `vdi delete -s` zeroes the snapshot inode's index before DEL_VDI and
 /// gives up, leaving the snapshot, when that write is refused.
-fn readonly(st: &Services, oid: Oid) -> bool {
+pub fn readonly(st: &Services, oid: Oid) -> bool {
     oid.kind() == OidKind::Data
         && crate::sync::read(&st.vdis)
             .vdis
@@ -253,7 +253,7 @@ pub async fn remove(st: &Services, oid: Oid, via: Via) -> Reply {
 }
 
 /// Discards a data object: unmaps it from its VDI's index and removes it.
-async fn discard(st: &Services, oid: Oid) -> Reply {
+pub async fn discard(st: &Services, oid: Oid) -> Reply {
     if !oid.is_data() {
         return Reply::code(SdResult::InvalidParms);
     }

@@ -1,7 +1,8 @@
 //! Request handlers, one file per op family: [`gateway`] (client object
 //! I/O), [`peer`] (the internal ops between sheep), [`admin`] (cluster
 //! administration) and [`vdi`] (allocation, inode, lock, snapshot, clone,
-//! delete, attributes).
+//! delete, attributes); [`nbd`] is the NBD front end, whose commands
+//! become the gateway's object I/O.
 //!
 //! A handler sees one request ([`Ctx`]) and answers a [`Reply`]; what it may
 //! touch is [`Services`]: the replication layer's [`Node`] plus the few
@@ -20,6 +21,7 @@ use vdi::lock::LockTable;
 
 pub mod admin;
 pub mod gateway;
+pub mod nbd;
 pub mod peer;
 pub mod stats;
 pub mod vdi;

@@ -1,6 +1,7 @@
 //! Networking: listeners (TCP and the `STORE_DIR/sock` unix socket), one
 //! task per connection, requests pipelined and answered out of order
-//! through a writer task (responses matched by the echoed id).
+//! through a writer task (responses matched by the echoed id); the NBD
+//! listener hands its connections to [`crate::handlers::nbd`].
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio_util::codec::FramedRead;
 
 use super::{dispatch, State};
+use crate::handlers::nbd::NbdServer;
 use crate::proto::RspHeader;
 
 pub use crate::proto::frame;
@@ -38,6 +40,8 @@ pub struct Listeners {
     pub tcp: Option<TcpListener>,
     /// Unix socket listener and its path (removed at drop of the daemon).
     pub unix: Option<(UnixListener, PathBuf)>,
+    /// The NBD listener (`--nbd`), off by default.
+    pub nbd: Option<TcpListener>,
 }
 
 impl Listeners {
@@ -56,7 +60,23 @@ impl Listeners {
         Ok(Listeners {
             tcp: Some(tcp),
             unix: Some((unix, path)),
+            nbd: None,
         })
+    }
+
+    /// Also serves NBD on `addr`.
+    ///
+    /// # Errors
+    ///
+    /// Bind errors.
+    pub async fn with_nbd(mut self, addr: std::net::SocketAddr) -> std::io::Result<Listeners> {
+        self.nbd = Some(TcpListener::bind(addr).await?);
+        Ok(self)
+    }
+
+    /// The bound NBD address.
+    pub fn nbd_addr(&self) -> Option<std::net::SocketAddr> {
+        self.nbd.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// The bound TCP address.
@@ -109,9 +129,29 @@ pub async fn accept_loop(st: Arc<State>, l: Listeners) -> std::io::Result<()> {
             }
         }
     };
+    let nbd = async {
+        let Some(n) = &l.nbd else {
+            return std::future::pending().await;
+        };
+        let server = NbdServer::new(st.services.clone());
+        loop {
+            match n.accept().await {
+                Ok((s, peer)) => {
+                    tracing::debug!(%peer, "nbd connection");
+                    st.connections
+                        .spawn(server.clone().serve(s, peer.to_string()));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "nbd accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            }
+        }
+    };
     tokio::select! {
         r = tcp => r,
         r = unix => r,
+        r = nbd => r,
     }
 }
 

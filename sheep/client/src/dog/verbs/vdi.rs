@@ -148,7 +148,7 @@ impl Dog<'_> {
         if ino.store_policy == 0 && n > 0 {
             // Like the C dog, clear the index first; the sheep frees the
             // objects either way, and refuses this write on a snapshot.
-            let zeros = IndexRun::bytes(vec![0; n]);
+            let zeros = wire::index_run_bytes(vec![0; n]);
             let r = write_obj(
                 &c,
                 ClientOp::WriteObj,
